@@ -1,0 +1,169 @@
+//! The one `Config` struct every loader (TOML, nats-server `.conf`, CLI flags)
+//! fills in, with nats-server's defaults.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Where a setting came from, so errors and "not supported yet" reports can
+/// point at the exact file and line (or the command-line flag).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// `file:line` for config files, `flag -js` for flags.
+    pub location: String,
+    /// The key or flag as the user wrote it.
+    pub key: String,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.location, self.key)
+    }
+}
+
+/// A user allowed to connect (from `authorization { users = [...] }` or
+/// `--user/--pass`). `password` may be plain text or a bcrypt hash (`$2a$..`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UserConfig {
+    pub user: String,
+    pub password: String,
+    /// Allow/deny lists; enforced natively on every PUB/SUB.
+    pub permissions: Option<Permissions>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Permissions {
+    pub publish: SubjectPermission,
+    pub subscribe: SubjectPermission,
+    /// `allow_responses` is not supported yet and is reported as such.
+    pub allow_responses: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SubjectPermission {
+    /// `None` means "everything allowed unless denied".
+    pub allow: Option<Vec<String>>,
+    pub deny: Vec<String>,
+}
+
+/// Client authentication, as nats-server's top-level `authorization {}` block
+/// and the `--user --pass --auth` flags describe it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AuthConfig {
+    /// Single-user shorthand (`authorization { user, password }` / `--user --pass`).
+    pub user: Option<String>,
+    pub password: Option<String>,
+    /// `authorization { token }` / `--auth`. Plain or bcrypt.
+    pub token: Option<String>,
+    pub users: Vec<UserConfig>,
+    /// Default permissions for users that have none of their own.
+    pub default_permissions: Option<Permissions>,
+    /// How long a new client has to send CONNECT (`authorization { timeout }`).
+    pub timeout: Option<Duration>,
+}
+
+impl AuthConfig {
+    /// True when any form of authentication is configured.
+    pub fn required(&self) -> bool {
+        self.user.is_some() || self.token.is_some() || !self.users.is_empty()
+    }
+}
+
+/// Logging switches (`-D -V -DV -T -l`, `debug: true`, `log_file: ...`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    pub debug: bool,
+    pub trace: bool,
+    /// Prefix lines with a timestamp (nats-server `logtime`, default true).
+    pub time: bool,
+    pub file: Option<PathBuf>,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            debug: false,
+            trace: false,
+            time: true,
+            file: None,
+        }
+    }
+}
+
+/// A feature that is present in the configuration but that Tern does not
+/// implement yet (JetStream, cluster, leafnodes, websocket, TLS, accounts, ...).
+/// The server refuses to start with these, naming each one and where it came
+/// from; `tern -t` lists them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unsupported {
+    pub feature: String,
+    pub origin: Origin,
+}
+
+/// Everything the broker needs to start. Defaults are nats-server's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub server_name: Option<String>,
+    /// Client listen host (`host`, `net`, `listen`, `-a`).
+    pub host: String,
+    /// Client listen port; 0 means "pick a free port" (nats-server's `-1`).
+    pub port: u16,
+    pub client_advertise: Option<String>,
+    /// Largest message payload a client may publish (bytes).
+    pub max_payload: usize,
+    /// Longest protocol line accepted (bytes).
+    pub max_control_line: usize,
+    /// Outbound bytes a connection may have pending before it is cut off as
+    /// a slow consumer.
+    pub max_pending: usize,
+    pub max_connections: usize,
+    /// 0 = unlimited.
+    pub max_subscriptions: usize,
+    pub ping_interval: Duration,
+    pub ping_max: u32,
+    pub write_deadline: Duration,
+    pub lame_duck_duration: Duration,
+    pub lame_duck_grace_period: Duration,
+    /// Disable headers support advertised in INFO (`no_header_support`).
+    pub no_header_support: bool,
+    pub auth: AuthConfig,
+    pub log: LogConfig,
+    pub pid_file: Option<PathBuf>,
+    /// File the config was loaded from (used by SIGHUP reload).
+    pub config_file: Option<PathBuf>,
+    /// Configured features Tern does not implement yet.
+    pub unsupported: Vec<Unsupported>,
+}
+
+pub const DEFAULT_PORT: u16 = 4222;
+pub const DEFAULT_HOST: &str = "0.0.0.0";
+pub const DEFAULT_MAX_PAYLOAD: usize = 1024 * 1024;
+pub const DEFAULT_MAX_CONTROL_LINE: usize = 4096;
+pub const DEFAULT_MAX_PENDING: usize = 64 * 1024 * 1024;
+pub const DEFAULT_MAX_CONNECTIONS: usize = 64 * 1024;
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            server_name: None,
+            host: DEFAULT_HOST.to_string(),
+            port: DEFAULT_PORT,
+            client_advertise: None,
+            max_payload: DEFAULT_MAX_PAYLOAD,
+            max_control_line: DEFAULT_MAX_CONTROL_LINE,
+            max_pending: DEFAULT_MAX_PENDING,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_subscriptions: 0,
+            ping_interval: Duration::from_secs(120),
+            ping_max: 2,
+            write_deadline: Duration::from_secs(10),
+            lame_duck_duration: Duration::from_secs(120),
+            lame_duck_grace_period: Duration::from_secs(10),
+            no_header_support: false,
+            auth: AuthConfig::default(),
+            log: LogConfig::default(),
+            pid_file: None,
+            config_file: None,
+            unsupported: Vec::new(),
+        }
+    }
+}

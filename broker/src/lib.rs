@@ -1,0 +1,55 @@
+//! # Tern
+//!
+//! A compact, NATS-compatible message broker for the edge. Any NATS client
+//! (nats-py, async-nats, nats.js, the `nats` CLI) connects to it unchanged.
+//!
+//! ## How a message travels
+//!
+//! 1. [`server`] accepts a TCP connection and runs one task per connection
+//!    ([`server::connection`]). The task reads into a buffer and hands it to
+//!    the incremental parser in [`protocol`], which yields operations that
+//!    borrow the buffer's bytes (no per-message allocation).
+//! 2. A `PUB`/`HPUB` is matched against the subscription index in
+//!    [`subject::sublist`] — a token trie with a per-connection result cache
+//!    invalidated by a generation counter.
+//! 3. Delivery ([`server::delivery`]) encodes `MSG`/`HMSG` straight into each
+//!    receiver's outbound buffer ([`server::outbound`]). At the end of each
+//!    read batch the publisher flushes every receiver it touched with one
+//!    non-blocking write; whatever the socket does not take is left for the
+//!    receiver's own task, which waits for the socket to become writable.
+//!    A receiver whose pending bytes pass `max_pending` is cut off as a slow
+//!    consumer; nobody else slows down.
+//!
+//! ## Where things live
+//!
+//! - [`config`]: the [`config::Config`] struct and its loaders (TOML,
+//!   nats-server `.conf`, nats-server flags).
+//! - [`protocol`]: client-protocol parser and encoder, INFO/CONNECT JSON, the
+//!   `-ERR` texts.
+//! - [`subject`]: subject validation, wildcard matching, the sublist.
+//! - [`auth`]: users, passwords (plain or bcrypt), tokens.
+//! - [`server`]: listener, shared state, the connection task, signals,
+//!   lame-duck mode.
+//! - [`logging`]: nats-server-style log lines through `tracing`.
+//!
+//! ## Embedding
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), tern::server::ServerError> {
+//! let mut config = tern::config::Config::default();
+//! config.port = 0; // any free port
+//! let server = tern::server::Server::start(config).await?;
+//! println!("listening on {}", server.local_addr());
+//! server.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+pub mod auth;
+pub mod config;
+pub mod logging;
+pub mod protocol;
+pub mod server;
+pub mod subject;
+
+/// Tern's version, reported in INFO as the server version.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

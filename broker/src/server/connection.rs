@@ -1,0 +1,239 @@
+//! The task that runs one client connection.
+//!
+//! One task per connection waits on: the socket becoming readable (read a
+//! batch, parse, apply, flush the receivers it touched), a wake-up from
+//! another task (bytes left on our full socket, or a close request), the
+//! socket becoming writable while output is blocked, the ping timer, the
+//! write deadline, the authentication deadline and the server's run state.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, BytesMut};
+use tokio::net::TcpStream;
+use tokio::time::sleep_until;
+
+use crate::protocol::{encode, parse_op, Parsed, ProtocolError};
+
+use super::client::ClientHandle;
+use super::delivery::remove_subscription;
+use super::ops;
+use super::outbound::{CloseReason, Flush, Outbound};
+use super::session::Session;
+use super::state::{RunState, Shared};
+
+/// Smallest free space offered to a read.
+const MIN_READ: usize = 4096;
+/// Largest read buffer kept between reads when no partial message needs more.
+const MAX_READ: usize = 64 * 1024;
+
+/// Serve one client until it disconnects or is closed.
+pub async fn serve(shared: Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
+    let _ = stream.set_nodelay(true);
+    let sock = Arc::new(stream);
+    let id = shared.next_client_id();
+    let config = shared.config();
+    let handle = Arc::new(ClientHandle::new(id, addr, Outbound::new(sock.clone(), config.max_pending)));
+    tracing::debug!("{addr} - cid:{id} - Client connection created");
+
+    let mut session = Session::new(shared.clone(), handle.clone());
+    let info = shared.info_for(id, Some(addr.ip().to_string())).to_line();
+    session.send(&info);
+
+    let reason = if shared.client_count() >= config.max_connections {
+        tracing::error!("{addr} - cid:{id} - maximum connections exceeded");
+        session.send_err("maximum connections exceeded");
+        CloseReason::MaxConnectionsExceeded
+    } else {
+        shared.register(handle.clone());
+        session.pending.flush();
+        let reason = run(&mut session, &sock).await;
+        shared.unregister(id);
+        reason
+    };
+
+    // Let an -ERR queued just before the close reach the client.
+    session.pending.flush();
+    handle.out.flush_final();
+    let subs: Vec<_> = handle.subs.lock().drain().map(|(_, s)| s).collect();
+    for sub in &subs {
+        remove_subscription(&shared, sub);
+    }
+    if reason == CloseReason::SlowConsumerPendingBytes || reason == CloseReason::SlowConsumerWriteDeadline {
+        shared
+            .totals
+            .slow_consumers
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tracing::info!(
+            "{addr} - cid:{id} - Slow Consumer Detected: {} (max_pending {})",
+            reason.as_str(),
+            config.max_pending
+        );
+    }
+    tracing::debug!("{addr} - cid:{id} - Client connection closed: {}", reason.as_str());
+}
+
+async fn run(session: &mut Session, sock: &Arc<TcpStream>) -> CloseReason {
+    let handle = session.handle.clone();
+    let shared = session.shared.clone();
+    let config = session.config.clone();
+    let mut run_state = shared.watch_run_state();
+    let mut rbuf = BytesMut::new();
+
+    let ping_interval = config.ping_interval.max(Duration::from_millis(10));
+    let ping = sleep_until((Instant::now() + ping_interval).into());
+    tokio::pin!(ping);
+    let auth_deadline = Instant::now() + config.auth.timeout.unwrap_or(Duration::from_secs(2));
+    let mut blocked_since: Option<Instant> = None;
+
+    loop {
+        if let Some(reason) = handle.out.closing() {
+            return reason;
+        }
+        let write_deadline = blocked_since.map(|t| t + config.write_deadline);
+        tokio::select! {
+            biased;
+            _ = handle.out.woken() => {
+                match handle.out.flush() {
+                    Flush::Done => blocked_since = None,
+                    Flush::Blocked => { blocked_since.get_or_insert_with(Instant::now); }
+                    Flush::Closing => {}
+                    Flush::Failed => return CloseReason::WriteError,
+                }
+            }
+            ready = sock.readable() => {
+                if ready.is_err() {
+                    return CloseReason::ReadError;
+                }
+                match read_batch(session, sock, &mut rbuf) {
+                    Ok(true) => {}
+                    Ok(false) => return CloseReason::ClientClosed,
+                    Err(reason) => return reason,
+                }
+            }
+            _ = sock.writable(), if blocked_since.is_some() => {
+                match handle.out.flush() {
+                    Flush::Done => blocked_since = None,
+                    Flush::Blocked | Flush::Closing => {}
+                    Flush::Failed => return CloseReason::WriteError,
+                }
+            }
+            _ = sleep_until(write_deadline.unwrap_or_else(Instant::now).into()), if write_deadline.is_some() => {
+                return CloseReason::SlowConsumerWriteDeadline;
+            }
+            _ = &mut ping => {
+                if let Err(reason) = ping_tick(session, ping_interval) {
+                    return reason;
+                }
+                ping.as_mut().reset((Instant::now() + ping_interval).into());
+            }
+            _ = sleep_until(auth_deadline.into()), if session.auth_required && !session.connected => {
+                session.send_err("Authentication Timeout");
+                return CloseReason::AuthenticationTimeout;
+            }
+            changed = run_state.changed() => {
+                if changed.is_err() || *run_state.borrow() == RunState::ShuttingDown {
+                    return CloseReason::ServerShutdown;
+                }
+            }
+        }
+    }
+}
+
+/// Read what the socket has, apply every complete operation, flush the
+/// receivers. `Ok(false)` on end of stream.
+fn read_batch(session: &mut Session, sock: &TcpStream, rbuf: &mut BytesMut) -> Result<bool, CloseReason> {
+    if rbuf.capacity() - rbuf.len() < MIN_READ {
+        let want = (rbuf.capacity() * 2).clamp(MIN_READ, MAX_READ);
+        rbuf.reserve(want - rbuf.len().min(want) + MIN_READ);
+    }
+    let n = match sock.try_read_buf(rbuf) {
+        Ok(0) => return Ok(false),
+        Ok(n) => n,
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(true),
+        Err(_) => return Err(CloseReason::ReadError),
+    };
+    session.last_in = Instant::now();
+
+    let outcome = apply_buffer(session, rbuf);
+    session.pending.flush();
+    outcome?;
+
+    if rbuf.is_empty() && n < MIN_READ / 2 {
+        // Idle-ish connection: give the buffer back rather than pin it.
+        *rbuf = BytesMut::new();
+    }
+    Ok(true)
+}
+
+/// Parse and apply all complete operations at the front of `rbuf`, then
+/// drop the bytes they used.
+fn apply_buffer(session: &mut Session, rbuf: &mut BytesMut) -> Result<(), CloseReason> {
+    let mut pos = 0;
+    let result = loop {
+        match parse_op(&rbuf[pos..], &session.limits) {
+            Ok(Parsed::Op(op, len)) => {
+                pos += len;
+                if tracing::enabled!(tracing::Level::TRACE) {
+                    trace_op(session, &rbuf[pos - len..pos]);
+                }
+                if let Err(reason) = ops::apply(session, op) {
+                    break Err(reason);
+                }
+            }
+            Ok(Parsed::Incomplete { min_len }) => {
+                if min_len > rbuf.capacity() - pos {
+                    rbuf.reserve(min_len);
+                }
+                break Ok(());
+            }
+            Err(e) => break Err(protocol_error(session, &e)),
+        }
+    };
+    rbuf.advance(pos);
+    result
+}
+
+fn protocol_error(session: &mut Session, e: &ProtocolError) -> CloseReason {
+    tracing::error!("{} - cid:{} - {e}", session.handle.addr, session.handle.id);
+    if let Some(text) = e.err_text() {
+        session.send_err(text);
+    }
+    match e {
+        ProtocolError::MaxPayload { .. } => CloseReason::MaxPayloadExceeded,
+        ProtocolError::MaxControlLine => CloseReason::MaxControlLineExceeded,
+        _ => CloseReason::ProtocolViolation,
+    }
+}
+
+fn trace_op(session: &Session, raw: &[u8]) {
+    let line_end = memchr::memchr(b'\n', raw).unwrap_or(raw.len());
+    let line = String::from_utf8_lossy(&raw[..line_end]);
+    tracing::trace!(
+        "{} - cid:{} - <<- [{}]",
+        session.handle.addr,
+        session.handle.id,
+        line.trim_end()
+    );
+}
+
+/// The ping timer fired: close a stale connection or send a PING.
+fn ping_tick(session: &mut Session, interval: Duration) -> Result<(), CloseReason> {
+    // Traffic from the client proves it is alive; no need to ask.
+    if session.last_in.elapsed() < interval {
+        return Ok(());
+    }
+    if session.pings_out + 1 > session.config.ping_max {
+        tracing::debug!("{} - cid:{} - Stale Client Connection - Closing", session.handle.addr, session.handle.id);
+        session.send_err("Stale Connection");
+        session.pending.flush();
+        return Err(CloseReason::StaleConnection);
+    }
+    session.pings_out += 1;
+    session.send(encode::PING);
+    session.pending.flush();
+    Ok(())
+}

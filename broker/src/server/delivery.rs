@@ -1,0 +1,136 @@
+//! Routing one published message to the subscriptions that match it: every
+//! plain subscription gets a copy, each queue group one member (round
+//! robin). Frames are written into the receivers' outbound buffers; the
+//! receivers are remembered in a [`PendingFlush`] and flushed once at the end
+//! of the publisher's read batch.
+
+use std::sync::Arc;
+
+use crate::protocol::encode::{write_msg, Delivery};
+use crate::subject::MatchResult;
+
+use super::client::ClientHandle;
+use super::state::Shared;
+use super::subscription::{Subscription, Take};
+
+/// Receivers touched during one read batch, each listed once.
+pub struct PendingFlush {
+    mark: u64,
+    clients: Vec<Arc<ClientHandle>>,
+}
+
+impl PendingFlush {
+    /// `owner_id` makes the batch marks unique across connections.
+    pub fn new(owner_id: u64) -> Self {
+        PendingFlush {
+            mark: owner_id << 32,
+            clients: Vec::new(),
+        }
+    }
+
+    #[inline]
+    pub fn add(&mut self, client: &Arc<ClientHandle>) {
+        if client.mark_for_flush(self.mark) {
+            self.clients.push(client.clone());
+        }
+    }
+
+    /// Flush every receiver once; start a new batch.
+    pub fn flush(&mut self) {
+        for c in self.clients.drain(..) {
+            c.out.flush_or_wake();
+        }
+        // A new mark per batch, so receivers can be queued again.
+        self.mark = (self.mark & !0xFFFF_FFFF) | ((self.mark + 1) & 0xFFFF_FFFF);
+        if self.clients.capacity() > 64 {
+            self.clients = Vec::new();
+        }
+    }
+}
+
+/// Deliver `msg` from `publisher` to `result`. Returns whether anyone got it.
+pub fn deliver(
+    shared: &Shared,
+    publisher: &ClientHandle,
+    result: &MatchResult<Subscription>,
+    msg: &Delivery<'_>,
+    pending: &mut PendingFlush,
+) -> bool {
+    let echo = publisher.echo();
+    let mut delivered = false;
+    for sub in &result.plain {
+        if !echo && sub.client.id == publisher.id {
+            continue;
+        }
+        delivered |= deliver_to(shared, sub, msg, pending);
+    }
+    for group in &result.queues {
+        let n = group.members.len();
+        let start = group.next_start();
+        for i in 0..n {
+            let sub = &group.members[(start + i) % n];
+            if !echo && sub.client.id == publisher.id {
+                continue;
+            }
+            if deliver_to(shared, sub, msg, pending) {
+                delivered = true;
+                break;
+            }
+        }
+    }
+    delivered
+}
+
+/// One copy to one subscription. False when it could not take the message
+/// (auto-unsubscribe limit reached, client closing, or denied).
+#[inline]
+fn deliver_to(shared: &Shared, sub: &Arc<Subscription>, msg: &Delivery<'_>, pending: &mut PendingFlush) -> bool {
+    let client = &sub.client;
+    if client.delivery_denied(msg.subject) {
+        return false;
+    }
+    let last = match sub.take_delivery() {
+        Take::Deliver => false,
+        Take::DeliverLast => true,
+        Take::Exhausted => return false,
+    };
+    let headers = client.headers();
+    let ok = client.out.push(|buf| write_msg(buf, msg, &sub.sid, headers));
+    if ok {
+        let size = msg.payload.len() + if headers { msg.headers.map_or(0, <[u8]>::len) } else { 0 };
+        client.counters.add_out(size);
+        pending.add(client);
+    }
+    if last {
+        remove_subscription(shared, sub);
+    }
+    ok
+}
+
+/// Take a subscription out of the index and out of its client's table.
+pub fn remove_subscription(shared: &Shared, sub: &Arc<Subscription>) {
+    shared.sublist.remove(&sub.subject, sub.queue.as_deref(), sub);
+    let mut subs = sub.client.subs.lock();
+    if subs.get(&sub.sid).is_some_and(|s| Arc::ptr_eq(s, sub)) {
+        subs.remove(&sub.sid);
+    }
+}
+
+/// The 503 status nats-server sends a requester when nobody is listening:
+/// `HMSG reply sid hdr hdr` with a `Nats-Subject` header naming the subject.
+pub fn write_no_responders(buf: &mut bytes::BytesMut, reply: &[u8], sid: &[u8], subject: &[u8]) {
+    use bytes::BufMut;
+    use crate::protocol::encode::put_decimal;
+    let hdr_len = 32 + subject.len();
+    buf.put_slice(b"HMSG ");
+    buf.put_slice(reply);
+    buf.put_u8(b' ');
+    buf.put_slice(sid);
+    buf.put_u8(b' ');
+    put_decimal(buf, hdr_len);
+    buf.put_u8(b' ');
+    put_decimal(buf, hdr_len);
+    buf.put_slice(b"\r\nNATS/1.0 503\r\nNats-Subject: ");
+    buf.put_slice(subject);
+    buf.put_slice(b"\r\n\r\n\r\n");
+}

@@ -1,0 +1,29 @@
+//! Errors that stop the server from starting or running.
+
+use std::net::SocketAddr;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("not supported yet: {0}")]
+    Unsupported(String),
+    #[error("cannot write pid file {path}: {source}")]
+    PidFile {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid listen address {0}")]
+    BadAddress(String),
+    #[error("I/O error on {addr}: {source}")]
+    Io {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}

@@ -1,0 +1,28 @@
+//! The server: listener, shared state, and one task per client connection.
+//!
+//! - [`Server`] starts the listener and owns shutdown and lame-duck mode.
+//! - [`state::Shared`] is what every connection task sees: the config, the
+//!   sublist, the client registry and the counters.
+//! - [`connection`] runs one client: handshake, read loop, ping timer, and
+//!   flushing its outbound buffer when the socket was full.
+//! - [`session`] is the per-connection state; [`ops`] applies each parsed
+//!   operation, one file per operation; [`delivery`] routes a
+//!   published message to subscribers.
+//! - [`outbound`] is a connection's pending-output buffer that other
+//!   connections append to.
+
+pub mod client;
+pub mod connection;
+pub mod delivery;
+pub mod ops;
+pub mod session;
+pub mod error;
+pub mod listener;
+pub mod outbound;
+pub mod server;
+pub mod signals;
+pub mod state;
+pub mod subscription;
+
+pub use error::ServerError;
+pub use server::Server;

@@ -1,0 +1,59 @@
+//! PUB and HPUB: permission check, routing, no-responders.
+
+use crate::protocol::encode::Delivery;
+use crate::server::delivery::{deliver, write_no_responders};
+use crate::server::session::{OpResult, Session};
+use crate::subject::is_valid_publish_subject;
+
+pub fn publish(
+    session: &mut Session,
+    subject: &[u8],
+    reply: Option<&[u8]>,
+    headers: Option<&[u8]>,
+    payload: &[u8],
+) -> OpResult {
+    let size = payload.len() + headers.map_or(0, <[u8]>::len);
+    session.handle.counters.add_in(size);
+
+    if session.opts.pedantic && !is_valid_publish_subject(subject) {
+        // nats-server reports it and still routes the message.
+        session.send_err("Invalid Publish Subject");
+    }
+    if let Some(perms) = &session.permissions {
+        if !perms.can_publish(subject) {
+            let text = format!("Permissions Violation for Publish to \"{}\"", String::from_utf8_lossy(subject));
+            tracing::error!("{} - cid:{} - {text}", session.handle.addr, session.handle.id);
+            session.send_err(&text);
+            return Ok(());
+        }
+    }
+    session.send_ok_if_verbose();
+
+    let result = session.cache.get(&session.shared.sublist, subject);
+    let msg = Delivery {
+        subject,
+        reply,
+        headers,
+        payload,
+    };
+    let delivered = !result.is_empty() && deliver(&session.shared, &session.handle, &result, &msg, &mut session.pending);
+
+    if !delivered && session.opts.no_responders {
+        if let Some(reply) = reply {
+            no_responders(session, subject, reply);
+        }
+    }
+    Ok(())
+}
+
+/// Tell the requester nobody is listening, on its own subscription for the
+/// reply subject (if it has one).
+fn no_responders(session: &mut Session, subject: &[u8], reply: &[u8]) {
+    let matches = session.shared.sublist.matches(reply);
+    let Some(sub) = matches.plain.iter().find(|s| s.client.id == session.handle.id) else {
+        return;
+    };
+    if session.handle.out.push(|b| write_no_responders(b, reply, &sub.sid, subject)) {
+        session.pending.add(&session.handle);
+    }
+}

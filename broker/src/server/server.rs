@@ -1,0 +1,127 @@
+//! Starting, reloading, lame-duck and stopping the server.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use crate::config::Config;
+
+use super::error::ServerError;
+use super::listener::accept_loop;
+use super::outbound::CloseReason;
+use super::state::{RunState, Shared};
+
+/// A running broker. Dropping it does not stop it; call [`Server::shutdown`].
+pub struct Server {
+    shared: Arc<Shared>,
+    accept: JoinHandle<()>,
+}
+
+impl Server {
+    /// Bind the client port and start accepting connections.
+    pub async fn start(config: Config) -> Result<Server, ServerError> {
+        if let Some(first) = config.unsupported.first() {
+            let all: Vec<String> = config
+                .unsupported
+                .iter()
+                .map(|u| format!("{} ({})", u.feature, u.origin))
+                .collect();
+            let _ = first;
+            return Err(ServerError::Unsupported(all.join(", ")));
+        }
+        let addr = format!("{}:{}", config.host, config.port);
+        let listener = TcpListener::bind(&addr)
+            .await
+            .map_err(|source| ServerError::Bind { addr: addr.clone(), source })?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|source| ServerError::Bind { addr, source })?;
+        if let Some(path) = &config.pid_file {
+            std::fs::write(path, std::process::id().to_string()).map_err(|source| ServerError::PidFile {
+                path: path.display().to_string(),
+                source,
+            })?;
+        }
+        let shared = Arc::new(Shared::new(config, local_addr));
+        tracing::info!("Listening for client connections on {local_addr}");
+        tracing::info!("Server is ready");
+        let accept = tokio::spawn(accept_loop(listener, shared.clone(), shared.watch_run_state()));
+        Ok(Server { shared, accept })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.shared.local_addr
+    }
+
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// Apply a reloaded configuration (SIGHUP). Settings that need a new
+    /// listener are reported and kept as they were.
+    pub fn reload(&self, new: Config) -> Result<(), ServerError> {
+        if let Some(u) = new.unsupported.first() {
+            return Err(ServerError::Unsupported(format!("{} ({})", u.feature, u.origin)));
+        }
+        let old = self.shared.config();
+        let mut new = new;
+        if new.host != old.host || new.port != old.port {
+            tracing::warn!("Reload: listen address changes need a restart; keeping {}:{}", old.host, old.port);
+            new.host = old.host.clone();
+            new.port = old.port;
+        }
+        self.shared.replace_config(new);
+        tracing::info!("Reloaded server configuration");
+        Ok(())
+    }
+
+    /// Lame-duck mode: stop accepting, tell clients (INFO with `ldm`), wait
+    /// the grace period, then close clients spread over the rest of
+    /// `lame_duck_duration`, then stop.
+    pub async fn lame_duck(self) {
+        let config = self.shared.config();
+        tracing::info!("Entering lame duck mode, stop accepting new clients");
+        self.shared.set_run_state(RunState::LameDuck);
+        for client in self.shared.clients() {
+            let info = self.shared.info_for(client.id, None).to_line();
+            if client.out.push(|b| b.extend_from_slice(&info)) {
+                client.out.flush_or_wake();
+            }
+        }
+        let grace = config.lame_duck_grace_period.min(config.lame_duck_duration);
+        tokio::time::sleep(grace).await;
+        let clients = self.shared.clients();
+        let window = config.lame_duck_duration.saturating_sub(grace);
+        if !clients.is_empty() {
+            let step = window / clients.len() as u32;
+            tracing::info!("Closing {} existing clients over {:?}", clients.len(), window);
+            for client in clients {
+                client.out.close(CloseReason::ServerShutdown);
+                if !step.is_zero() {
+                    tokio::time::sleep(step.min(Duration::from_secs(1))).await;
+                }
+            }
+        }
+        self.shutdown().await;
+    }
+
+    /// Stop accepting, close every client, and wait (briefly) for them.
+    pub async fn shutdown(self) {
+        self.shared.set_run_state(RunState::ShuttingDown);
+        let _ = self.accept.await;
+        for client in self.shared.clients() {
+            client.out.close(CloseReason::ServerShutdown);
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+        while self.shared.client_count() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        if let Some(path) = &self.shared.config().pid_file {
+            let _ = std::fs::remove_file(path);
+        }
+        tracing::info!("Server Exiting..");
+    }
+}

@@ -1,0 +1,88 @@
+//! The state one connection task owns: what the client declared at CONNECT,
+//! its limits and permissions, the match cache and the batch of receivers
+//! to flush. Operations in [`super::ops`] act on it.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::auth::CompiledPermissions;
+use crate::config::Config;
+use crate::protocol::encode;
+use crate::protocol::{ConnectOptions, Limits};
+use crate::subject::MatchCache;
+
+use super::client::ClientHandle;
+use super::delivery::PendingFlush;
+use super::outbound::CloseReason;
+use super::state::Shared;
+use super::subscription::Subscription;
+
+pub struct Session {
+    pub shared: Arc<Shared>,
+    pub config: Arc<Config>,
+    pub handle: Arc<ClientHandle>,
+    pub limits: Limits,
+    pub opts: ConnectOptions,
+    /// CONNECT has been received and accepted.
+    pub connected: bool,
+    pub auth_required: bool,
+    pub permissions: Option<Arc<CompiledPermissions>>,
+    pub cache: MatchCache<Subscription>,
+    pub pending: PendingFlush,
+    pub pings_out: u32,
+    pub last_in: Instant,
+}
+
+/// What an operation tells the read loop.
+pub type OpResult = Result<(), CloseReason>;
+
+impl Session {
+    pub fn new(shared: Arc<Shared>, handle: Arc<ClientHandle>) -> Self {
+        let config = shared.config();
+        let auth_required = shared.auth().required();
+        Session {
+            limits: Limits {
+                max_control_line: config.max_control_line,
+                max_payload: config.max_payload,
+            },
+            pending: PendingFlush::new(handle.id),
+            shared,
+            config,
+            handle,
+            opts: ConnectOptions::default(),
+            connected: false,
+            auth_required,
+            permissions: None,
+            cache: MatchCache::default(),
+            pings_out: 0,
+            last_in: Instant::now(),
+        }
+    }
+
+    /// Queue raw protocol bytes to this client, flushed with the batch.
+    pub fn send(&mut self, bytes: &[u8]) {
+        if self.handle.out.push(|b| b.extend_from_slice(bytes)) {
+            self.pending.add(&self.handle);
+        }
+    }
+
+    pub fn send_ok_if_verbose(&mut self) {
+        if self.opts.verbose {
+            self.send(encode::OK);
+        }
+    }
+
+    /// Queue `-ERR 'text'`.
+    pub fn send_err(&mut self, text: &str) {
+        tracing::debug!(cid = self.handle.id, "{} - cid:{} - -ERR '{}'", self.handle.addr, self.handle.id, text);
+        if self.handle.out.push(|b| encode::write_err(b, text)) {
+            self.pending.add(&self.handle);
+        }
+    }
+
+    /// Send `-ERR 'text'` and close with `reason`.
+    pub fn fail(&mut self, text: &str, reason: CloseReason) -> OpResult {
+        self.send_err(text);
+        Err(reason)
+    }
+}

@@ -1,0 +1,71 @@
+//! One subscription: who receives (the client), under which id, and the
+//! auto-unsubscribe count.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use super::client::ClientHandle;
+
+pub struct Subscription {
+    pub client: Arc<ClientHandle>,
+    pub sid: Box<[u8]>,
+    pub subject: Box<[u8]>,
+    pub queue: Option<Box<[u8]>>,
+    /// Messages delivered so far.
+    delivered: AtomicU64,
+    /// Auto-unsubscribe after this many messages (0 = never).
+    max: AtomicU64,
+}
+
+/// What [`Subscription::take_delivery`] decided.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Take {
+    /// Deliver; more may follow.
+    Deliver,
+    /// Deliver; this was the last one allowed, remove the subscription.
+    DeliverLast,
+    /// The limit was already reached (a racing publisher got the last one).
+    Exhausted,
+}
+
+impl Subscription {
+    pub fn new(client: Arc<ClientHandle>, subject: &[u8], queue: Option<&[u8]>, sid: &[u8]) -> Self {
+        Subscription {
+            client,
+            sid: sid.into(),
+            subject: subject.into(),
+            queue: queue.map(Into::into),
+            delivered: AtomicU64::new(0),
+            max: AtomicU64::new(0),
+        }
+    }
+
+    /// Count one delivery against the auto-unsubscribe limit.
+    #[inline]
+    pub fn take_delivery(&self) -> Take {
+        let max = self.max.load(Ordering::Relaxed);
+        let n = self.delivered.fetch_add(1, Ordering::Relaxed) + 1;
+        if max == 0 || n < max {
+            Take::Deliver
+        } else if n == max {
+            Take::DeliverLast
+        } else {
+            Take::Exhausted
+        }
+    }
+
+    pub fn delivered(&self) -> u64 {
+        self.delivered.load(Ordering::Relaxed)
+    }
+
+    /// Set the auto-unsubscribe limit. Returns false when `max` is already
+    /// reached, meaning the caller should remove the subscription now.
+    pub fn set_max(&self, max: u64) -> bool {
+        if max > self.delivered() {
+            self.max.store(max, Ordering::Relaxed);
+            true
+        } else {
+            false
+        }
+    }
+}

