@@ -8,9 +8,11 @@ use std::time::Duration;
 /// point at the exact file and line (or the command-line flag).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Origin {
-    /// `file:line` for config files, `flag -js` for flags.
+    /// `file:line` for config files, `command line` for flags.
     pub location: String,
-    /// The key or flag as the user wrote it.
+    /// The key as the user wrote it — a dotted path for nested keys
+    /// (`cluster.tls`, `authorization.users[0].nkey`) — or the flag as typed
+    /// (`-js`, `--tls`).
     pub key: String,
 }
 
@@ -95,8 +97,31 @@ impl Default for LogConfig {
 /// from; `tern -t` lists them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unsupported {
+    /// Short feature name shared by every key and flag that needs it
+    /// (`jetstream`, `cluster`, `tls`, `monitoring`, ...).
     pub feature: String,
     pub origin: Origin,
+}
+
+impl std::fmt::Display for Unsupported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.feature, self.origin)
+    }
+}
+
+/// Something nats-server accepts but warns about (for example an integer
+/// `ping_interval`, read as seconds). nats-server prints these at startup and
+/// `nats-server -t` fails on them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigWarning {
+    pub origin: Origin,
+    pub message: String,
+}
+
+impl std::fmt::Display for ConfigWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.origin, self.message)
+    }
 }
 
 /// Everything the broker needs to start. Defaults are nats-server's.
@@ -115,6 +140,8 @@ pub struct Config {
     /// Outbound bytes a connection may have pending before it is cut off as
     /// a slow consumer.
     pub max_pending: usize,
+    /// 0 means no client may connect: nats-server turns `max_connections: 0`
+    /// (or a negative value) into "refuse every client".
     pub max_connections: usize,
     /// 0 = unlimited.
     pub max_subscriptions: usize,
@@ -132,6 +159,8 @@ pub struct Config {
     pub config_file: Option<PathBuf>,
     /// Configured features Tern does not implement yet.
     pub unsupported: Vec<Unsupported>,
+    /// Accepted, but worth telling the operator about at startup.
+    pub warnings: Vec<ConfigWarning>,
 }
 
 pub const DEFAULT_PORT: u16 = 4222;
@@ -140,6 +169,11 @@ pub const DEFAULT_MAX_PAYLOAD: usize = 1024 * 1024;
 pub const DEFAULT_MAX_CONTROL_LINE: usize = 4096;
 pub const DEFAULT_MAX_PENDING: usize = 64 * 1024 * 1024;
 pub const DEFAULT_MAX_CONNECTIONS: usize = 64 * 1024;
+pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(120);
+pub const DEFAULT_PING_MAX: u32 = 2;
+pub const DEFAULT_WRITE_DEADLINE: Duration = Duration::from_secs(10);
+pub const DEFAULT_LAME_DUCK_DURATION: Duration = Duration::from_secs(120);
+pub const DEFAULT_LAME_DUCK_GRACE_PERIOD: Duration = Duration::from_secs(10);
 
 impl Default for Config {
     fn default() -> Self {
@@ -153,17 +187,18 @@ impl Default for Config {
             max_pending: DEFAULT_MAX_PENDING,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_subscriptions: 0,
-            ping_interval: Duration::from_secs(120),
-            ping_max: 2,
-            write_deadline: Duration::from_secs(10),
-            lame_duck_duration: Duration::from_secs(120),
-            lame_duck_grace_period: Duration::from_secs(10),
+            ping_interval: DEFAULT_PING_INTERVAL,
+            ping_max: DEFAULT_PING_MAX,
+            write_deadline: DEFAULT_WRITE_DEADLINE,
+            lame_duck_duration: DEFAULT_LAME_DUCK_DURATION,
+            lame_duck_grace_period: DEFAULT_LAME_DUCK_GRACE_PERIOD,
             no_header_support: false,
             auth: AuthConfig::default(),
             log: LogConfig::default(),
             pid_file: None,
             config_file: None,
             unsupported: Vec::new(),
+            warnings: Vec::new(),
         }
     }
 }

@@ -33,10 +33,10 @@ pub fn parse_op<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, Protoc
     let Some(nl) = memchr(b'\n', buf) else {
         // Checked against the limit before the line is complete, so a peer
         // cannot make us buffer an endless control line.
+        check_known_prefix(buf)?;
         if buf.len() > limits.max_control_line {
             return Err(ProtocolError::MaxControlLine);
         }
-        check_known_prefix(buf)?;
         return Ok(Parsed::Incomplete {
             min_len: buf.len() + 1,
         });

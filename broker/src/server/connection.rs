@@ -24,9 +24,9 @@ use super::outbound::{CloseReason, Flush, Outbound};
 use super::session::Session;
 use super::state::{RunState, Shared};
 
-/// Smallest free space offered to a read.
-const MIN_READ: usize = 4096;
-/// Largest read buffer kept between reads when no partial message needs more.
+/// Read sizes adapt like nats-server's: start small, double while reads
+/// fill the buffer, halve when they come back mostly empty.
+const MIN_READ: usize = 512;
 const MAX_READ: usize = 64 * 1024;
 
 /// Serve one client until it disconnects or is closed.
@@ -57,6 +57,9 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
     // Let an -ERR queued just before the close reach the client.
     session.pending.flush();
     handle.out.flush_final();
+    // Other connections' match caches may keep this handle (and so the
+    // socket) alive a little longer; the client must see the close now.
+    shutdown_socket(&sock);
     let subs: Vec<_> = handle.subs.lock().drain().map(|(_, s)| s).collect();
     for sub in &subs {
         remove_subscription(&shared, sub);
@@ -75,12 +78,22 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
     tracing::debug!("{addr} - cid:{id} - Client connection closed: {}", reason.as_str());
 }
 
+fn shutdown_socket(sock: &TcpStream) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: the descriptor is owned by `sock`, which outlives this call;
+    // shutdown(2) does not close or invalidate it.
+    unsafe {
+        libc::shutdown(sock.as_raw_fd(), libc::SHUT_RDWR);
+    }
+}
+
 async fn run(session: &mut Session, sock: &Arc<TcpStream>) -> CloseReason {
     let handle = session.handle.clone();
     let shared = session.shared.clone();
     let config = session.config.clone();
     let mut run_state = shared.watch_run_state();
     let mut rbuf = BytesMut::new();
+    let mut read_size = MIN_READ;
 
     let ping_interval = config.ping_interval.max(Duration::from_millis(10));
     let ping = sleep_until((Instant::now() + ping_interval).into());
@@ -107,7 +120,7 @@ async fn run(session: &mut Session, sock: &Arc<TcpStream>) -> CloseReason {
                 if ready.is_err() {
                     return CloseReason::ReadError;
                 }
-                match read_batch(session, sock, &mut rbuf) {
+                match read_batch(session, sock, &mut rbuf, &mut read_size) {
                     Ok(true) => {}
                     Ok(false) => return CloseReason::ClientClosed,
                     Err(reason) => return reason,
@@ -144,35 +157,52 @@ async fn run(session: &mut Session, sock: &Arc<TcpStream>) -> CloseReason {
 
 /// Read what the socket has, apply every complete operation, flush the
 /// receivers. `Ok(false)` on end of stream.
-fn read_batch(session: &mut Session, sock: &TcpStream, rbuf: &mut BytesMut) -> Result<bool, CloseReason> {
-    if rbuf.capacity() - rbuf.len() < MIN_READ {
-        let want = (rbuf.capacity() * 2).clamp(MIN_READ, MAX_READ);
-        rbuf.reserve(want - rbuf.len().min(want) + MIN_READ);
+fn read_batch(
+    session: &mut Session,
+    sock: &TcpStream,
+    rbuf: &mut BytesMut,
+    read_size: &mut usize,
+) -> Result<bool, CloseReason> {
+    if rbuf.capacity() - rbuf.len() < *read_size {
+        rbuf.reserve(*read_size);
     }
+    let offered = rbuf.capacity() - rbuf.len();
     let n = match sock.try_read_buf(rbuf) {
         Ok(0) => return Ok(false),
         Ok(n) => n,
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(true),
-        Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(true),
+        Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => {
+            release_if_idle(rbuf, *read_size);
+            return Ok(true);
+        }
         Err(_) => return Err(CloseReason::ReadError),
     };
     session.last_in = Instant::now();
+    if n == offered {
+        *read_size = (*read_size * 2).min(MAX_READ);
+    } else if n < *read_size / 2 {
+        *read_size = (*read_size / 2).max(MIN_READ);
+    }
 
     let outcome = apply_buffer(session, rbuf);
     session.pending.flush();
     outcome?;
+    release_if_idle(rbuf, *read_size);
+    Ok(true)
+}
 
-    if rbuf.is_empty() && n < MIN_READ / 2 {
-        // Idle-ish connection: give the buffer back rather than pin it.
+/// An idle connection holds no read buffer: most edge connections are idle
+/// most of the time, and their memory is what limits how many fit.
+fn release_if_idle(rbuf: &mut BytesMut, read_size: usize) {
+    if rbuf.is_empty() && read_size == MIN_READ && rbuf.capacity() > 0 {
         *rbuf = BytesMut::new();
     }
-    Ok(true)
 }
 
 /// Parse and apply all complete operations at the front of `rbuf`, then
 /// drop the bytes they used.
 fn apply_buffer(session: &mut Session, rbuf: &mut BytesMut) -> Result<(), CloseReason> {
     let mut pos = 0;
+    let mut need = 0;
     let result = loop {
         match parse_op(&rbuf[pos..], &session.limits) {
             Ok(Parsed::Op(op, len)) => {
@@ -185,15 +215,17 @@ fn apply_buffer(session: &mut Session, rbuf: &mut BytesMut) -> Result<(), CloseR
                 }
             }
             Ok(Parsed::Incomplete { min_len }) => {
-                if min_len > rbuf.capacity() - pos {
-                    rbuf.reserve(min_len);
-                }
+                need = min_len;
                 break Ok(());
             }
             Err(e) => break Err(protocol_error(session, &e)),
         }
     };
     rbuf.advance(pos);
+    if need > rbuf.capacity() {
+        // A large message is arriving: make room for all of it at once.
+        rbuf.reserve(need - rbuf.len());
+    }
     result
 }
 

