@@ -303,6 +303,82 @@ impl RawClient {
         Ok(buf)
     }
 
+    /// Everything the server sends until it has been quiet for `quiet` or
+    /// closes the connection. Returns the bytes and whether it closed (EOF or
+    /// reset).
+    pub fn read_until_quiet(&mut self, quiet: Duration) -> (Vec<u8>, bool) {
+        let _ = self.stream.set_read_timeout(Some(quiet));
+        let mut out = Vec::new();
+        let closed = loop {
+            match self.reader.fill_buf() {
+                Ok([]) => break true,
+                Ok(buf) => {
+                    let n = buf.len();
+                    out.extend_from_slice(buf);
+                    self.reader.consume(n);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                    break false
+                }
+                Err(_) => break true,
+            }
+        };
+        let _ = self.stream.set_read_timeout(Some(Duration::from_secs(5)));
+        (out, closed)
+    }
+
+    /// Read until the bytes received so far end with `suffix` (e.g.
+    /// `b"PONG\r\n"`). Errors, showing what arrived, if the server closes
+    /// the connection or `timeout` passes first.
+    pub fn read_until_suffix(&mut self, suffix: &[u8], timeout: Duration) -> Result<Vec<u8>> {
+        let deadline = Instant::now() + timeout;
+        let mut out = Vec::new();
+        while !out.ends_with(suffix) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                bail!("timed out waiting for {:?}; got {:?}", String::from_utf8_lossy(suffix), String::from_utf8_lossy(&out));
+            }
+            let _ = self.stream.set_read_timeout(Some(left));
+            let mut byte = [0u8; 1];
+            match std::io::Read::read(&mut self.reader, &mut byte) {
+                Ok(0) => bail!(
+                    "connection closed while waiting for {:?}; got {:?}",
+                    String::from_utf8_lossy(suffix),
+                    String::from_utf8_lossy(&out)
+                ),
+                Ok(_) => out.push(byte[0]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => bail!(
+                    "{e} while waiting for {:?}; got {:?}",
+                    String::from_utf8_lossy(suffix),
+                    String::from_utf8_lossy(&out)
+                ),
+            }
+        }
+        let _ = self.stream.set_read_timeout(Some(Duration::from_secs(5)));
+        Ok(out)
+    }
+
+    /// Read everything until the server closes the connection (EOF or
+    /// reset). Errors, showing what arrived, if it is still open after
+    /// `timeout`.
+    pub fn read_to_close(&mut self, timeout: Duration) -> Result<Vec<u8>> {
+        let deadline = Instant::now() + timeout;
+        let mut out = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                bail!("connection still open after {timeout:?}; got {:?}", String::from_utf8_lossy(&out));
+            }
+            let (bytes, closed) = self.read_until_quiet(left.min(Duration::from_millis(200)));
+            out.extend_from_slice(&bytes);
+            if closed {
+                return Ok(out);
+            }
+        }
+    }
+
     /// True if the server closed the connection (EOF within the timeout).
     pub fn is_closed(&mut self, timeout: Duration) -> bool {
         let _ = self.stream.set_read_timeout(Some(timeout));

@@ -14,27 +14,20 @@ use crate::auth::CompiledPermissions;
 use super::outbound::Outbound;
 use super::subscription::Subscription;
 
-/// Message and byte counters, updated with relaxed atomics by the task that
-/// does the work (the publisher for `in_*`, the deliverer for `out_*`).
+/// Inbound counters, added to once per read batch by the owner task.
+/// (Outbound counters live in the [`Outbound`] state, under its lock.)
 #[derive(Debug, Default)]
 pub struct Counters {
     pub in_msgs: AtomicU64,
     pub in_bytes: AtomicU64,
-    pub out_msgs: AtomicU64,
-    pub out_bytes: AtomicU64,
 }
 
 impl Counters {
-    #[inline]
-    pub fn add_in(&self, bytes: usize) {
-        self.in_msgs.fetch_add(1, Ordering::Relaxed);
-        self.in_bytes.fetch_add(bytes as u64, Ordering::Relaxed);
-    }
-
-    #[inline]
-    pub fn add_out(&self, bytes: usize) {
-        self.out_msgs.fetch_add(1, Ordering::Relaxed);
-        self.out_bytes.fetch_add(bytes as u64, Ordering::Relaxed);
+    pub fn add_in(&self, msgs: u64, bytes: u64) {
+        if msgs > 0 {
+            self.in_msgs.fetch_add(msgs, Ordering::Relaxed);
+            self.in_bytes.fetch_add(bytes, Ordering::Relaxed);
+        }
     }
 }
 
@@ -60,9 +53,6 @@ pub struct ClientHandle {
     /// Subscriptions by sid. Changed by the owner (SUB/UNSUB) and by a
     /// publisher that delivers the last message of an auto-unsubscribe.
     pub subs: Mutex<FxHashMap<Box<[u8]>, Arc<Subscription>>>,
-    /// Marks this client as already queued for flushing in a publisher's
-    /// current batch (see `delivery::PendingFlush`).
-    flush_mark: AtomicU64,
     /// Permissions from authentication; `has_sub_deny` avoids the lock on
     /// the delivery path for the common case of none.
     permissions: RwLock<Option<Arc<CompiledPermissions>>>,
@@ -80,17 +70,9 @@ impl ClientHandle {
             counters: Counters::default(),
             meta: Mutex::new(ClientMeta::default()),
             subs: Mutex::new(FxHashMap::default()),
-            flush_mark: AtomicU64::new(0),
             permissions: RwLock::new(None),
             has_sub_deny: AtomicBool::new(false),
         }
-    }
-
-    /// Record that batch `mark` queued this client for flushing; true when
-    /// it was not queued by that batch yet.
-    #[inline]
-    pub fn mark_for_flush(&self, mark: u64) -> bool {
-        self.flush_mark.swap(mark, Ordering::Relaxed) != mark
     }
 
     pub fn permissions(&self) -> Option<Arc<CompiledPermissions>> {

@@ -184,7 +184,7 @@ fn read_batch(
     }
 
     let outcome = apply_buffer(session, rbuf);
-    session.pending.flush();
+    session.end_batch();
     outcome?;
     release_if_idle(rbuf, *read_size);
     Ok(true)

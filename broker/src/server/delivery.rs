@@ -10,10 +10,12 @@ use crate::protocol::encode::{write_msg, Delivery};
 use crate::subject::MatchResult;
 
 use super::client::ClientHandle;
+use super::outbound::Pushed;
 use super::state::Shared;
 use super::subscription::{Subscription, Take};
 
-/// Receivers touched during one read batch, each listed once.
+/// Receivers touched during one read batch, each listed once: the
+/// outbound buffer reports the first append of a batch (by its mark).
 pub struct PendingFlush {
     mark: u64,
     clients: Vec<Arc<ClientHandle>>,
@@ -23,14 +25,23 @@ impl PendingFlush {
     /// `owner_id` makes the batch marks unique across connections.
     pub fn new(owner_id: u64) -> Self {
         PendingFlush {
-            mark: owner_id << 32,
+            mark: (owner_id << 32) | 1,
             clients: Vec::new(),
         }
     }
 
+    /// The mark of the current batch, for [`Outbound::push`].
+    ///
+    /// [`Outbound::push`]: super::outbound::Outbound::push
     #[inline]
-    pub fn add(&mut self, client: &Arc<ClientHandle>) {
-        if client.mark_for_flush(self.mark) {
+    pub fn mark(&self) -> u64 {
+        self.mark
+    }
+
+    /// Note the outcome of an append to `client`.
+    #[inline]
+    pub fn note(&mut self, client: &Arc<ClientHandle>, pushed: Pushed) {
+        if pushed == Pushed::FirstInBatch {
             self.clients.push(client.clone());
         }
     }
@@ -40,8 +51,10 @@ impl PendingFlush {
         for c in self.clients.drain(..) {
             c.out.flush_or_wake();
         }
-        // A new mark per batch, so receivers can be queued again.
-        self.mark = (self.mark & !0xFFFF_FFFF) | ((self.mark + 1) & 0xFFFF_FFFF);
+        // A new mark per batch (never 0, the initial mark of a buffer), so
+        // receivers can be queued again.
+        let seq = (self.mark.wrapping_add(1)) & 0xFFFF_FFFF;
+        self.mark = (self.mark & !0xFFFF_FFFF) | seq.max(1);
         if self.clients.capacity() > 64 {
             self.clients = Vec::new();
         }
@@ -95,12 +108,12 @@ fn deliver_to(shared: &Shared, sub: &Arc<Subscription>, msg: &Delivery<'_>, pend
         Take::Exhausted => return false,
     };
     let headers = client.headers();
-    let ok = client.out.push(|buf| write_msg(buf, msg, &sub.sid, headers));
-    if ok {
-        let size = msg.payload.len() + if headers { msg.headers.map_or(0, <[u8]>::len) } else { 0 };
-        client.counters.add_out(size);
-        pending.add(client);
-    }
+    let size = msg.payload.len() + if headers { msg.headers.map_or(0, <[u8]>::len) } else { 0 };
+    let pushed = client
+        .out
+        .push_message(pending.mark(), size, |buf| write_msg(buf, msg, &sub.sid, headers));
+    pending.note(client, pushed);
+    let ok = pushed != Pushed::Rejected;
     if last {
         remove_subscription(shared, sub);
     }

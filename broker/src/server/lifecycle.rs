@@ -11,7 +11,7 @@ use crate::config::Config;
 
 use super::error::ServerError;
 use super::listener::accept_loop;
-use super::outbound::CloseReason;
+use super::outbound::{CloseReason, Pushed};
 use super::state::{RunState, Shared};
 
 /// A running broker. Dropping it does not stop it; call [`Server::shutdown`].
@@ -87,7 +87,8 @@ impl Server {
         self.shared.set_run_state(RunState::LameDuck);
         for client in self.shared.clients() {
             let info = self.shared.info_for(client.id, None).to_line();
-            if client.out.push(|b| b.extend_from_slice(&info)) {
+            // Mark 0 belongs to no read batch; this flushes by itself.
+            if client.out.push(0, |b| b.extend_from_slice(&info)) != Pushed::Rejected {
                 client.out.flush_or_wake();
             }
         }

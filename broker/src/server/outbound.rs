@@ -70,6 +70,24 @@ pub enum Flush {
 struct State {
     buf: BytesMut,
     closing: Option<CloseReason>,
+    /// The publisher batch that last queued this connection for flushing
+    /// (see `delivery::PendingFlush`); kept under the same lock as the
+    /// append so that marking costs nothing extra.
+    flush_mark: u64,
+    out_msgs: u64,
+    out_bytes: u64,
+}
+
+/// What an append did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pushed {
+    /// Nothing appended: the connection is closing (or just became a slow
+    /// consumer).
+    Rejected,
+    /// Appended; this batch had already queued the connection for flushing.
+    Queued,
+    /// Appended, and the caller must queue the connection for flushing.
+    FirstInBatch,
 }
 
 /// Buffers larger than this are released once drained, so one burst does
@@ -91,6 +109,9 @@ impl Outbound {
             state: Mutex::new(State {
                 buf: BytesMut::new(),
                 closing: None,
+                flush_mark: 0,
+                out_msgs: 0,
+                out_bytes: 0,
             }),
             wake: Notify::new(),
             sock,
@@ -98,14 +119,26 @@ impl Outbound {
         }
     }
 
-    /// Append with `write`. Returns false (and appends nothing) when the
-    /// connection is closing; marks it as a slow consumer when the append
-    /// takes it past `max_pending`.
+    /// Append a protocol line (INFO, PONG, -ERR...) for batch `mark`.
     #[inline]
-    pub fn push(&self, write: impl FnOnce(&mut BytesMut)) -> bool {
+    pub fn push(&self, mark: u64, write: impl FnOnce(&mut BytesMut)) -> Pushed {
+        self.append(mark, None, write)
+    }
+
+    /// Append one delivered message of `size` payload bytes (counted in the
+    /// connection's outbound totals).
+    #[inline]
+    pub fn push_message(&self, mark: u64, size: usize, write: impl FnOnce(&mut BytesMut)) -> Pushed {
+        self.append(mark, Some(size), write)
+    }
+
+    /// Marks the connection as a slow consumer when the append takes it
+    /// past `max_pending`; the appender is never made to wait.
+    #[inline]
+    fn append(&self, mark: u64, message_size: Option<usize>, write: impl FnOnce(&mut BytesMut)) -> Pushed {
         let mut st = self.state.lock();
         if st.closing.is_some() {
-            return false;
+            return Pushed::Rejected;
         }
         write(&mut st.buf);
         if st.buf.len() > self.max_pending {
@@ -113,9 +146,24 @@ impl Outbound {
             st.closing = Some(CloseReason::SlowConsumerPendingBytes);
             drop(st);
             self.wake.notify_one();
-            return false;
+            return Pushed::Rejected;
         }
-        true
+        if let Some(size) = message_size {
+            st.out_msgs += 1;
+            st.out_bytes += size as u64;
+        }
+        if st.flush_mark == mark {
+            Pushed::Queued
+        } else {
+            st.flush_mark = mark;
+            Pushed::FirstInBatch
+        }
+    }
+
+    /// Messages and payload bytes delivered to this connection so far.
+    pub fn delivered(&self) -> (u64, u64) {
+        let st = self.state.lock();
+        (st.out_msgs, st.out_bytes)
     }
 
     /// Write as much as the socket takes without blocking.

@@ -31,6 +31,10 @@ pub struct Session {
     pub pending: PendingFlush,
     pub pings_out: u32,
     pub last_in: Instant,
+    /// Inbound messages and bytes of the current read batch, added to the
+    /// shared counters once per batch.
+    pub batch_in_msgs: u64,
+    pub batch_in_bytes: u64,
 }
 
 /// What an operation tells the read loop.
@@ -56,14 +60,20 @@ impl Session {
             cache: MatchCache::default(),
             pings_out: 0,
             last_in: Instant::now(),
+            batch_in_msgs: 0,
+            batch_in_bytes: 0,
         }
     }
 
     /// Queue raw protocol bytes to this client, flushed with the batch.
     pub fn send(&mut self, bytes: &[u8]) {
-        if self.handle.out.push(|b| b.extend_from_slice(bytes)) {
-            self.pending.add(&self.handle);
-        }
+        self.push(|b| b.extend_from_slice(bytes));
+    }
+
+    /// Queue whatever `write` appends to this client's own output.
+    pub fn push(&mut self, write: impl FnOnce(&mut bytes::BytesMut)) {
+        let pushed = self.handle.out.push(self.pending.mark(), write);
+        self.pending.note(&self.handle, pushed);
     }
 
     pub fn send_ok_if_verbose(&mut self) {
@@ -75,9 +85,15 @@ impl Session {
     /// Queue `-ERR 'text'`.
     pub fn send_err(&mut self, text: &str) {
         tracing::debug!(cid = self.handle.id, "{} - cid:{} - -ERR '{}'", self.handle.addr, self.handle.id, text);
-        if self.handle.out.push(|b| encode::write_err(b, text)) {
-            self.pending.add(&self.handle);
-        }
+        self.push(|b| encode::write_err(b, text));
+    }
+
+    /// End of a read batch: publish the inbound counts, flush receivers.
+    pub fn end_batch(&mut self) {
+        self.handle.counters.add_in(self.batch_in_msgs, self.batch_in_bytes);
+        self.batch_in_msgs = 0;
+        self.batch_in_bytes = 0;
+        self.pending.flush();
     }
 
     /// Send `-ERR 'text'` and close with `reason`.

@@ -106,8 +106,9 @@ impl Shared {
             let t = &self.totals;
             t.in_msgs.fetch_add(c.counters.in_msgs.load(Ordering::Relaxed), Ordering::Relaxed);
             t.in_bytes.fetch_add(c.counters.in_bytes.load(Ordering::Relaxed), Ordering::Relaxed);
-            t.out_msgs.fetch_add(c.counters.out_msgs.load(Ordering::Relaxed), Ordering::Relaxed);
-            t.out_bytes.fetch_add(c.counters.out_bytes.load(Ordering::Relaxed), Ordering::Relaxed);
+            let (out_msgs, out_bytes) = c.out.delivered();
+            t.out_msgs.fetch_add(out_msgs, Ordering::Relaxed);
+            t.out_bytes.fetch_add(out_bytes, Ordering::Relaxed);
         }
     }
 

@@ -4,8 +4,6 @@
 //! without touching the sublist's lock. The cache holds the sublist
 //! generation it was filled at and empties itself when that moves on.
 
-use std::sync::Arc;
-
 use rustc_hash::FxHashMap;
 
 use super::sublist::{MatchResult, Sublist};
@@ -16,7 +14,7 @@ const MAX_ENTRIES: usize = 512;
 
 pub struct MatchCache<S> {
     generation: u64,
-    entries: FxHashMap<Box<[u8]>, Arc<MatchResult<S>>>,
+    entries: FxHashMap<Box<[u8]>, MatchResult<S>>,
 }
 
 impl<S> Default for MatchCache<S> {
@@ -31,20 +29,22 @@ impl<S> Default for MatchCache<S> {
 impl<S> MatchCache<S> {
     /// The match result for `subject`, from the cache when still current.
     #[inline]
-    pub fn get(&mut self, sublist: &Sublist<S>, subject: &[u8]) -> Arc<MatchResult<S>> {
+    pub fn get(&mut self, sublist: &Sublist<S>, subject: &[u8]) -> &MatchResult<S> {
         let generation = sublist.generation();
         if generation != self.generation {
             self.entries.clear();
             self.generation = generation;
-        } else if let Some(hit) = self.entries.get(subject) {
-            return hit.clone();
+        } else if self.entries.contains_key(subject) {
+            // Looked up twice on a hit (the borrow checker cannot yet return
+            // the first lookup's borrow from inside this branch).
+            return &self.entries[subject];
         }
-        let result = Arc::new(sublist.matches(subject));
         if self.entries.len() >= MAX_ENTRIES {
             self.entries.clear();
         }
-        self.entries.insert(subject.into(), result.clone());
-        result
+        self.entries
+            .entry(subject.into())
+            .or_insert_with(|| sublist.matches(subject))
     }
 
     /// Drop everything (used when the connection goes idle).
@@ -56,6 +56,7 @@ impl<S> MatchCache<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     #[test]
     fn invalidated_by_generation() {
@@ -64,8 +65,8 @@ mod tests {
         assert!(cache.get(&sl, b"a.b").is_empty());
         sl.insert(b"a.*", None, Arc::new(1)).unwrap();
         assert_eq!(cache.get(&sl, b"a.b").plain.len(), 1);
-        let first = cache.get(&sl, b"a.b");
-        let second = cache.get(&sl, b"a.b");
-        assert!(Arc::ptr_eq(&first, &second), "second lookup is a cache hit");
+        let first: *const MatchResult<i32> = cache.get(&sl, b"a.b");
+        let second: *const MatchResult<i32> = cache.get(&sl, b"a.b");
+        assert_eq!(first, second, "second lookup is a cache hit");
     }
 }

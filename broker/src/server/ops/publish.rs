@@ -12,8 +12,8 @@ pub fn publish(
     headers: Option<&[u8]>,
     payload: &[u8],
 ) -> OpResult {
-    let size = payload.len() + headers.map_or(0, <[u8]>::len);
-    session.handle.counters.add_in(size);
+    session.batch_in_msgs += 1;
+    session.batch_in_bytes += (payload.len() + headers.map_or(0, <[u8]>::len)) as u64;
 
     if session.opts.pedantic && !is_valid_publish_subject(subject) {
         // nats-server reports it and still routes the message.
@@ -29,14 +29,23 @@ pub fn publish(
     }
     session.send_ok_if_verbose();
 
-    let result = session.cache.get(&session.shared.sublist, subject);
     let msg = Delivery {
         subject,
         reply,
         headers,
         payload,
     };
-    let delivered = !result.is_empty() && deliver(&session.shared, &session.handle, &result, &msg, &mut session.pending);
+    // Borrow the cached result in place: no reference-count traffic on a
+    // result that publishers on other threads share.
+    let Session {
+        shared,
+        handle,
+        cache,
+        pending,
+        ..
+    } = session;
+    let result = cache.get(&shared.sublist, subject);
+    let delivered = !result.is_empty() && deliver(shared, handle, result, &msg, pending);
 
     if !delivered && session.opts.no_responders {
         if let Some(reply) = reply {
@@ -53,7 +62,6 @@ fn no_responders(session: &mut Session, subject: &[u8], reply: &[u8]) {
     let Some(sub) = matches.plain.iter().find(|s| s.client.id == session.handle.id) else {
         return;
     };
-    if session.handle.out.push(|b| write_no_responders(b, reply, &sub.sid, subject)) {
-        session.pending.add(&session.handle);
-    }
+    let sid = sub.sid.clone();
+    session.push(|b| write_no_responders(b, reply, &sid, subject));
 }
