@@ -37,9 +37,16 @@ fn check_config(config: &Config) -> ExitCode {
         .as_ref()
         .map(|p| p.display().to_string())
         .unwrap_or_else(|| "command line".into());
-    if config.unsupported.is_empty() {
+    for w in &config.warnings {
+        eprintln!("tern: warning: {w}");
+    }
+    if config.unsupported.is_empty() && config.warnings.is_empty() {
         println!("tern: configuration file {name} test is successful");
         ExitCode::SUCCESS
+    } else if config.unsupported.is_empty() {
+        // nats-server's -t treats warnings as failures too.
+        eprintln!("tern: configuration file {name} has warnings");
+        ExitCode::from(1)
     } else {
         for u in &config.unsupported {
             eprintln!("tern: not supported yet: {} ({})", u.feature, u.origin);
@@ -53,6 +60,9 @@ fn run(config: Config, args: Vec<String>) -> ExitCode {
     if let Err(e) = tern::logging::init(&config.log) {
         eprintln!("tern: cannot open log file: {e}");
         return ExitCode::from(1);
+    }
+    for w in &config.warnings {
+        tracing::warn!("{w}");
     }
     if !config.unsupported.is_empty() {
         for u in &config.unsupported {

@@ -13,6 +13,7 @@ use std::time::Duration;
 use super::error::ConfigError;
 use super::model::*;
 use super::units;
+use super::unsupported;
 use super::value::{Entry, Kind, Table, Value};
 
 /// Which syntax the table came from. TOML has no size literals, so there a
@@ -24,8 +25,17 @@ pub(crate) enum Dialect {
     Toml,
 }
 
-pub(crate) fn apply(table: &Table, dialect: Dialect, config: &mut Config) -> Result<(), ConfigError> {
-    let mut cx = Applier { dialect, config, errors: Vec::new(), set_at: SetAt::default() };
+pub(crate) fn apply(
+    table: &Table,
+    dialect: Dialect,
+    config: &mut Config,
+) -> Result<(), ConfigError> {
+    let mut cx = Applier {
+        dialect,
+        config,
+        errors: Vec::new(),
+        set_at: SetAt::default(),
+    };
     for entry in &table.entries {
         let field = Field::top(entry);
         if let Err(e) = cx.top_level(entry, &field) {
@@ -44,15 +54,24 @@ pub(super) struct Field<'v> {
 
 impl<'v> Field<'v> {
     fn top(entry: &'v Entry) -> Self {
-        Field { path: entry.key.clone(), value: &entry.value }
+        Field {
+            path: entry.key.clone(),
+            value: &entry.value,
+        }
     }
 
     pub fn child(&self, entry: &'v Entry) -> Field<'v> {
-        Field { path: format!("{}.{}", self.path, entry.key), value: &entry.value }
+        Field {
+            path: format!("{}.{}", self.path, entry.key),
+            value: &entry.value,
+        }
     }
 
     pub fn index(&self, i: usize, value: &'v Value) -> Field<'v> {
-        Field { path: format!("{}[{i}]", self.path), value }
+        Field {
+            path: format!("{}[{i}]", self.path),
+            value,
+        }
     }
 
     pub fn location(&self) -> String {
@@ -60,7 +79,10 @@ impl<'v> Field<'v> {
     }
 
     pub fn origin(&self) -> Origin {
-        Origin { location: self.location(), key: self.path.clone() }
+        Origin {
+            location: self.location(),
+            key: self.path.clone(),
+        }
     }
 
     pub fn wrong_type(&self, expected: &'static str) -> ConfigError {
@@ -73,11 +95,18 @@ impl<'v> Field<'v> {
     }
 
     pub fn invalid(&self, reason: impl Into<String>) -> ConfigError {
-        ConfigError::InvalidValue { location: self.location(), key: self.path.clone(), reason: reason.into() }
+        ConfigError::InvalidValue {
+            location: self.location(),
+            key: self.path.clone(),
+            reason: reason.into(),
+        }
     }
 
     pub fn unknown(&self) -> ConfigError {
-        ConfigError::UnknownKey { location: self.location(), key: self.path.clone() }
+        ConfigError::UnknownKey {
+            location: self.location(),
+            key: self.path.clone(),
+        }
     }
 
     pub fn string(&self) -> Result<&'v str, ConfigError> {
@@ -121,7 +150,9 @@ impl<'v> Field<'v> {
         match (&self.value.kind, dialect) {
             (Kind::Integer { value, .. }, _) => Ok(*value),
             (Kind::String(s), Dialect::Toml) => units::parse_size(s).map_err(|e| self.invalid(e)),
-            (_, Dialect::Toml) => Err(self.wrong_type("an integer or a size string such as \"64MB\"")),
+            (_, Dialect::Toml) => {
+                Err(self.wrong_type("an integer or a size string such as \"64MB\""))
+            }
             (_, Dialect::Conf) => {
                 Err(self.wrong_type("an integer (sizes such as 64MB are written without quotes)"))
             }
@@ -130,9 +161,12 @@ impl<'v> Field<'v> {
 
     /// A Go duration string (`"2m"`, `"500ms"`), as signed nanoseconds.
     pub fn go_duration(&self) -> Result<i64, ConfigError> {
-        let text = self.string().map_err(|_| self.wrong_type("a duration string such as \"10s\""))?;
+        let text = self
+            .string()
+            .map_err(|_| self.wrong_type("a duration string such as \"10s\""))?;
         let name = self.path.rsplit('.').next().unwrap_or(&self.path);
-        units::parse_go_duration(text).map_err(|e| self.invalid(format!("error parsing {name}: {e}")))
+        units::parse_go_duration(text)
+            .map_err(|e| self.invalid(format!("error parsing {name}: {e}")))
     }
 }
 
@@ -152,91 +186,6 @@ pub(super) struct Applier<'c> {
     set_at: SetAt,
 }
 
-/// When a key of an unimplemented feature counts as using it.
-#[derive(Clone, Copy)]
-enum Gate {
-    /// Any value.
-    Always,
-    /// `true` (a boolean is required).
-    IfTrue,
-    /// A non-zero integer.
-    IfNonZero,
-    /// A non-empty string.
-    IfNonEmpty,
-    /// Anything but `false`.
-    UnlessFalse,
-    /// A port number or `host:port` other than port 0.
-    IfListening,
-    /// A string other than `"default"`.
-    UnlessDefault,
-    /// `true`, `"enabled"`, or a map without `enabled: false`.
-    JetStream,
-    /// Type-checked as a boolean, otherwise without effect in Tern.
-    IgnoredBool,
-}
-
-/// Every top-level key of nats-server that Tern does not implement, with the
-/// feature it belongs to.
-const UNSUPPORTED: &[(&[&str], &str, Gate)] = &[
-    (&["jetstream"], "jetstream", Gate::JetStream),
-    (&["store_dir", "storedir"], "jetstream", Gate::IfNonEmpty),
-    (&["default_js_domain"], "jetstream", Gate::Always),
-    (&["cluster"], "cluster", Gate::Always),
-    (&["gateway"], "gateway", Gate::Always),
-    (&["leaf", "leafnodes"], "leafnodes", Gate::Always),
-    (&["websocket", "ws"], "websocket", Gate::Always),
-    (&["mqtt"], "mqtt", Gate::Always),
-    (&["tls"], "tls", Gate::Always),
-    (&["allow_non_tls"], "tls", Gate::IfTrue),
-    (&["ocsp", "ocsp_cache"], "ocsp", Gate::UnlessFalse),
-    (&["accounts"], "accounts", Gate::Always),
-    (&["system_account", "system"], "system_account", Gate::IfNonEmpty),
-    (&["no_system_account", "no_system", "no_sys_acc"], "system_account", Gate::IgnoredBool),
-    (&["mappings", "maps"], "subject mappings", Gate::Always),
-    (&["http", "https"], "monitoring", Gate::IfListening),
-    (&["http_port", "monitor_port", "https_port"], "monitoring", Gate::IfNonZero),
-    (&["http_base_path"], "monitoring", Gate::IfNonEmpty),
-    (&["max_closed_clients"], "monitoring", Gate::IfNonZero),
-    (
-        &["operator", "operators", "roots", "root", "root_operators", "root_operator"],
-        "operator",
-        Gate::Always,
-    ),
-    (&["default_sentinel"], "operator", Gate::IfNonEmpty),
-    (
-        &[
-            "resolver",
-            "account_resolver",
-            "accounts_resolver",
-            "resolver_tls",
-            "resolver_preload",
-            "resolver_pinned_accounts",
-        ],
-        "resolver",
-        Gate::Always,
-    ),
-    (&["trusted", "trusted_keys"], "trusted_keys", Gate::Always),
-    (&["no_auth_user"], "no_auth_user", Gate::IfNonEmpty),
-    (&["syslog"], "syslog", Gate::IfTrue),
-    (&["remote_syslog"], "syslog", Gate::IfNonEmpty),
-    (&["logfile_size_limit", "log_size_limit"], "log rotation", Gate::IfNonZero),
-    (&["logfile_max_num", "log_max_num"], "log rotation", Gate::IfNonZero),
-    (&["logtime_utc"], "logtime_utc", Gate::IfTrue),
-    (&["ports_file_dir"], "ports_file_dir", Gate::IfNonEmpty),
-    (&["prof_port", "prof_block_rate"], "profiling", Gate::IfNonZero),
-    (&["proxy_protocol"], "proxy_protocol", Gate::IfTrue),
-    (&["proxies"], "proxies", Gate::Always),
-    (&["max_traced_msg_len"], "max_traced_msg_len", Gate::IfNonZero),
-    (&["max_sub_tokens", "max_subscription_tokens"], "max_sub_tokens", Gate::IfNonZero),
-    (&["disable_sublist_cache", "no_sublist_cache"], "disable_sublist_cache", Gate::IfTrue),
-    (&["write_timeout"], "write_timeout", Gate::UnlessDefault),
-    (&["connect_error_reports", "reconnect_error_reports"], "connect_error_reports", Gate::IfNonZero),
-    (&["server_tags"], "server_tags", Gate::Always),
-    (&["server_metadata"], "server_metadata", Gate::Always),
-    (&["feature_flags"], "feature_flags", Gate::Always),
-    (&["no_fast_producer_stall"], "no_fast_producer_stall", Gate::IfTrue),
-];
-
 /// nats-server's smallest lame-duck duration.
 const MIN_LAME_DUCK_DURATION: Duration = Duration::from_secs(30);
 /// nats-server warns about larger payloads.
@@ -244,11 +193,17 @@ const MAX_PAYLOAD_WARN: usize = 8 * 1024 * 1024;
 
 impl Applier<'_> {
     pub fn unsupported(&mut self, feature: &str, field: &Field<'_>) {
-        self.config.unsupported.push(Unsupported { feature: feature.to_string(), origin: field.origin() });
+        self.config.unsupported.push(Unsupported {
+            feature: feature.to_string(),
+            origin: field.origin(),
+        });
     }
 
     pub fn warn(&mut self, field: &Field<'_>, message: String) {
-        self.config.warnings.push(ConfigWarning { origin: field.origin(), message });
+        self.config.warnings.push(ConfigWarning {
+            origin: field.origin(),
+            message,
+        });
     }
 
     fn top_level(&mut self, entry: &Entry, f: &Field<'_>) -> Result<(), ConfigError> {
@@ -284,9 +239,15 @@ impl Applier<'_> {
                 }
             }
             "logtime" => self.config.log.time = f.bool()?,
-            "logfile" | "log_file" => self.config.log.file = non_empty(f.string()?).map(PathBuf::from),
-            "pidfile" | "pid_file" => self.config.pid_file = non_empty(f.string()?).map(PathBuf::from),
-            "max_control_line" => self.config.max_control_line = self.int32_size(f, DEFAULT_MAX_CONTROL_LINE)?,
+            "logfile" | "log_file" => {
+                self.config.log.file = non_empty(f.string()?).map(PathBuf::from)
+            }
+            "pidfile" | "pid_file" => {
+                self.config.pid_file = non_empty(f.string()?).map(PathBuf::from)
+            }
+            "max_control_line" => {
+                self.config.max_control_line = self.int32_size(f, DEFAULT_MAX_CONTROL_LINE)?
+            }
             "max_payload" => {
                 self.config.max_payload = self.int32_size(f, DEFAULT_MAX_PAYLOAD)?;
                 self.set_at.max_payload = Some(f.origin());
@@ -296,17 +257,29 @@ impl Applier<'_> {
             }
             "max_pending" => {
                 let v = non_negative(f, f.size(self.dialect)?)?;
-                self.config.max_pending = if v == 0 { DEFAULT_MAX_PENDING } else { to_usize(f, v)? };
+                self.config.max_pending = if v == 0 {
+                    DEFAULT_MAX_PENDING
+                } else {
+                    to_usize(f, v)?
+                };
                 self.set_at.max_pending = Some(f.origin());
             }
             // nats-server refuses every client when this is 0 or negative.
-            "max_connections" | "max_conn" => self.config.max_connections = to_usize(f, f.int()?.max(0))?,
-            "max_subscriptions" | "max_subs" => self.config.max_subscriptions = to_usize(f, f.int()?.max(0))?,
+            "max_connections" | "max_conn" => {
+                self.config.max_connections = to_usize(f, f.int()?.max(0))?
+            }
+            "max_subscriptions" | "max_subs" => {
+                self.config.max_subscriptions = to_usize(f, f.int()?.max(0))?
+            }
             "ping_interval" => {
-                self.config.ping_interval = self.duration_or_seconds(f)?.unwrap_or(DEFAULT_PING_INTERVAL)
+                self.config.ping_interval = self
+                    .duration_or_seconds(f)?
+                    .unwrap_or(DEFAULT_PING_INTERVAL)
             }
             "write_deadline" => {
-                self.config.write_deadline = self.duration_or_seconds(f)?.unwrap_or(DEFAULT_WRITE_DEADLINE)
+                self.config.write_deadline = self
+                    .duration_or_seconds(f)?
+                    .unwrap_or(DEFAULT_WRITE_DEADLINE)
             }
             "ping_max" => {
                 let v = non_negative(f, f.int()?)?;
@@ -319,23 +292,29 @@ impl Applier<'_> {
                 let d = units::nanos_to_duration(f.go_duration()?).unwrap_or_default();
                 if d < MIN_LAME_DUCK_DURATION {
                     let shown = units::format_go_duration(d);
-                    return Err(f.invalid(format!("invalid lame_duck_duration of {shown}, minimum is 30 seconds")));
+                    return Err(f.invalid(format!(
+                        "invalid lame_duck_duration of {shown}, minimum is 30 seconds"
+                    )));
                 }
                 self.config.lame_duck_duration = d;
                 self.set_at.lame_duck_duration = Some(f.origin());
             }
             "lame_duck_grace_period" => {
-                let d = units::nanos_to_duration(f.go_duration()?)
-                    .ok_or_else(|| f.invalid("invalid lame_duck_grace_period, needs to be positive"))?;
-                self.config.lame_duck_grace_period =
-                    if d.is_zero() { DEFAULT_LAME_DUCK_GRACE_PERIOD } else { d };
+                let d = units::nanos_to_duration(f.go_duration()?).ok_or_else(|| {
+                    f.invalid("invalid lame_duck_grace_period, needs to be positive")
+                })?;
+                self.config.lame_duck_grace_period = if d.is_zero() {
+                    DEFAULT_LAME_DUCK_GRACE_PERIOD
+                } else {
+                    d
+                };
                 self.set_at.lame_duck_grace_period = Some(f.origin());
             }
             "no_header_support" => self.config.no_header_support = f.bool()?,
             "authorization" => super::apply_auth::authorization(self, f)?,
-            _ => match UNSUPPORTED.iter().find(|(names, _, _)| names.contains(&key.as_str())) {
-                Some(&(_, feature, gate)) => {
-                    if gate_open(f, gate)? {
+            _ => match unsupported::feature_of(&key) {
+                Some((feature, gate)) => {
+                    if gate.is_open(f)? {
                         self.unsupported(feature, f);
                     }
                 }
@@ -367,21 +346,20 @@ impl Applier<'_> {
         let nanos = match &f.value.kind {
             Kind::String(_) => f.go_duration()?,
             Kind::Integer { value, suffix } => {
-                let hint = match suffix {
-                    Some(s) => format!(
-                        "an unquoted {value_text} is the number {value} ('{s}' is a size suffix), read as {value} seconds; quote durations: \"{value_text}\"",
-                        value_text = format!("{}{s}", value / units::size_multiplier(s).unwrap_or(1)),
-                    ),
-                    None => format!("an integer is read as seconds; write a duration such as \"{value}s\" instead"),
-                };
-                if self.dialect == Dialect::Conf || suffix.is_some() {
-                    self.warn(f, format!("{} should be converted to a duration: {hint}", f.path));
+                if let Some(warning) =
+                    seconds_warning(self.dialect, &f.path, *value, suffix.as_deref())
+                {
+                    self.warn(f, warning);
                 }
                 value
                     .checked_mul(1_000_000_000)
                     .ok_or_else(|| f.invalid(format!("{value} seconds is out of range")))?
             }
-            _ => return Err(f.wrong_type("a duration string such as \"2m\" or an integer number of seconds")),
+            _ => {
+                return Err(f.wrong_type(
+                    "a duration string such as \"2m\" or an integer number of seconds",
+                ))
+            }
         };
         let d = units::nanos_to_duration(nanos).ok_or_else(|| f.invalid("must not be negative"))?;
         Ok((!d.is_zero()).then_some(d))
@@ -391,7 +369,12 @@ impl Applier<'_> {
     fn check_combinations(&mut self) {
         let c = &self.config;
         if c.max_payload > c.max_pending {
-            if let Some(origin) = self.set_at.max_payload.clone().or(self.set_at.max_pending.clone()) {
+            if let Some(origin) = self
+                .set_at
+                .max_payload
+                .clone()
+                .or(self.set_at.max_pending.clone())
+            {
                 let reason = format!(
                     "max_payload ({}) cannot be higher than max_pending ({})",
                     c.max_payload, c.max_pending
@@ -400,7 +383,11 @@ impl Applier<'_> {
             }
         }
         if c.lame_duck_grace_period >= c.lame_duck_duration {
-            let at = self.set_at.lame_duck_grace_period.clone().or(self.set_at.lame_duck_duration.clone());
+            let at = self
+                .set_at
+                .lame_duck_grace_period
+                .clone()
+                .or(self.set_at.lame_duck_duration.clone());
             if let Some(origin) = at {
                 let reason = format!(
                     "lame duck grace period ({}) should be strictly lower than lame duck duration ({})",
@@ -413,37 +400,37 @@ impl Applier<'_> {
     }
 }
 
-fn invalid_at(origin: Origin, reason: String) -> ConfigError {
-    ConfigError::InvalidValue { location: origin.location, key: origin.key, reason }
+/// nats-server warns when a duration is written as an integer. An unquoted
+/// `2m` deserves saying why it is not two minutes: `m` is a size suffix, so
+/// it is the number two million.
+fn seconds_warning(
+    dialect: Dialect,
+    name: &str,
+    value: i64,
+    suffix: Option<&str>,
+) -> Option<String> {
+    let advice = match suffix {
+        Some(s) => {
+            let written = format!("{}{s}", value / units::size_multiplier(s).unwrap_or(1));
+            format!(
+                "an unquoted {written} is the number {value} ('{s}' is a size suffix), read as {value} seconds; quote durations: \"{written}\""
+            )
+        }
+        // Integers are a plain, documented form in Tern's TOML.
+        None if dialect == Dialect::Toml => return None,
+        None => format!("an integer is read as seconds; write \"{value}s\" instead"),
+    };
+    Some(format!(
+        "{name} should be converted to a duration: {advice}"
+    ))
 }
 
-fn gate_open(f: &Field<'_>, gate: Gate) -> Result<bool, ConfigError> {
-    Ok(match gate {
-        Gate::Always => true,
-        Gate::IfTrue => f.bool()?,
-        Gate::IfNonZero => f.int()? != 0,
-        Gate::IfNonEmpty => !f.string()?.is_empty(),
-        Gate::UnlessFalse => !matches!(f.value.kind, Kind::Bool(false)),
-        Gate::IfListening => listen(f)?.1 != 0,
-        Gate::UnlessDefault => f.string()? != "default",
-        Gate::IgnoredBool => {
-            f.bool()?;
-            false
-        }
-        Gate::JetStream => match &f.value.kind {
-            Kind::Bool(on) => *on,
-            Kind::String(s) => match s.to_lowercase().as_str() {
-                "enabled" | "enable" => true,
-                "disabled" | "disable" => false,
-                _ => return Err(f.invalid(format!("Expected 'enabled' or 'disabled' for string value, got '{s}'"))),
-            },
-            Kind::Table(t) => !t.entries.iter().any(|e| {
-                matches!(e.key.to_lowercase().as_str(), "enabled" | "enable")
-                    && e.value.kind == Kind::Bool(false)
-            }),
-            _ => return Err(f.wrong_type("a boolean, \"enabled\"/\"disabled\" or a map")),
-        },
-    })
+fn invalid_at(origin: Origin, reason: String) -> ConfigError {
+    ConfigError::InvalidValue {
+        location: origin.location,
+        key: origin.key,
+        reason,
+    }
 }
 
 /// `listen`-style values: a port, or `host:port` (`[v6]:port`, `:port`).
@@ -452,9 +439,11 @@ pub(super) fn listen(f: &Field<'_>) -> Result<(Option<String>, i64), ConfigError
     match &f.value.kind {
         Kind::Integer { value, .. } => Ok((None, *value)),
         Kind::String(s) => {
-            let (host, port) =
-                split_host_port(s).ok_or_else(|| f.invalid(format!("could not parse address string {s:?}")))?;
-            let port = port.parse::<i64>().map_err(|_| f.invalid(format!("could not parse port {port:?}")))?;
+            let (host, port) = split_host_port(s)
+                .ok_or_else(|| f.invalid(format!("could not parse address string {s:?}")))?;
+            let port = port
+                .parse::<i64>()
+                .map_err(|_| f.invalid(format!("could not parse port {port:?}")))?;
             Ok((Some(host.to_string()), port))
         }
         _ => Err(f.wrong_type("a port or host:port")),
@@ -490,7 +479,11 @@ fn client_port(f: &Field<'_>, value: i64) -> Result<u16, ConfigError> {
 
 /// nats-server binds to all interfaces when the host is left empty.
 pub(super) fn host_or_default(host: &str) -> String {
-    if host.is_empty() { DEFAULT_HOST.to_string() } else { host.to_string() }
+    if host.is_empty() {
+        DEFAULT_HOST.to_string()
+    } else {
+        host.to_string()
+    }
 }
 
 pub(super) fn non_empty(s: &str) -> Option<String> {

@@ -72,7 +72,10 @@ pub(super) fn authorization(cx: &mut Applier<'_>, f: &Field<'_>) -> Result<(), C
         }
     }
     if auth.password.is_some() && auth.user.is_none() {
-        cx.warn(f, "a password without a user requires nothing; nats-server ignores it too".into());
+        cx.warn(
+            f,
+            "a password without a user requires nothing; nats-server ignores it too".into(),
+        );
     }
     cx.config.auth = auth;
     Ok(())
@@ -119,7 +122,9 @@ fn users(cx: &mut Applier<'_>, f: &Field<'_>) -> Result<Vec<UserConfig>, ConfigE
 
 /// One entry of `users`; `None` for an nkey user, which Tern cannot serve.
 fn user(cx: &mut Applier<'_>, f: &Field<'_>) -> Result<Option<UserConfig>, ConfigError> {
-    let table = f.table().map_err(|_| f.wrong_type("a map with user and password"))?;
+    let table = f
+        .table()
+        .map_err(|_| f.wrong_type("a map with user and password"))?;
     let mut user = UserConfig::default();
     let mut nkey = None;
     for entry in &table.entries {
@@ -132,7 +137,8 @@ fn user(cx: &mut Applier<'_>, f: &Field<'_>) -> Result<Option<UserConfig>, Confi
                 permissions(cx, &child).map(|p| user.permissions = Some(p))
             }
             "allowed_connection_types" | "connection_types" | "clients" => {
-                string_list(&child, "connection types").map(|_| cx.unsupported("allowed_connection_types", &child))
+                string_list(&child, "connection types")
+                    .map(|_| cx.unsupported("allowed_connection_types", &child))
             }
             "proxy_required" => child.bool().map(|on| {
                 if on {
@@ -160,13 +166,19 @@ fn user(cx: &mut Applier<'_>, f: &Field<'_>) -> Result<Option<UserConfig>, Confi
 }
 
 fn permissions(cx: &mut Applier<'_>, f: &Field<'_>) -> Result<Permissions, ConfigError> {
-    let table = f.table().map_err(|_| f.wrong_type("a map of publish/subscribe permissions"))?;
+    let table = f
+        .table()
+        .map_err(|_| f.wrong_type("a map of publish/subscribe permissions"))?;
     let mut p = Permissions::default();
     for entry in &table.entries {
         let child = f.child(entry);
         let result = match entry.key.to_lowercase().as_str() {
-            "pub" | "publish" | "import" => subject_permission(&child, false).map(|s| p.publish = s),
-            "sub" | "subscribe" | "export" => subject_permission(&child, true).map(|s| p.subscribe = s),
+            "pub" | "publish" | "import" => {
+                subject_permission(&child, false).map(|s| p.publish = s)
+            }
+            "sub" | "subscribe" | "export" => {
+                subject_permission(&child, true).map(|s| p.subscribe = s)
+            }
             "publish_allow_responses" | "allow_responses" => allow_responses(&child).map(|on| {
                 if on {
                     p.allow_responses = true;
@@ -192,7 +204,10 @@ fn permissions(cx: &mut Applier<'_>, f: &Field<'_>) -> Result<Permissions, Confi
 fn subject_permission(f: &Field<'_>, allow_queue: bool) -> Result<SubjectPermission, ConfigError> {
     let Kind::Table(table) = &f.value.kind else {
         let allow = subjects(f, allow_queue)?;
-        return Ok(SubjectPermission { allow: Some(allow), deny: Vec::new() });
+        return Ok(SubjectPermission {
+            allow: Some(allow),
+            deny: Vec::new(),
+        });
     };
     let mut perm = SubjectPermission::default();
     for entry in &table.entries {
@@ -309,10 +324,20 @@ mod tests {
 
     #[test]
     fn subjects_follow_nats_rules() {
-        for ok in ["foo", "foo.bar", "foo.*", "foo.>", ">", "*", "_INBOX.>", "a.*.c"] {
+        for ok in [
+            "foo", "foo.bar", "foo.*", "foo.>", ">", "*", "_INBOX.>", "a.*.c",
+        ] {
             assert!(check_subject(ok, false).is_ok(), "{ok}");
         }
-        for bad in ["", "foo.", ".foo", "foo..bar", "foo bar", "foo.>.bar", "a\tb"] {
+        for bad in [
+            "",
+            "foo.",
+            ".foo",
+            "foo..bar",
+            "foo bar",
+            "foo.>.bar",
+            "a\tb",
+        ] {
             assert!(check_subject(bad, false).is_err(), "{bad:?}");
         }
         assert!(check_subject("foo.* workers", true).is_ok());

@@ -34,7 +34,10 @@ const MAX_INCLUDE_DEPTH: usize = 32;
 /// Parses config text. `file` names it in messages; includes resolve
 /// against `file`'s directory.
 pub(crate) fn parse_str(text: &str, file: &str, env: EnvLookup<'_>) -> Result<Table, ConfigError> {
-    let dir = Path::new(file).parent().map(Path::to_path_buf).unwrap_or_default();
+    let dir = Path::new(file)
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
     let chain = vec![std::fs::canonicalize(file).unwrap_or_else(|_| PathBuf::from(file))];
     Parser::new(text, file.into(), dir, env, Vec::new(), chain).run()
 }
@@ -82,7 +85,11 @@ impl<'a> Parser<'a> {
             env,
             resolving,
             includes,
-            frames: vec![Frame::Map { table: Table::default(), pending: None, opened: 1 }],
+            frames: vec![Frame::Map {
+                table: Table::default(),
+                pending: None,
+                opened: 1,
+            }],
         }
     }
 
@@ -98,7 +105,9 @@ impl<'a> Parser<'a> {
                 TokenKind::Key => self.key(token.text, line)?,
                 TokenKind::String => self.set(Kind::String(token.text), line)?,
                 TokenKind::Bool => {
-                    let truth = ["true", "yes", "on"].iter().any(|t| token.text.eq_ignore_ascii_case(t));
+                    let truth = ["true", "yes", "on"]
+                        .iter()
+                        .any(|t| token.text.eq_ignore_ascii_case(t));
                     self.set(Kind::Bool(truth), line)?
                 }
                 TokenKind::Integer => {
@@ -114,14 +123,16 @@ impl<'a> Parser<'a> {
                 }
                 TokenKind::Datetime => {
                     if !valid_zulu(&token.text) {
-                        let message = format!("expected Zulu formatted DateTime, but got '{}'", token.text);
+                        let message =
+                            format!("expected Zulu formatted DateTime, but got '{}'", token.text);
                         return Err(self.syntax(line, message));
                     }
                     self.set(Kind::Datetime(token.text), line)?
                 }
-                TokenKind::ArrayStart => {
-                    self.frames.push(Frame::Array { items: Vec::new(), opened: line })
-                }
+                TokenKind::ArrayStart => self.frames.push(Frame::Array {
+                    items: Vec::new(),
+                    opened: line,
+                }),
                 TokenKind::MapStart => self.frames.push(Frame::Map {
                     table: Table::default(),
                     pending: None,
@@ -138,34 +149,59 @@ impl<'a> Parser<'a> {
     }
 
     fn pos(&self, line: u32) -> Pos {
-        Pos { file: self.file.clone(), line }
+        Pos {
+            file: self.file.clone(),
+            line,
+        }
     }
 
     /// The dotted path of the value being read, e.g. `authorization.users[1].user`.
+    /// Between entries, the innermost block names its last key, which is
+    /// where a reader should look.
     fn path(&self) -> String {
         let mut path = String::new();
-        for frame in &self.frames {
-            match frame {
-                Frame::Map { pending: Some((key, _)), .. } => {
-                    if !path.is_empty() {
-                        path.push('.');
-                    }
-                    path.push_str(key);
+        let last = self.frames.len().saturating_sub(1);
+        for (i, frame) in self.frames.iter().enumerate() {
+            let segment = match frame {
+                Frame::Map {
+                    pending: Some((key, _)),
+                    ..
+                } => Some(key.as_str()),
+                Frame::Map {
+                    table,
+                    pending: None,
+                    ..
+                } if i == last => table.entries.last().map(|e| e.key.as_str()),
+                Frame::Map { .. } => None,
+                Frame::Array { items, .. } => {
+                    path.push_str(&format!("[{}]", items.len()));
+                    None
                 }
-                Frame::Map { pending: None, .. } => {}
-                Frame::Array { items, .. } => path.push_str(&format!("[{}]", items.len())),
+            };
+            if let Some(key) = segment {
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(key);
             }
         }
         path
     }
 
     fn syntax(&self, line: u32, message: String) -> ConfigError {
-        ConfigError::Syntax { location: self.pos(line).to_string(), key: self.path(), message }
+        ConfigError::Syntax {
+            location: self.pos(line).to_string(),
+            key: self.path(),
+            message,
+        }
     }
 
     fn key(&mut self, key: String, line: u32) -> Result<(), ConfigError> {
         match self.frames.last_mut() {
-            Some(Frame::Map { pending: pending @ None, .. }) => {
+            Some(Frame::Map {
+                pending: pending @ None,
+                ..
+            }) => {
                 *pending = Some((key, line));
                 Ok(())
             }
@@ -184,7 +220,11 @@ impl<'a> Parser<'a> {
             Some(Frame::Map { table, pending, .. }) => match pending.take() {
                 Some((key, key_line)) => {
                     value.pos.line = key_line;
-                    table.insert(Entry { key, value, used_as_variable: false });
+                    table.insert(Entry {
+                        key,
+                        value,
+                        used_as_variable: false,
+                    });
                     Ok(())
                 }
                 None => Err(self.syntax(line, "value without a key".to_string())),
@@ -198,7 +238,11 @@ impl<'a> Parser<'a> {
         if self.frames.len() < 2 {
             return Err(self.syntax(line, "unbalanced closing bracket".to_string()));
         }
-        if let Some(Frame::Map { pending: Some((key, key_line)), .. }) = self.frames.last() {
+        if let Some(Frame::Map {
+            pending: Some((key, key_line)),
+            ..
+        }) = self.frames.last()
+        {
             let message = format!("key '{key}' has no value");
             return Err(self.syntax(*key_line, message));
         }
@@ -257,13 +301,24 @@ impl<'a> Parser<'a> {
             return Err(bad(format!("variable reference cycle for '{name}'")));
         }
         let Some(raw) = (self.env)(name) else {
-            return Err(ConfigError::UndefinedVariable { location, key, name: name.to_string() });
+            return Err(ConfigError::UndefinedVariable {
+                location,
+                key,
+                name: name.to_string(),
+            });
         };
         let text = format!("pk={raw}");
         let mut resolving = self.resolving.clone();
         resolving.push(name.to_string());
         let label: Arc<str> = format!("${name}").into();
-        let sub = Parser::new(&text, label, self.dir.clone(), self.env, resolving, self.includes.clone());
+        let sub = Parser::new(
+            &text,
+            label,
+            self.dir.clone(),
+            self.env,
+            resolving,
+            self.includes.clone(),
+        );
         let table = sub.run().map_err(|e| bad(inner_reason(&e)))?;
         Ok(table
             .entries
@@ -295,8 +350,12 @@ impl<'a> Parser<'a> {
                 message: format!("includes nested more than {MAX_INCLUDE_DEPTH} deep"),
             }));
         }
-        let text = std::fs::read_to_string(&path)
-            .map_err(|source| wrap(ConfigError::Io { path: path.clone(), source }))?;
+        let text = std::fs::read_to_string(&path).map_err(|source| {
+            wrap(ConfigError::Io {
+                path: path.clone(),
+                source,
+            })
+        })?;
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let mut includes = self.includes.clone();
         includes.push(canonical);
@@ -305,13 +364,20 @@ impl<'a> Parser<'a> {
             .run()
             .map_err(wrap)?;
         match self.frames.last_mut() {
-            Some(Frame::Map { table: current, pending: None, .. }) => {
+            Some(Frame::Map {
+                table: current,
+                pending: None,
+                ..
+            }) => {
                 for entry in table.entries {
                     current.insert(entry);
                 }
                 Ok(())
             }
-            _ => Err(self.syntax(line, "include is only allowed where a key may appear".to_string())),
+            _ => Err(self.syntax(
+                line,
+                "include is only allowed where a key may appear".to_string(),
+            )),
         }
     }
 }
@@ -334,6 +400,12 @@ fn join_like_go(dir: &Path, name: &str) -> PathBuf {
 fn inner_reason(e: &ConfigError) -> String {
     match e {
         ConfigError::Syntax { message, .. } => message.clone(),
+        ConfigError::UndefinedVariable { name, .. } => {
+            format!("variable reference for '{name}' can not be found")
+        }
+        ConfigError::BadVariable { name, reason, .. } => {
+            format!("variable reference for '{name}' could not be parsed: {reason}")
+        }
         other => other.to_string(),
     }
 }
@@ -342,7 +414,19 @@ fn inner_reason(e: &ConfigError) -> String {
 fn valid_zulu(text: &str) -> bool {
     let field = |range: std::ops::Range<usize>| text.get(range).and_then(|s| s.parse::<u32>().ok());
     matches!(
-        (field(5..7), field(8..10), field(11..13), field(14..16), field(17..19)),
-        (Some(1..=12), Some(1..=31), Some(0..=23), Some(0..=59), Some(0..=59))
+        (
+            field(5..7),
+            field(8..10),
+            field(11..13),
+            field(14..16),
+            field(17..19)
+        ),
+        (
+            Some(1..=12),
+            Some(1..=31),
+            Some(0..=23),
+            Some(0..=59),
+            Some(0..=59)
+        )
     )
 }

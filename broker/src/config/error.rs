@@ -24,7 +24,10 @@ pub enum ConfigError {
     },
 
     /// `$name` matched no earlier key in scope and no environment variable.
-    #[error("{location}: {}variable reference for '{name}' can not be found", key_prefix(key))]
+    #[error(
+        "{location}: {}variable reference for '{name}' can not be found",
+        key_prefix(key)
+    )]
     UndefinedVariable {
         location: String,
         key: String,
@@ -33,7 +36,10 @@ pub enum ConfigError {
 
     /// `$name` came from the environment but its value does not parse, or
     /// refers back to itself.
-    #[error("{location}: {}variable reference for '{name}' could not be parsed: {reason}", key_prefix(key))]
+    #[error(
+        "{location}: {}variable reference for '{name}' could not be parsed: {reason}",
+        key_prefix(key)
+    )]
     BadVariable {
         location: String,
         key: String,

@@ -12,6 +12,7 @@ use super::apply::{host_or_default, non_empty, port_from};
 use super::error::ConfigError;
 use super::model::{Config, Origin, Unsupported};
 use super::units;
+use super::usage::{usage, TLS_HELP};
 use super::Action;
 
 /// Where flag-sourced [`Unsupported`] entries say they came from.
@@ -61,7 +62,11 @@ struct Spec {
 }
 
 const fn spec(names: &'static [&'static str], kind: Kind, target: Target) -> Spec {
-    Spec { names, kind, target }
+    Spec {
+        names,
+        kind,
+        target,
+    }
 }
 
 /// Every flag nats-server defines (`nats-server -h`, its main.go and opts.go).
@@ -73,7 +78,11 @@ const FLAGS: &[Spec] = &[
     spec(&["t"], Kind::Bool, Target::CheckConfig),
     spec(&["a", "addr", "net"], Kind::String, Target::Host),
     spec(&["p", "port"], Kind::Int, Target::Port),
-    spec(&["n", "name", "server_name"], Kind::String, Target::ServerName),
+    spec(
+        &["n", "name", "server_name"],
+        Kind::String,
+        Target::ServerName,
+    ),
     spec(&["client_advertise"], Kind::String, Target::ClientAdvertise),
     spec(&["P", "pid"], Kind::String, Target::PidFile),
     spec(&["l", "log"], Kind::String, Target::LogFile),
@@ -87,26 +96,86 @@ const FLAGS: &[Spec] = &[
     spec(&["pass"], Kind::String, Target::Pass),
     spec(&["auth"], Kind::String, Target::Token),
     spec(&["js", "jetstream"], Kind::Bool, Target::JetStream),
-    spec(&["sd", "store_dir"], Kind::String, Target::Unsupported("jetstream")),
-    spec(&["m", "http_port"], Kind::Int, Target::Unsupported("monitoring")),
-    spec(&["ms", "https_port"], Kind::Int, Target::Unsupported("monitoring")),
-    spec(&["sl", "signal"], Kind::String, Target::Unsupported("signal")),
-    spec(&["ports_file_dir"], Kind::String, Target::Unsupported("ports_file_dir")),
+    spec(
+        &["sd", "store_dir"],
+        Kind::String,
+        Target::Unsupported("jetstream"),
+    ),
+    spec(
+        &["m", "http_port"],
+        Kind::Int,
+        Target::Unsupported("monitoring"),
+    ),
+    spec(
+        &["ms", "https_port"],
+        Kind::Int,
+        Target::Unsupported("monitoring"),
+    ),
+    spec(
+        &["sl", "signal"],
+        Kind::String,
+        Target::Unsupported("signal"),
+    ),
+    spec(
+        &["ports_file_dir"],
+        Kind::String,
+        Target::Unsupported("ports_file_dir"),
+    ),
     spec(&["s", "syslog"], Kind::Bool, Target::Unsupported("syslog")),
-    spec(&["r", "remote_syslog"], Kind::String, Target::Unsupported("syslog")),
-    spec(&["log_size_limit"], Kind::Int, Target::Unsupported("log rotation")),
-    spec(&["logtime_utc"], Kind::Bool, Target::Unsupported("logtime_utc")),
-    spec(&["max_traced_msg_len"], Kind::Int, Target::Unsupported("max_traced_msg_len")),
+    spec(
+        &["r", "remote_syslog"],
+        Kind::String,
+        Target::Unsupported("syslog"),
+    ),
+    spec(
+        &["log_size_limit"],
+        Kind::Int,
+        Target::Unsupported("log rotation"),
+    ),
+    spec(
+        &["logtime_utc"],
+        Kind::Bool,
+        Target::Unsupported("logtime_utc"),
+    ),
+    spec(
+        &["max_traced_msg_len"],
+        Kind::Int,
+        Target::Unsupported("max_traced_msg_len"),
+    ),
     spec(&["profile"], Kind::Int, Target::Unsupported("profiling")),
     spec(&["routes"], Kind::String, Target::Unsupported("cluster")),
-    spec(&["cluster", "cluster_listen"], Kind::String, Target::Unsupported("cluster")),
-    spec(&["cluster_advertise"], Kind::String, Target::Unsupported("cluster")),
-    spec(&["cluster_name"], Kind::String, Target::Unsupported("cluster")),
-    spec(&["no_advertise"], Kind::Bool, Target::Unsupported("cluster")),
-    spec(&["connect_retries"], Kind::Int, Target::Unsupported("cluster")),
+    spec(
+        &["cluster", "cluster_listen"],
+        Kind::String,
+        Target::Unsupported("cluster"),
+    ),
+    spec(
+        &["cluster_advertise"],
+        Kind::String,
+        Target::Unsupported("cluster"),
+    ),
+    spec(
+        &["cluster_name"],
+        Kind::String,
+        Target::Unsupported("cluster"),
+    ),
+    spec(
+        &["no_advertise"],
+        Kind::Bool,
+        Target::Unsupported("cluster"),
+    ),
+    spec(
+        &["connect_retries"],
+        Kind::Int,
+        Target::Unsupported("cluster"),
+    ),
     spec(&["tls"], Kind::Bool, Target::Tls),
     spec(&["tlsverify"], Kind::Bool, Target::Unsupported("tls")),
-    spec(&["tlscert", "tlskey", "tlscacert"], Kind::String, Target::Unsupported("tls")),
+    spec(
+        &["tlscert", "tlskey", "tlscacert"],
+        Kind::String,
+        Target::Unsupported("tls"),
+    ),
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -164,7 +233,10 @@ impl CommandLine {
                 Kind::Bool => match inline {
                     None => FlagValue::Bool(true),
                     Some(v) => FlagValue::Bool(units::parse_go_bool(&v).ok_or_else(|| {
-                        ConfigError::InvalidBoolFlag { flag: name.to_string(), value: v.clone() }
+                        ConfigError::InvalidBoolFlag {
+                            flag: name.to_string(),
+                            value: v.clone(),
+                        }
                     })?),
                 },
                 Kind::String | Kind::Int => {
@@ -191,15 +263,26 @@ impl CommandLine {
                     }
                 }
             };
-            let written = arg.split_once('=').map_or(arg.as_str(), |(flag, _)| flag).to_string();
-            line.given.push(Given { target: spec.target, written, value });
+            let written = arg
+                .split_once('=')
+                .map_or(arg.as_str(), |(flag, _)| flag)
+                .to_string();
+            line.given.push(Given {
+                target: spec.target,
+                written,
+                value,
+            });
         }
         line.command = args.get(i).cloned();
         Ok(line)
     }
 
     fn last(&self, target: Target) -> Option<&FlagValue> {
-        self.given.iter().rev().find(|g| g.target == target).map(|g| &g.value)
+        self.given
+            .iter()
+            .rev()
+            .find(|g| g.target == target)
+            .map(|g| &g.value)
     }
 
     fn is_on(&self, target: Target) -> bool {
@@ -222,7 +305,9 @@ impl CommandLine {
             None => Ok(None),
             Some("version") => Ok(Some(Action::Version)),
             Some("help") => Ok(Some(Action::Help(usage()))),
-            Some(_) => Err(ConfigError::UnrecognizedCommand(self.command.clone().unwrap_or_default())),
+            Some(_) => Err(ConfigError::UnrecognizedCommand(
+                self.command.clone().unwrap_or_default(),
+            )),
         }
     }
 
@@ -268,16 +353,24 @@ impl CommandLine {
         for g in combined_last {
             match (&g.target, &g.value) {
                 (Target::Host, FlagValue::String(s)) => config.host = host_or_default(s),
-                (Target::Port, FlagValue::Int(p)) => config.port = port_from(*p).map_err(|e| bad(g, e))?,
+                (Target::Port, FlagValue::Int(p)) => {
+                    config.port = port_from(*p).map_err(|e| bad(g, e))?
+                }
                 (Target::ServerName, FlagValue::String(s)) => {
                     if s.contains(' ') {
                         return Err(bad(g, "server name cannot contain spaces".to_string()));
                     }
                     config.server_name = non_empty(s);
                 }
-                (Target::ClientAdvertise, FlagValue::String(s)) => config.client_advertise = non_empty(s),
-                (Target::PidFile, FlagValue::String(s)) => config.pid_file = non_empty(s).map(PathBuf::from),
-                (Target::LogFile, FlagValue::String(s)) => config.log.file = non_empty(s).map(PathBuf::from),
+                (Target::ClientAdvertise, FlagValue::String(s)) => {
+                    config.client_advertise = non_empty(s)
+                }
+                (Target::PidFile, FlagValue::String(s)) => {
+                    config.pid_file = non_empty(s).map(PathBuf::from)
+                }
+                (Target::LogFile, FlagValue::String(s)) => {
+                    config.log.file = non_empty(s).map(PathBuf::from)
+                }
                 (Target::Debug, FlagValue::Bool(b)) => config.log.debug = *b,
                 (Target::Trace, FlagValue::Bool(b)) => config.log.trace = *b,
                 (Target::DebugTrace, FlagValue::Bool(b)) => {
@@ -289,14 +382,17 @@ impl CommandLine {
                 (Target::Pass, FlagValue::String(s)) => config.auth.password = non_empty(s),
                 (Target::Token, FlagValue::String(s)) => config.auth.token = non_empty(s),
                 (Target::Tls, FlagValue::Bool(true)) if !tls_off => record(config, "tls", g),
-                (Target::JetStream, FlagValue::Bool(true)) if !js_off => record(config, "jetstream", g),
+                (Target::JetStream, FlagValue::Bool(true)) if !js_off => {
+                    record(config, "jetstream", g)
+                }
                 (Target::Unsupported(feature), value) => {
                     let on = match value {
                         FlagValue::Bool(b) => *b,
                         FlagValue::Int(i) => *i != 0,
                         FlagValue::String(s) => !s.is_empty(),
                     };
-                    let switched_off = (tls_off && *feature == "tls") || (js_off && *feature == "jetstream");
+                    let switched_off =
+                        (tls_off && *feature == "tls") || (js_off && *feature == "jetstream");
                     if on && !switched_off {
                         record(config, feature, g);
                     }
@@ -311,7 +407,10 @@ impl CommandLine {
 fn record(config: &mut Config, feature: &str, g: &Given) {
     config.unsupported.push(Unsupported {
         feature: feature.to_string(),
-        origin: Origin { location: COMMAND_LINE.to_string(), key: g.written.clone() },
+        origin: Origin {
+            location: COMMAND_LINE.to_string(),
+            key: g.written.clone(),
+        },
     });
 }
 
@@ -333,218 +432,9 @@ fn check_auth_flags(config: &Config) -> Result<(), ConfigError> {
         return Err(conflict("Cannot have a user/pass and token"));
     }
     if !auth.users.is_empty() && (auth.user.is_some() || auth.token.is_some()) {
-        return Err(conflict("Can not have a single user/pass or a token and a users array"));
+        return Err(conflict(
+            "Can not have a single user/pass or a token and a users array",
+        ));
     }
     Ok(())
-}
-
-const TLS_HELP: &str = "\
-Tern does not support TLS yet.
-
-The TLS flags (--tls, --tlscert, --tlskey, --tlscacert, --tlsverify) and
-`tls { ... }` blocks are accepted for compatibility with nats-server
-configurations, but Tern refuses to start while any of them is in use.
-";
-
-/// The `-h` text, in nats-server's layout, listing what Tern supports.
-pub fn usage() -> String {
-    "\
-Usage: tern [options]
-
-Server Options:
-    -a, --addr, --net <host>         Bind to host address (default: 0.0.0.0)
-    -p, --port <port>                Use port for clients (default: 4222, -1 for any free port)
-    -n, --name
-        --server_name <server_name>  Server name (default: auto)
-    -P, --pid <file>                 File to store PID
-    -c, --config <file>              Configuration file (.toml for TOML, else nats-server syntax)
-    -t                               Test configuration and exit
-        --client_advertise <string>  Client URL to advertise to other servers
-
-Logging Options:
-    -l, --log <file>                 File to redirect log output
-    -T, --logtime                    Timestamp log entries (default: true)
-    -D, --debug                      Enable debugging output
-    -V, --trace                      Trace the raw protocol
-    -VV                              Same as -V (Tern has no system account to trace)
-    -DV                              Debug and trace
-    -DVV                             Same as -DV
-
-Authorization Options:
-        --user <user>                User required for connections
-        --pass <password>            Password required for connections
-        --auth <token>               Authorization token required for connections
-
-Common Options:
-    -h, --help                       Show this message
-    -v, --version                    Show version
-
-Not supported yet (accepted so nats-server command lines parse; Tern refuses
-to start while one is in use and names it):
-    -js, --jetstream, -sd, --store_dir, -m, --http_port, -ms, --https_port,
-    -s, --syslog, -r, --remote_syslog, --log_size_limit, --logtime_utc,
-    --max_traced_msg_len, -sl, --signal, --ports_file_dir, --profile,
-    --routes, --cluster, --cluster_listen, --cluster_name, --cluster_advertise,
-    --no_advertise, --connect_retries, --tls, --tlscert, --tlskey, --tlscacert,
-    --tlsverify, --help_tls
-"
-    .to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn args(line: &str) -> Vec<String> {
-        line.split_whitespace().map(String::from).collect()
-    }
-
-    fn applied(line: &str) -> Result<Config, ConfigError> {
-        let mut config = Config::default();
-        CommandLine::parse(args(line))?.apply(&mut config)?;
-        Ok(config)
-    }
-
-    #[test]
-    fn single_and_double_dash_and_equals_are_equivalent() {
-        for line in ["-p 4333", "--p 4333", "-port 4333", "--port=4333", "-p=4333", "-port=0x10dd"] {
-            assert_eq!(applied(line).unwrap().port, 4333, "{line}");
-        }
-        for line in ["-a 127.0.0.1", "--addr 127.0.0.1", "--net=127.0.0.1"] {
-            assert_eq!(applied(line).unwrap().host, "127.0.0.1", "{line}");
-        }
-    }
-
-    #[test]
-    fn ports_follow_nats_rules() {
-        assert_eq!(applied("-p 0").unwrap().port, 4222);
-        assert_eq!(applied("-p -1").unwrap().port, 0);
-        let err = applied("-p 70000").unwrap_err();
-        assert!(err.to_string().starts_with("invalid value \"70000\" for flag -p: port 70000 is out of range"), "{err}");
-    }
-
-    #[test]
-    fn booleans_take_no_value_but_accept_equals() {
-        let c = applied("-D -V").unwrap();
-        assert!(c.log.debug && c.log.trace);
-        let c = applied("-T=false").unwrap();
-        assert!(!c.log.time);
-        let c = applied("--logtime=0").unwrap();
-        assert!(!c.log.time);
-        let c = applied("-DV").unwrap();
-        assert!(c.log.debug && c.log.trace);
-        let c = applied("-DVV").unwrap();
-        assert!(c.log.debug && c.log.trace);
-        let c = applied("-VV").unwrap();
-        assert!(!c.log.debug && c.log.trace);
-        // -DV is applied after -D, whatever the order, as nats-server does.
-        let c = applied("-DV -D=false").unwrap();
-        assert!(c.log.debug);
-    }
-
-    #[test]
-    fn a_bool_flag_does_not_swallow_the_next_word() {
-        let line = CommandLine::parse(args("-D 4222")).unwrap();
-        assert!(matches!(line.early_action(), Err(ConfigError::UnrecognizedCommand(c)) if c == "4222"));
-    }
-
-    #[test]
-    fn errors_use_go_flag_wording() {
-        let msg = |line: &str| CommandLine::parse(args(line)).unwrap_err().to_string();
-        assert_eq!(msg("-xyz"), "flag provided but not defined: -xyz");
-        assert_eq!(msg("--xyz=1"), "flag provided but not defined: -xyz");
-        assert_eq!(msg("-p"), "flag needs an argument: -p");
-        assert_eq!(msg("-p abc"), "invalid value \"abc\" for flag -p: parse error");
-        assert_eq!(msg("-p 99999999999999999999"), "invalid value \"99999999999999999999\" for flag -p: value out of range");
-        assert_eq!(msg("-D=maybe"), "invalid boolean value \"maybe\" for -D: parse error");
-        assert_eq!(msg("---p"), "bad flag syntax: ---p");
-        assert_eq!(msg("-=p"), "bad flag syntax: -=p");
-    }
-
-    #[test]
-    fn a_string_flag_takes_the_next_word_even_if_dashed() {
-        let c = applied("--user -weird --pass secret").unwrap();
-        assert_eq!(c.auth.user.as_deref(), Some("-weird"));
-        assert_eq!(c.auth.password.as_deref(), Some("secret"));
-    }
-
-    #[test]
-    fn parsing_stops_at_the_first_word_or_double_dash() {
-        let line = CommandLine::parse(args("-p 1 version -xyz")).unwrap();
-        assert_eq!(line.early_action().unwrap(), Some(Action::Version));
-        let line = CommandLine::parse(args("-- -xyz")).unwrap();
-        assert!(matches!(line.early_action(), Err(ConfigError::UnrecognizedCommand(c)) if c == "-xyz"));
-        let line = CommandLine::parse(args("HELP")).unwrap();
-        assert!(matches!(line.early_action(), Ok(Some(Action::Help(_)))));
-        // A lone dash is a word, not a flag.
-        let line = CommandLine::parse(args("-")).unwrap();
-        assert!(line.early_action().is_err());
-    }
-
-    #[test]
-    fn version_wins_over_help() {
-        let line = CommandLine::parse(args("-h -v")).unwrap();
-        assert_eq!(line.early_action().unwrap(), Some(Action::Version));
-        let line = CommandLine::parse(args("--help")).unwrap();
-        assert!(matches!(line.early_action().unwrap(), Some(Action::Help(text)) if text.contains("--user")));
-    }
-
-    #[test]
-    fn unsupported_flags_are_recorded_as_typed() {
-        let c = applied("-js -m 8222 --cluster_name NATS -cluster nats://0.0.0.0:6222 --tlscert=x").unwrap();
-        let got: Vec<_> = c.unsupported.iter().map(|u| (u.feature.as_str(), u.origin.key.as_str())).collect();
-        assert_eq!(
-            got,
-            [
-                ("jetstream", "-js"),
-                ("monitoring", "-m"),
-                ("cluster", "--cluster_name"),
-                ("cluster", "-cluster"),
-                ("tls", "--tlscert"),
-            ]
-        );
-        assert!(c.unsupported.iter().all(|u| u.origin.location == COMMAND_LINE));
-    }
-
-    #[test]
-    fn off_values_of_unsupported_flags_are_not_recorded() {
-        let c = applied("-js=false -m 0 -s=false --cluster= --tls=false --tlscert x").unwrap();
-        assert!(c.unsupported.is_empty(), "{:?}", c.unsupported);
-    }
-
-    #[test]
-    fn disabling_flags_switch_off_the_config_files_feature() {
-        let mut config = Config::default();
-        for feature in ["jetstream", "tls", "cluster"] {
-            config.unsupported.push(Unsupported {
-                feature: feature.into(),
-                origin: Origin { location: "f.conf:1".into(), key: feature.into() },
-            });
-        }
-        CommandLine::parse(args("-js=false --tls=false")).unwrap().apply(&mut config).unwrap();
-        let left: Vec<_> = config.unsupported.iter().map(|u| u.feature.as_str()).collect();
-        assert_eq!(left, ["cluster"]);
-    }
-
-    #[test]
-    fn auth_flags_conflicts() {
-        assert!(applied("--user a --pass b").is_ok());
-        let err = applied("--user a --auth t").unwrap_err();
-        assert!(err.to_string().contains("Cannot have a user/pass and token"), "{err}");
-    }
-
-    #[test]
-    fn empty_values_reset_to_defaults() {
-        let c = applied("-a= -n= -l= -P=").unwrap();
-        assert_eq!(c.host, "0.0.0.0");
-        assert_eq!(c.server_name, None);
-        assert_eq!(c.log.file, None);
-        assert_eq!(c.pid_file, None);
-        let mut config = Config::default();
-        let err = CommandLine::parse(vec!["-n=a b".to_string()])
-            .unwrap()
-            .apply(&mut config)
-            .unwrap_err();
-        assert_eq!(err.to_string(), "invalid value \"a b\" for flag -n: server name cannot contain spaces");
-    }
 }

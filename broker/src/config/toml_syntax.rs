@@ -32,7 +32,9 @@ struct LineIndex {
 
 impl LineIndex {
     fn new(text: &str) -> Self {
-        LineIndex { newlines: text.match_indices('\n').map(|(i, _)| i).collect() }
+        LineIndex {
+            newlines: text.match_indices('\n').map(|(i, _)| i).collect(),
+        }
     }
 
     fn line(&self, offset: usize) -> u32 {
@@ -48,7 +50,10 @@ struct Converter {
 
 impl Converter {
     fn pos(&self, offset: usize) -> Pos {
-        Pos { file: self.file.clone(), line: self.lines.line(offset) }
+        Pos {
+            file: self.file.clone(),
+            line: self.lines.line(offset),
+        }
     }
 
     fn table(&self, table: &DeTable<'_>, path: &str) -> Result<Table, ConfigError> {
@@ -59,10 +64,18 @@ impl Converter {
         let mut out = Table::default();
         for (key, value) in entries {
             let name = key.get_ref().to_string();
-            let child = if path.is_empty() { name.clone() } else { format!("{path}.{name}") };
+            let child = if path.is_empty() {
+                name.clone()
+            } else {
+                format!("{path}.{name}")
+            };
             let mut value = self.value(value, &child)?;
             value.pos = self.pos(key.span().start);
-            out.insert(Entry { key: name, value, used_as_variable: false });
+            out.insert(Entry {
+                key: name,
+                value,
+                used_as_variable: false,
+            });
         }
         Ok(out)
     }
@@ -80,7 +93,10 @@ impl Converter {
                 let digits: String = i.as_str().chars().filter(|c| *c != '_').collect();
                 let value = i64::from_str_radix(&digits, i.radix())
                     .map_err(|_| invalid("integer", i.as_str()))?;
-                Kind::Integer { value, suffix: None }
+                Kind::Integer {
+                    value,
+                    suffix: None,
+                }
             }
             DeValue::Float(f) => {
                 let digits: String = f.as_str().chars().filter(|c| *c != '_').collect();
@@ -106,7 +122,12 @@ mod tests {
     use super::*;
 
     fn line_of(table: &Table, key: &str) -> u32 {
-        table.entries.iter().find(|e| e.key == key).map(|e| e.value.pos.line).unwrap_or(0)
+        table
+            .entries
+            .iter()
+            .find(|e| e.key == key)
+            .map(|e| e.value.pos.line)
+            .unwrap_or(0)
     }
 
     #[test]
@@ -118,17 +139,32 @@ mod tests {
         assert_eq!(line_of(&table, "zeta"), 1);
         assert_eq!(line_of(&table, "alpha"), 3);
         assert_eq!(line_of(&table, "block"), 4);
-        let Kind::Table(block) = &table.entries[2].value.kind else { panic!("not a table") };
+        let Kind::Table(block) = &table.entries[2].value.kind else {
+            panic!("not a table")
+        };
         assert_eq!(line_of(block, "inner"), 5);
     }
 
     #[test]
     fn scalars_convert() {
-        let text = "a = 0x10\nb = 1_000\nc = -2.5\nd = false\ne = 1979-05-27T07:32:00Z\nf = [1, \"x\"]\n";
+        let text =
+            "a = 0x10\nb = 1_000\nc = -2.5\nd = false\ne = 1979-05-27T07:32:00Z\nf = [1, \"x\"]\n";
         let table = parse_str(text, "t.toml").unwrap();
         let kinds: Vec<_> = table.entries.iter().map(|e| e.value.kind.clone()).collect();
-        assert_eq!(kinds[0], Kind::Integer { value: 16, suffix: None });
-        assert_eq!(kinds[1], Kind::Integer { value: 1000, suffix: None });
+        assert_eq!(
+            kinds[0],
+            Kind::Integer {
+                value: 16,
+                suffix: None
+            }
+        );
+        assert_eq!(
+            kinds[1],
+            Kind::Integer {
+                value: 1000,
+                suffix: None
+            }
+        );
         assert_eq!(kinds[2], Kind::Float(-2.5));
         assert_eq!(kinds[3], Kind::Bool(false));
         assert_eq!(kinds[4], Kind::Datetime("1979-05-27T07:32:00Z".into()));
@@ -139,7 +175,9 @@ mod tests {
     fn array_of_tables_elements_have_their_header_line() {
         let text = "[[users]]\nuser = \"a\"\n\n[[users]]\nuser = \"b\"\n";
         let table = parse_str(text, "t.toml").unwrap();
-        let Kind::Array(users) = &table.entries[0].value.kind else { panic!("not an array") };
+        let Kind::Array(users) = &table.entries[0].value.kind else {
+            panic!("not an array")
+        };
         let lines: Vec<_> = users
             .iter()
             .map(|u| match &u.kind {

@@ -67,7 +67,11 @@ pub(crate) fn parse_size(text: &str) -> Result<i64, String> {
         .find(|&(i, c)| !(c.is_ascii_digit() || (i == 0 && c == '-')))
         .map_or(trimmed.len(), |(i, _)| i);
     let (digits, suffix) = trimmed.split_at(digits_end);
-    let invalid = || format!("invalid size {text:?}: expected a number with an optional unit such as KB, MB or GB");
+    let invalid = || {
+        format!(
+            "invalid size {text:?}: expected a number with an optional unit such as KB, MB or GB"
+        )
+    };
     let number: i64 = digits.parse().map_err(|_| invalid())?;
     let multiplier = size_multiplier(suffix.trim()).ok_or_else(invalid)?;
     number
@@ -150,7 +154,10 @@ pub(crate) fn parse_go_duration(text: &str) -> Result<i64, String> {
             .find(|(name, _)| *name == unit)
             .map(|(_, n)| *n)
             .ok_or_else(|| format!("time: unknown unit {unit:?} in duration {text:?}"))?;
-        let mut element = whole.checked_mul(per).filter(|v| *v <= 1 << 63).ok_or_else(invalid)?;
+        let mut element = whole
+            .checked_mul(per)
+            .filter(|v| *v <= 1 << 63)
+            .ok_or_else(invalid)?;
         if fraction > 0 {
             // Float arithmetic as in Go; exact for every realistic config value.
             element = element
@@ -158,7 +165,10 @@ pub(crate) fn parse_go_duration(text: &str) -> Result<i64, String> {
                 .filter(|v| *v <= 1 << 63)
                 .ok_or_else(invalid)?;
         }
-        total = total.checked_add(element).filter(|v| *v <= 1 << 63).ok_or_else(invalid)?;
+        total = total
+            .checked_add(element)
+            .filter(|v| *v <= 1 << 63)
+            .ok_or_else(invalid)?;
     }
     if negative {
         // -(1<<63) is the one value whose magnitude does not fit in i64.
@@ -208,9 +218,9 @@ fn decimal(value: u128, div: u128) -> String {
 }
 
 /// Go's `strconv.ParseInt(s, 0, 64)`, used by the `flag` package for int
-/// flags: optional sign, then `0x`/`0o`/`0b`/leading-`0` base prefixes, with
-/// `_` separators allowed only after a prefix. Errors are the `flag`
-/// package's short reasons.
+/// flags: optional sign, `0x`/`0o`/`0b`/leading-`0` base prefixes, and `_`
+/// between digits (as in Go literals). Errors are the `flag` package's
+/// short reasons.
 pub(crate) fn parse_go_int(text: &str) -> Result<i64, &'static str> {
     const PARSE: &str = "parse error";
     const RANGE: &str = "value out of range";
@@ -219,40 +229,55 @@ pub(crate) fn parse_go_int(text: &str) -> Result<i64, &'static str> {
         Some(b'+') => (false, &text[1..]),
         _ => (false, text),
     };
-    let lower = body.to_ascii_lowercase();
-    let (radix, digits, prefixed) = if let Some(d) = lower.strip_prefix("0x") {
-        (16, d.to_string(), true)
+    if !underscores_ok(body) {
+        return Err(PARSE);
+    }
+    let lower = body.to_ascii_lowercase().replace('_', "");
+    let (radix, digits) = if let Some(d) = lower.strip_prefix("0x") {
+        (16, d)
     } else if let Some(d) = lower.strip_prefix("0o") {
-        (8, d.to_string(), true)
+        (8, d)
     } else if let Some(d) = lower.strip_prefix("0b") {
-        (2, d.to_string(), true)
+        (2, d)
     } else if lower.len() > 1 && lower.starts_with('0') {
-        (8, lower[1..].to_string(), true)
+        (8, &lower[1..])
     } else {
-        (10, lower.clone(), false)
+        (10, lower.as_str())
     };
-    if digits.is_empty() {
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
         return Err(PARSE);
     }
-    if digits.contains('_') {
-        let well_placed = prefixed
-            && !digits.starts_with('_')
-            && !digits.ends_with('_')
-            && !digits.contains("__");
-        if !well_placed {
-            return Err(PARSE);
-        }
-    }
-    let clean: String = digits.chars().filter(|c| *c != '_').collect();
-    if !clean.chars().all(|c| c.is_digit(radix)) {
-        return Err(PARSE);
-    }
-    let magnitude = u64::from_str_radix(&clean, radix).map_err(|_| RANGE)?;
+    let magnitude = u64::from_str_radix(digits, radix).map_err(|_| RANGE)?;
     if negative {
         0i64.checked_sub_unsigned(magnitude).ok_or(RANGE)
     } else {
         i64::try_from(magnitude).map_err(|_| RANGE)
     }
+}
+
+/// Go's rule for `_` in integer literals: only between digits, or right
+/// after a base prefix.
+fn underscores_ok(body: &str) -> bool {
+    let bytes = body.as_bytes();
+    let mut rest = bytes;
+    let mut last = b'^';
+    if bytes.len() >= 2
+        && bytes[0] == b'0'
+        && matches!(bytes[1].to_ascii_lowercase(), b'b' | b'o' | b'x')
+    {
+        rest = &bytes[2..];
+        last = b'0';
+    }
+    for &c in rest {
+        last = match c {
+            b'_' if last != b'0' => return false,
+            b'_' => b'_',
+            c if c.is_ascii_hexdigit() => b'0',
+            _ if last == b'_' => return false,
+            _ => b'!',
+        };
+    }
+    last != b'_'
 }
 
 /// Go's `strconv.ParseBool`, which boolean flags use for `-flag=value`.
@@ -293,18 +318,27 @@ mod tests {
         assert_eq!(v("1e"), Ok(1_000_000_000_000_000_000));
         assert_eq!(v("1EB"), Ok(1 << 60));
         assert_eq!(v("-2k"), Ok(-2000));
-        assert_eq!(parse_conf_integer("2m"), Ok((2_000_000, Some("m".to_string()))));
+        assert_eq!(
+            parse_conf_integer("2m"),
+            Ok((2_000_000, Some("m".to_string())))
+        );
         assert_eq!(parse_conf_integer("7"), Ok((7, None)));
     }
 
     #[test]
     fn conf_integer_rejects_what_nats_silently_mangles() {
-        assert!(parse_conf_integer("10mbb").unwrap_err().contains("unknown size suffix"));
-        assert!(parse_conf_integer("16EB").unwrap_err().contains("out of the range"));
+        assert!(parse_conf_integer("10mbb")
+            .unwrap_err()
+            .contains("unknown size suffix"));
+        assert!(parse_conf_integer("16EB")
+            .unwrap_err()
+            .contains("out of the range"));
         assert!(parse_conf_integer("99999999999999999999")
             .unwrap_err()
             .contains("out of the range"));
-        assert!(parse_conf_integer("1-2").unwrap_err().contains("expected integer"));
+        assert!(parse_conf_integer("1-2")
+            .unwrap_err()
+            .contains("expected integer"));
     }
 
     #[test]
@@ -345,10 +379,22 @@ mod tests {
 
     #[test]
     fn go_duration_errors_use_go_wording() {
-        assert_eq!(parse_go_duration("abc"), Err("time: invalid duration \"abc\"".into()));
-        assert_eq!(parse_go_duration(""), Err("time: invalid duration \"\"".into()));
-        assert_eq!(parse_go_duration("."), Err("time: invalid duration \".\"".into()));
-        assert_eq!(parse_go_duration("10"), Err("time: missing unit in duration \"10\"".into()));
+        assert_eq!(
+            parse_go_duration("abc"),
+            Err("time: invalid duration \"abc\"".into())
+        );
+        assert_eq!(
+            parse_go_duration(""),
+            Err("time: invalid duration \"\"".into())
+        );
+        assert_eq!(
+            parse_go_duration("."),
+            Err("time: invalid duration \".\"".into())
+        );
+        assert_eq!(
+            parse_go_duration("10"),
+            Err("time: missing unit in duration \"10\"".into())
+        );
         assert_eq!(
             parse_go_duration("10x"),
             Err("time: unknown unit \"x\" in duration \"10x\"".into())
@@ -385,11 +431,18 @@ mod tests {
         assert_eq!(parse_go_int("0b101"), Ok(5));
         assert_eq!(parse_go_int("0x_1_0"), Ok(16));
         assert_eq!(parse_go_int("0"), Ok(0));
-        assert_eq!(parse_go_int("1_000"), Err("parse error"));
+        assert_eq!(parse_go_int("1_000"), Ok(1000));
+        assert_eq!(parse_go_int("0_7"), Ok(7));
+        assert_eq!(parse_go_int("1__0"), Err("parse error"));
+        assert_eq!(parse_go_int("_1"), Err("parse error"));
+        assert_eq!(parse_go_int("1_"), Err("parse error"));
         assert_eq!(parse_go_int("abc"), Err("parse error"));
         assert_eq!(parse_go_int(""), Err("parse error"));
         assert_eq!(parse_go_int("09"), Err("parse error"));
-        assert_eq!(parse_go_int("9223372036854775808"), Err("value out of range"));
+        assert_eq!(
+            parse_go_int("9223372036854775808"),
+            Err("value out of range")
+        );
         assert_eq!(parse_go_int("-9223372036854775808"), Ok(i64::MIN));
     }
 

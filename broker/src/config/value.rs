@@ -39,21 +39,6 @@ pub(crate) enum Kind {
     Table(Table),
 }
 
-impl Kind {
-    /// The type name used in "expected X, got Y" messages.
-    pub fn type_name(&self) -> &'static str {
-        match self {
-            Kind::String(_) => "string",
-            Kind::Integer { .. } => "integer",
-            Kind::Float(_) => "float",
-            Kind::Bool(_) => "boolean",
-            Kind::Datetime(_) => "datetime",
-            Kind::Array(_) => "array",
-            Kind::Table(_) => "map",
-        }
-    }
-}
-
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Value {
     pub kind: Kind,

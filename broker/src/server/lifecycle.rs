@@ -8,6 +8,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
+use crate::protocol::info::NATS_COMPAT_VERSION;
 
 use super::error::ServerError;
 use super::listener::accept_loop;
@@ -46,6 +47,9 @@ impl Server {
             })?;
         }
         let shared = Arc::new(Shared::new(config, local_addr));
+        tracing::info!("  Version:  {} (NATS protocol {})", crate::VERSION, NATS_COMPAT_VERSION);
+        tracing::info!("  ID:       {}", shared.server_id);
+        tracing::info!("  Name:     {}", shared.server_name);
         tracing::info!("Listening for client connections on {local_addr}");
         tracing::info!("Server is ready");
         let accept = tokio::spawn(accept_loop(listener, shared.clone(), shared.watch_run_state()));

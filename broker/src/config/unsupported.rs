@@ -1,0 +1,188 @@
+//! The top-level keys of nats-server features Tern does not implement yet,
+//! the feature each belongs to, and when a key's value counts as using it
+//! (`jetstream: false`, `http_port: 0` or `syslog: false` leave the feature
+//! off and so are no obstacle to starting).
+
+use super::apply::{listen, Field};
+use super::error::ConfigError;
+use super::value::Kind;
+
+/// When a key of an unimplemented feature counts as using it.
+#[derive(Clone, Copy)]
+pub(super) enum Gate {
+    /// Any value.
+    Always,
+    /// `true` (a boolean is required).
+    IfTrue,
+    /// A non-zero integer.
+    IfNonZero,
+    /// A non-empty string.
+    IfNonEmpty,
+    /// Anything but `false`.
+    UnlessFalse,
+    /// A port number or `host:port` other than port 0.
+    IfListening,
+    /// A string other than `"default"`.
+    UnlessDefault,
+    /// `true`, `"enabled"`, or a map without `enabled: false`.
+    JetStream,
+    /// Type-checked as a boolean, otherwise without effect in Tern.
+    IgnoredBool,
+}
+
+/// Every top-level key of nats-server that Tern does not implement, with the
+/// feature it belongs to.
+const UNSUPPORTED: &[(&[&str], &str, Gate)] = &[
+    (&["jetstream"], "jetstream", Gate::JetStream),
+    (&["store_dir", "storedir"], "jetstream", Gate::IfNonEmpty),
+    (&["default_js_domain"], "jetstream", Gate::Always),
+    (&["cluster"], "cluster", Gate::Always),
+    (&["gateway"], "gateway", Gate::Always),
+    (&["leaf", "leafnodes"], "leafnodes", Gate::Always),
+    (&["websocket", "ws"], "websocket", Gate::Always),
+    (&["mqtt"], "mqtt", Gate::Always),
+    (&["tls"], "tls", Gate::Always),
+    (&["allow_non_tls"], "tls", Gate::IfTrue),
+    (&["ocsp", "ocsp_cache"], "ocsp", Gate::UnlessFalse),
+    (&["accounts"], "accounts", Gate::Always),
+    (
+        &["system_account", "system"],
+        "system_account",
+        Gate::IfNonEmpty,
+    ),
+    (
+        &["no_system_account", "no_system", "no_sys_acc"],
+        "system_account",
+        Gate::IgnoredBool,
+    ),
+    (&["mappings", "maps"], "subject mappings", Gate::Always),
+    (&["http", "https"], "monitoring", Gate::IfListening),
+    (
+        &["http_port", "monitor_port", "https_port"],
+        "monitoring",
+        Gate::IfNonZero,
+    ),
+    (&["http_base_path"], "monitoring", Gate::IfNonEmpty),
+    (&["max_closed_clients"], "monitoring", Gate::IfNonZero),
+    (
+        &[
+            "operator",
+            "operators",
+            "roots",
+            "root",
+            "root_operators",
+            "root_operator",
+        ],
+        "operator",
+        Gate::Always,
+    ),
+    (&["default_sentinel"], "operator", Gate::IfNonEmpty),
+    (
+        &[
+            "resolver",
+            "account_resolver",
+            "accounts_resolver",
+            "resolver_tls",
+            "resolver_preload",
+            "resolver_pinned_accounts",
+        ],
+        "resolver",
+        Gate::Always,
+    ),
+    (&["trusted", "trusted_keys"], "trusted_keys", Gate::Always),
+    (&["no_auth_user"], "no_auth_user", Gate::IfNonEmpty),
+    (&["syslog"], "syslog", Gate::IfTrue),
+    (&["remote_syslog"], "syslog", Gate::IfNonEmpty),
+    (
+        &["logfile_size_limit", "log_size_limit"],
+        "log rotation",
+        Gate::IfNonZero,
+    ),
+    (
+        &["logfile_max_num", "log_max_num"],
+        "log rotation",
+        Gate::IfNonZero,
+    ),
+    (&["logtime_utc"], "logtime_utc", Gate::IfTrue),
+    (&["ports_file_dir"], "ports_file_dir", Gate::IfNonEmpty),
+    (
+        &["prof_port", "prof_block_rate"],
+        "profiling",
+        Gate::IfNonZero,
+    ),
+    (&["proxy_protocol"], "proxy_protocol", Gate::IfTrue),
+    (&["proxies"], "proxies", Gate::Always),
+    (
+        &["max_traced_msg_len"],
+        "max_traced_msg_len",
+        Gate::IfNonZero,
+    ),
+    (
+        &["max_sub_tokens", "max_subscription_tokens"],
+        "max_sub_tokens",
+        Gate::IfNonZero,
+    ),
+    (
+        &["disable_sublist_cache", "no_sublist_cache"],
+        "disable_sublist_cache",
+        Gate::IfTrue,
+    ),
+    (&["write_timeout"], "write_timeout", Gate::UnlessDefault),
+    (
+        &["connect_error_reports", "reconnect_error_reports"],
+        "connect_error_reports",
+        Gate::IfNonZero,
+    ),
+    (&["server_tags"], "server_tags", Gate::Always),
+    (&["server_metadata"], "server_metadata", Gate::Always),
+    (&["feature_flags"], "feature_flags", Gate::Always),
+    (
+        &["no_fast_producer_stall"],
+        "no_fast_producer_stall",
+        Gate::IfTrue,
+    ),
+];
+
+/// The feature a top-level key belongs to, if it is one Tern lacks.
+pub(super) fn feature_of(key: &str) -> Option<(&'static str, Gate)> {
+    UNSUPPORTED
+        .iter()
+        .find(|(names, _, _)| names.contains(&key))
+        .map(|&(_, feature, gate)| (feature, gate))
+}
+
+impl Gate {
+    /// Whether `f` turns the feature on (type-checking it on the way).
+    pub(super) fn is_open(self, f: &Field<'_>) -> Result<bool, ConfigError> {
+        Ok(match self {
+            Gate::Always => true,
+            Gate::IfTrue => f.bool()?,
+            Gate::IfNonZero => f.int()? != 0,
+            Gate::IfNonEmpty => !f.string()?.is_empty(),
+            Gate::UnlessFalse => !matches!(f.value.kind, Kind::Bool(false)),
+            Gate::IfListening => listen(f)?.1 != 0,
+            Gate::UnlessDefault => f.string()? != "default",
+            Gate::IgnoredBool => {
+                f.bool()?;
+                false
+            }
+            Gate::JetStream => match &f.value.kind {
+                Kind::Bool(on) => *on,
+                Kind::String(s) => match s.to_lowercase().as_str() {
+                    "enabled" | "enable" => true,
+                    "disabled" | "disable" => false,
+                    _ => {
+                        return Err(f.invalid(format!(
+                            "Expected 'enabled' or 'disabled' for string value, got '{s}'"
+                        )))
+                    }
+                },
+                Kind::Table(t) => !t.entries.iter().any(|e| {
+                    matches!(e.key.to_lowercase().as_str(), "enabled" | "enable")
+                        && e.value.kind == Kind::Bool(false)
+                }),
+                _ => return Err(f.wrong_type("a boolean, \"enabled\"/\"disabled\" or a map")),
+            },
+        })
+    }
+}

@@ -1,0 +1,55 @@
+//! The texts `-h` and `--help_tls` print: nats-server's layout, listing what
+//! Tern supports and which of nats-server's flags it only accepts.
+
+pub(super) const TLS_HELP: &str = "\
+Tern does not support TLS yet.
+
+The TLS flags (--tls, --tlscert, --tlskey, --tlscacert, --tlsverify) and
+`tls { ... }` blocks are accepted for compatibility with nats-server
+configurations, but Tern refuses to start while any of them is in use.
+";
+
+/// The `-h` text, in nats-server's layout, listing what Tern supports.
+pub fn usage() -> String {
+    "\
+Usage: tern [options]
+
+Server Options:
+    -a, --addr, --net <host>         Bind to host address (default: 0.0.0.0)
+    -p, --port <port>                Use port for clients (default: 4222, -1 for any free port)
+    -n, --name
+        --server_name <server_name>  Server name (default: auto)
+    -P, --pid <file>                 File to store PID
+    -c, --config <file>              Configuration file (.toml for TOML, else nats-server syntax)
+    -t                               Test configuration and exit
+        --client_advertise <string>  Client URL to advertise to other servers
+
+Logging Options:
+    -l, --log <file>                 File to redirect log output
+    -T, --logtime                    Timestamp log entries (default: true)
+    -D, --debug                      Enable debugging output
+    -V, --trace                      Trace the raw protocol
+    -VV                              Same as -V (Tern has no system account to trace)
+    -DV                              Debug and trace
+    -DVV                             Same as -DV
+
+Authorization Options:
+        --user <user>                User required for connections
+        --pass <password>            Password required for connections
+        --auth <token>               Authorization token required for connections
+
+Common Options:
+    -h, --help                       Show this message
+    -v, --version                    Show version
+
+Not supported yet (accepted so nats-server command lines parse; Tern refuses
+to start while one is in use and names it):
+    -js, --jetstream, -sd, --store_dir, -m, --http_port, -ms, --https_port,
+    -s, --syslog, -r, --remote_syslog, --log_size_limit, --logtime_utc,
+    --max_traced_msg_len, -sl, --signal, --ports_file_dir, --profile,
+    --routes, --cluster, --cluster_listen, --cluster_name, --cluster_advertise,
+    --no_advertise, --connect_retries, --tls, --tlscert, --tlskey, --tlscacert,
+    --tlsverify, --help_tls
+"
+    .to_string()
+}
