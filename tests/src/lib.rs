@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
+pub mod bench;
+
 /// Which broker implementation to start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, BytesMut};
+use tokio::io::Interest;
 use tokio::net::TcpStream;
 use tokio::time::sleep_until;
 
@@ -49,7 +50,13 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
     } else {
         shared.register(handle.clone());
         session.pending.flush();
-        let reason = run(&mut session, &sock).await;
+        // Shutdown closes registered clients; one that registered just after
+        // that sweep sees the state here instead.
+        let reason = if shared.run_state() == RunState::ShuttingDown {
+            CloseReason::ServerShutdown
+        } else {
+            run(&mut session, &sock).await
+        };
         shared.unregister(id);
         reason
     };
@@ -89,29 +96,42 @@ fn shutdown_socket(sock: &TcpStream) {
 
 async fn run(session: &mut Session, sock: &Arc<TcpStream>) -> CloseReason {
     let handle = session.handle.clone();
-    let shared = session.shared.clone();
     let config = session.config.clone();
-    let mut run_state = shared.watch_run_state();
     let mut rbuf = BytesMut::new();
     let mut read_size = MIN_READ;
 
+    // One timer serves the ping interval, the authentication deadline and
+    // the write deadline; it is reset only when the earliest of them moves,
+    // so a busy connection does not rebuild timers on every turn.
+    let now = Instant::now();
     let ping_interval = config.ping_interval.max(Duration::from_millis(10));
-    let ping = sleep_until((Instant::now() + ping_interval).into());
-    tokio::pin!(ping);
-    let auth_deadline = Instant::now() + config.auth.timeout.unwrap_or(Duration::from_secs(2));
+    let mut ping_at = now + ping_interval;
+    let auth_at = session
+        .auth_required
+        .then(|| now + config.auth.timeout.unwrap_or(Duration::from_secs(2)));
     let mut blocked_since: Option<Instant> = None;
+    let timer = sleep_until(next_wake(ping_at, auth_at, None).into());
+    tokio::pin!(timer);
+    let woken = handle.out.woken();
+    tokio::pin!(woken);
 
     loop {
         if let Some(reason) = handle.out.closing() {
             return reason;
         }
-        let write_deadline = blocked_since.map(|t| t + config.write_deadline);
         tokio::select! {
             biased;
-            _ = handle.out.woken() => {
+            _ = &mut woken => {
+                woken.set(handle.out.woken());
                 match handle.out.flush() {
                     Flush::Done => blocked_since = None,
-                    Flush::Blocked => { blocked_since.get_or_insert_with(Instant::now); }
+                    Flush::Blocked => {
+                        if blocked_since.is_none() {
+                            let since = Instant::now();
+                            blocked_since = Some(since);
+                            timer.as_mut().reset(next_wake(ping_at, auth_at, Some(since + config.write_deadline)).into());
+                        }
+                    }
                     Flush::Closing => {}
                     Flush::Failed => return CloseReason::WriteError,
                 }
@@ -133,26 +153,32 @@ async fn run(session: &mut Session, sock: &Arc<TcpStream>) -> CloseReason {
                     Flush::Failed => return CloseReason::WriteError,
                 }
             }
-            _ = sleep_until(write_deadline.unwrap_or_else(Instant::now).into()), if write_deadline.is_some() => {
-                return CloseReason::SlowConsumerWriteDeadline;
-            }
-            _ = &mut ping => {
-                if let Err(reason) = ping_tick(session, ping_interval) {
-                    return reason;
+            _ = &mut timer => {
+                let now = Instant::now();
+                if auth_at.is_some_and(|t| now >= t) && !session.connected {
+                    session.send_err("Authentication Timeout");
+                    return CloseReason::AuthenticationTimeout;
                 }
-                ping.as_mut().reset((Instant::now() + ping_interval).into());
-            }
-            _ = sleep_until(auth_deadline.into()), if session.auth_required && !session.connected => {
-                session.send_err("Authentication Timeout");
-                return CloseReason::AuthenticationTimeout;
-            }
-            changed = run_state.changed() => {
-                if changed.is_err() || *run_state.borrow() == RunState::ShuttingDown {
-                    return CloseReason::ServerShutdown;
+                let write_deadline = blocked_since.map(|t| t + config.write_deadline);
+                if write_deadline.is_some_and(|t| now >= t) {
+                    return CloseReason::SlowConsumerWriteDeadline;
                 }
+                if now >= ping_at {
+                    if let Err(reason) = ping_tick(session, ping_interval) {
+                        return reason;
+                    }
+                    ping_at = now + ping_interval;
+                }
+                let auth_pending = auth_at.filter(|_| !session.connected);
+                timer.as_mut().reset(next_wake(ping_at, auth_pending, write_deadline).into());
             }
         }
     }
+}
+
+/// The earliest of the connection's deadlines.
+fn next_wake(ping_at: Instant, auth_at: Option<Instant>, write_deadline: Option<Instant>) -> Instant {
+    [auth_at, write_deadline].into_iter().flatten().fold(ping_at, Instant::min)
 }
 
 /// Read what the socket has, apply every complete operation, flush the
@@ -167,7 +193,7 @@ fn read_batch(
         rbuf.reserve(*read_size);
     }
     let offered = rbuf.capacity() - rbuf.len();
-    let n = match sock.try_read_buf(rbuf) {
+    let n = match read_once(sock, rbuf) {
         Ok(0) => return Ok(false),
         Ok(n) => n,
         Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => {
@@ -188,6 +214,38 @@ fn read_batch(
     outcome?;
     release_if_idle(rbuf, *read_size);
     Ok(true)
+}
+
+/// One `recv` into the spare capacity of `rbuf`. A short read means the
+/// socket is drained, so readiness is cleared right away (inside `try_io`,
+/// which only clears it if no new data arrived meanwhile): the next turn
+/// then waits in epoll instead of making a `recv` that would block.
+fn read_once(sock: &TcpStream, rbuf: &mut BytesMut) -> io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    let fd = sock.as_raw_fd();
+    let mut drained = None;
+    let result = sock.try_io(Interest::READABLE, || {
+        let spare = rbuf.spare_capacity_mut();
+        let len = spare.len();
+        // SAFETY: `spare` is writable memory of `len` bytes owned by `rbuf`;
+        // recv(2) writes at most `len` bytes into it.
+        let n = unsafe { libc::recv(fd, spare.as_mut_ptr().cast(), len, 0) };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let n = n as usize;
+        // SAFETY: recv initialised the first `n` bytes of the spare capacity.
+        unsafe { rbuf.set_len(rbuf.len() + n) };
+        if n > 0 && n < len {
+            drained = Some(n);
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        Ok(n)
+    });
+    match drained {
+        Some(n) => Ok(n),
+        None => result,
+    }
 }
 
 /// An idle connection holds no read buffer: most edge connections are idle

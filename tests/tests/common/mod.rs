@@ -38,7 +38,10 @@ where
         match task.await {
             Ok(Ok(Ok(()))) => {}
             Ok(Ok(Err(e))) => failures.push(format!("[{}] {e:#}", kind.name())),
-            Ok(Err(_)) => failures.push(format!("[{}] timed out after {SCENARIO_TIMEOUT:?}", kind.name())),
+            Ok(Err(_)) => failures.push(format!(
+                "[{}] timed out after {SCENARIO_TIMEOUT:?}",
+                kind.name()
+            )),
             Err(e) => failures.push(format!("[{}] panicked: {}", kind.name(), panic_text(e))),
         }
     }
@@ -84,7 +87,10 @@ where
                     .unwrap_or_else(|| "(non-string panic)".into());
                 failures.push(format!("[{}] panicked: {text}", kind.name()))
             }
-            Err(_) => failures.push(format!("[{}] timed out after {SCENARIO_TIMEOUT:?}", kind.name())),
+            Err(_) => failures.push(format!(
+                "[{}] timed out after {SCENARIO_TIMEOUT:?}",
+                kind.name()
+            )),
         }
     }
     if !failures.is_empty() {
@@ -139,13 +145,17 @@ pub async fn subscribe(client: &Client, subject: &str) -> Result<Subscriber> {
 }
 
 pub async fn queue_subscribe(client: &Client, subject: &str, queue: &str) -> Result<Subscriber> {
-    let sub = client.queue_subscribe(subject.to_string(), queue.to_string()).await?;
+    let sub = client
+        .queue_subscribe(subject.to_string(), queue.to_string())
+        .await?;
     flush(client).await?;
     Ok(sub)
 }
 
 pub async fn flush(client: &Client) -> Result<()> {
-    tokio::time::timeout(WAIT, client.flush()).await.context("flush timed out")??;
+    tokio::time::timeout(WAIT, client.flush())
+        .await
+        .context("flush timed out")??;
     Ok(())
 }
 

@@ -1,0 +1,9 @@
+//! The `bench` binary's parts (`src/bin/bench.rs` is the command line):
+//! Tern against nats-server, same client code, same run.
+
+pub mod client;
+pub mod footprint;
+pub mod latency;
+pub mod report;
+pub mod scenarios;
+pub mod throughput;

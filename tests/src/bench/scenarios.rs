@@ -1,0 +1,389 @@
+//! The scenario list: what each one measures, its unit, its target, and
+//! how much work it does in full and quick mode.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Result};
+
+use super::footprint::{idle, timed_start};
+use super::latency::{pin_process, request_reply};
+use super::report::median;
+use super::throughput::{flow, publish_only, take_flow_waits};
+use crate::{Broker, Kind};
+
+#[derive(Clone, Copy)]
+pub enum Scenario {
+    /// A publisher blasting, no subscribers; done at the PONG after the last PUB.
+    Publish {
+        payload: usize,
+    },
+    /// One publisher, `subs` subscribers (a queue group when `queue`).
+    Flow {
+        payload: usize,
+        subs: usize,
+        queue: bool,
+    },
+    /// Sequential requests; with `one_cpu`, the broker and both clients
+    /// share one CPU, which takes the VM's cross-CPU wake-up cost (tens of
+    /// µs, and bimodal) out of the figure and leaves the software path.
+    RequestReply {
+        one_cpu: bool,
+    },
+    /// Idle RSS, then RSS per idle connection.
+    Idle,
+    Startup,
+}
+
+pub struct Metric {
+    pub label: &'static str,
+    pub unit: &'static str,
+    pub higher_is_better: bool,
+    /// Tern/nats-server ratio Tern is judged against.
+    pub target: Option<f64>,
+}
+
+pub const fn metric(
+    label: &'static str,
+    unit: &'static str,
+    higher_is_better: bool,
+    target: Option<f64>,
+) -> Metric {
+    Metric {
+        label,
+        unit,
+        higher_is_better,
+        target,
+    }
+}
+
+pub const SCENARIOS: &[(&str, Scenario, &[Metric])] = &[
+    (
+        "pub-16b",
+        Scenario::Publish { payload: 16 },
+        &[metric("publish only, 16 B", "msgs/s", true, None)],
+    ),
+    (
+        "pub-1k",
+        Scenario::Publish { payload: 1024 },
+        &[metric("publish only, 1 KiB", "msgs/s", true, None)],
+    ),
+    (
+        "pubsub-16b",
+        Scenario::Flow {
+            payload: 16,
+            subs: 1,
+            queue: false,
+        },
+        &[metric("pub/sub 1→1, 16 B", "msgs/s", true, Some(1.2))],
+    ),
+    (
+        "pubsub-1k",
+        Scenario::Flow {
+            payload: 1024,
+            subs: 1,
+            queue: false,
+        },
+        &[metric("pub/sub 1→1, 1 KiB", "msgs/s", true, Some(1.2))],
+    ),
+    (
+        "fanout-16b",
+        Scenario::Flow {
+            payload: 16,
+            subs: 4,
+            queue: false,
+        },
+        &[metric("fan-out 1→4, 16 B", "msgs/s", true, Some(1.2))],
+    ),
+    (
+        "fanout-1k",
+        Scenario::Flow {
+            payload: 1024,
+            subs: 4,
+            queue: false,
+        },
+        &[metric("fan-out 1→4, 1 KiB", "msgs/s", true, Some(1.2))],
+    ),
+    (
+        "queue-16b",
+        Scenario::Flow {
+            payload: 16,
+            subs: 4,
+            queue: true,
+        },
+        &[metric("queue group of 4, 16 B", "msgs/s", true, Some(1.2))],
+    ),
+    (
+        "queue-1k",
+        Scenario::Flow {
+            payload: 1024,
+            subs: 4,
+            queue: true,
+        },
+        &[metric("queue group of 4, 1 KiB", "msgs/s", true, Some(1.2))],
+    ),
+    (
+        "reqrep",
+        Scenario::RequestReply { one_cpu: false },
+        &[
+            metric("request/reply p50", "µs", false, Some(0.6)),
+            metric("request/reply p99", "µs", false, Some(0.6)),
+        ],
+    ),
+    (
+        "reqrep-1cpu",
+        Scenario::RequestReply { one_cpu: true },
+        &[
+            metric("request/reply p50, 1 CPU", "µs", false, Some(0.6)),
+            metric("request/reply p99, 1 CPU", "µs", false, Some(0.6)),
+        ],
+    ),
+    (
+        "idle",
+        Scenario::Idle,
+        &[
+            metric("idle RSS", "KiB", false, Some(0.2)),
+            metric("RSS per idle connection", "KiB", false, Some(0.25)),
+        ],
+    ),
+    (
+        "startup",
+        Scenario::Startup,
+        &[metric("start-up to first INFO", "ms", false, Some(0.5))],
+    ),
+];
+
+/// How much work one run does.
+pub struct Sizes {
+    pub small_msgs: u64,
+    pub large_msgs: u64,
+    pub requests: usize,
+    pub warmup: usize,
+    pub idle_conns: usize,
+    pub starts: usize,
+    pub settle: Duration,
+}
+
+impl Sizes {
+    pub fn new(quick: bool) -> Sizes {
+        if quick {
+            Sizes {
+                small_msgs: 20_000,
+                large_msgs: 20_000,
+                requests: 500,
+                warmup: 50,
+                idle_conns: 50,
+                starts: 2,
+                settle: Duration::from_millis(100),
+            }
+        } else {
+            Sizes {
+                small_msgs: 2_000_000,
+                large_msgs: 500_000,
+                requests: 20_000,
+                warmup: 1_000,
+                idle_conns: 1_000,
+                starts: 5,
+                settle: Duration::from_millis(500),
+            }
+        }
+    }
+
+    pub fn msgs(&self, payload: usize) -> u64 {
+        if payload <= 64 {
+            self.small_msgs
+        } else {
+            self.large_msgs
+        }
+    }
+}
+
+/// What one run of a scenario against one broker measured.
+pub struct Outcome {
+    /// One value per metric.
+    pub values: Vec<f64>,
+    /// CPU seconds the broker used during the run (after start-up).
+    pub broker_cpu: Option<f64>,
+    /// CPU seconds the bench's clients used (when not shared between brokers).
+    pub client_cpu: Option<f64>,
+    /// Times the publisher waited for its subscribers (flow control).
+    pub flow_waits: u64,
+    pub took: Duration,
+}
+
+/// CPU time of every live thread of `pid`, in seconds (from schedstat, ns).
+fn process_cpu(pid: u32) -> f64 {
+    let mut ns = 0u64;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let stat = std::fs::read_to_string(task.path().join("schedstat")).unwrap_or_default();
+        ns += stat
+            .split(' ')
+            .next()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+    }
+    ns as f64 / 1e9
+}
+
+/// CPU time of this process (all threads, live and finished), in seconds.
+fn own_cpu() -> f64 {
+    // SAFETY: getrusage fills the zeroed struct it is given.
+    let ru = unsafe {
+        let mut ru: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut ru);
+        ru
+    };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(ru.ru_utime) + secs(ru.ru_stime)
+}
+
+/// The last lines of the broker's log, to show with a failure.
+fn log_tail(broker: &Broker) -> String {
+    let log = broker.stderr();
+    let tail: Vec<&str> = log.lines().rev().take(10).collect();
+    let tail: Vec<&str> = tail.into_iter().rev().collect();
+    format!(
+        "\n  {} log tail:\n    {}",
+        broker.kind.name(),
+        tail.join("\n    ")
+    )
+}
+
+/// Run one scenario against each broker in `order`. Most scenarios run
+/// the brokers one after the other; request/reply and start-up interleave
+/// them (their figures are the most sensitive to drifting noise).
+pub fn run_round(
+    scenario: Scenario,
+    order: &[Kind],
+    sizes: &Sizes,
+) -> Vec<(Kind, Result<Outcome>)> {
+    match scenario {
+        Scenario::Startup => startups(order, sizes),
+        Scenario::RequestReply { one_cpu } => {
+            let t0 = Instant::now();
+            match request_reply_round(order, sizes, one_cpu) {
+                Ok(outcomes) => outcomes
+                    .into_iter()
+                    .map(|(k, o)| {
+                        (
+                            k,
+                            Ok(Outcome {
+                                took: t0.elapsed(),
+                                ..o
+                            }),
+                        )
+                    })
+                    .collect(),
+                Err(e) => order.iter().map(|&k| (k, Err(anyhow!("{e:#}")))).collect(),
+            }
+        }
+        _ => order
+            .iter()
+            .map(|&k| (k, run_one(scenario, k, sizes)))
+            .collect(),
+    }
+}
+
+fn startups(order: &[Kind], sizes: &Sizes) -> Vec<(Kind, Result<Outcome>)> {
+    let t0 = Instant::now();
+    let mut times: Vec<Result<Vec<f64>>> = order.iter().map(|_| Ok(Vec::new())).collect();
+    for _ in 0..sizes.starts {
+        for (i, &kind) in order.iter().enumerate() {
+            if let Ok(v) = &mut times[i] {
+                match timed_start(kind) {
+                    Ok(d) => v.push(d.as_secs_f64() * 1e3),
+                    Err(e) => times[i] = Err(e),
+                }
+            }
+        }
+    }
+    order
+        .iter()
+        .zip(times)
+        .map(|(&kind, t)| {
+            let outcome = t.map(|mut v| Outcome {
+                values: vec![median(&mut v)],
+                broker_cpu: None,
+                client_cpu: None,
+                flow_waits: 0,
+                took: t0.elapsed(),
+            });
+            (kind, outcome)
+        })
+        .collect()
+}
+
+fn request_reply_round(
+    order: &[Kind],
+    sizes: &Sizes,
+    one_cpu: bool,
+) -> Result<Vec<(Kind, Outcome)>> {
+    let brokers = order
+        .iter()
+        .map(|&k| Broker::start(k))
+        .collect::<Result<Vec<_>>>()?;
+    let mut cpu = None;
+    if one_cpu {
+        for b in &brokers {
+            cpu = Some(pin_process(b.pid())?);
+        }
+    }
+    let addrs: Vec<String> = brokers.iter().map(Broker::addr).collect();
+    let cpu0: Vec<f64> = brokers.iter().map(|b| process_cpu(b.pid())).collect();
+    let blocks = (sizes.requests / 1000).clamp(2, 20);
+    let result = request_reply(&addrs, sizes.warmup, sizes.requests, blocks, cpu);
+    let per_broker = match result {
+        Ok(v) => v,
+        Err(e) => {
+            let logs: Vec<String> = brokers.iter().map(log_tail).collect();
+            return Err(anyhow!("{e:#}{}", logs.join("")));
+        }
+    };
+    Ok(brokers
+        .iter()
+        .zip(per_broker)
+        .zip(cpu0)
+        .map(|((b, values), c0)| {
+            let outcome = Outcome {
+                values,
+                broker_cpu: Some(process_cpu(b.pid()) - c0),
+                client_cpu: None,
+                flow_waits: 0,
+                took: Duration::ZERO,
+            };
+            (b.kind, outcome)
+        })
+        .collect())
+}
+
+/// One scenario against one freshly started broker.
+fn run_one(scenario: Scenario, kind: Kind, sizes: &Sizes) -> Result<Outcome> {
+    let t0 = Instant::now();
+    let broker = Broker::start(kind)?;
+    let addr = broker.addr();
+    let cpu0 = (process_cpu(broker.pid()), own_cpu());
+    take_flow_waits();
+    let result = match scenario {
+        Scenario::Publish { payload } => {
+            publish_only(&addr, payload, sizes.msgs(payload)).map(|r| vec![r])
+        }
+        Scenario::Flow {
+            payload,
+            subs,
+            queue,
+        } => flow(&addr, payload, subs, queue, sizes.msgs(payload)).map(|r| vec![r]),
+        Scenario::Idle => idle(&broker, sizes.idle_conns, sizes.settle),
+        Scenario::RequestReply { .. } | Scenario::Startup => unreachable!("interleaved scenarios"),
+    };
+    let values = result.map_err(|e| anyhow!("{e:#}{}", log_tail(&broker)))?;
+    Ok(Outcome {
+        values,
+        broker_cpu: Some(process_cpu(broker.pid()) - cpu0.0),
+        client_cpu: Some(own_cpu() - cpu0.1),
+        flow_waits: take_flow_waits(),
+        took: t0.elapsed(),
+    })
+}
