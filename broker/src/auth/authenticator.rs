@@ -86,7 +86,10 @@ impl Authenticator {
             return Ok(Authenticated::default());
         }
         if let Some(token) = &self.token {
-            let given = opts.auth_token.as_deref().ok_or(AuthError::MissingCredentials)?;
+            let given = opts
+                .auth_token
+                .as_deref()
+                .ok_or(AuthError::MissingCredentials)?;
             return if secret_matches(token, given) {
                 Ok(Authenticated::default())
             } else {
@@ -111,7 +114,8 @@ impl Authenticator {
 
     /// Whether checking these credentials may take long (bcrypt).
     pub fn is_expensive(&self) -> bool {
-        self.token.as_deref().is_some_and(is_bcrypt) || self.users.values().any(|u| is_bcrypt(&u.password))
+        self.token.as_deref().is_some_and(is_bcrypt)
+            || self.users.values().any(|u| is_bcrypt(&u.password))
     }
 }
 
@@ -169,14 +173,21 @@ mod tests {
         };
         let auth = Authenticator::from_config(&cfg);
         assert!(auth.required());
-        assert!(auth.authenticate(&connect(Some("a"), Some("pa"), None)).is_ok());
-        assert!(auth.authenticate(&connect(Some("b"), Some("s3cret"), None)).is_ok());
+        assert!(auth
+            .authenticate(&connect(Some("a"), Some("pa"), None))
+            .is_ok());
+        assert!(auth
+            .authenticate(&connect(Some("b"), Some("s3cret"), None))
+            .is_ok());
         assert_eq!(
-            auth.authenticate(&connect(Some("b"), Some("nope"), None)).unwrap_err(),
+            auth.authenticate(&connect(Some("b"), Some("nope"), None))
+                .unwrap_err(),
             AuthError::BadPassword("b".into())
         );
         assert!(auth.authenticate(&connect(None, None, None)).is_err());
-        assert!(auth.authenticate(&connect(Some("zz"), Some("pa"), None)).is_err());
+        assert!(auth
+            .authenticate(&connect(Some("zz"), Some("pa"), None))
+            .is_err());
     }
 
     #[test]
@@ -187,6 +198,10 @@ mod tests {
         };
         let auth = Authenticator::from_config(&cfg);
         assert!(auth.authenticate(&connect(None, None, Some("t0k"))).is_ok());
-        assert_eq!(auth.authenticate(&connect(None, None, Some("x"))).unwrap_err(), AuthError::BadToken);
+        assert_eq!(
+            auth.authenticate(&connect(None, None, Some("x")))
+                .unwrap_err(),
+            AuthError::BadToken
+        );
     }
 }

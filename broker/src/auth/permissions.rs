@@ -15,7 +15,10 @@ struct Rule {
 impl Rule {
     fn new(p: &SubjectPermission) -> Self {
         Rule {
-            allow: p.allow.as_ref().map(|v| v.iter().map(|s| s.as_bytes().to_vec()).collect()),
+            allow: p
+                .allow
+                .as_ref()
+                .map(|v| v.iter().map(|s| s.as_bytes().to_vec()).collect()),
             deny: p.deny.iter().map(|s| s.as_bytes().to_vec()).collect(),
         }
     }
@@ -106,7 +109,10 @@ impl CompiledPermissions {
     /// For wildcard subscriptions: a message on `subject` must still not be
     /// delivered when a deny filter matches it.
     pub fn deliver_denied(&self, subject: &[u8]) -> bool {
-        self.subscribe.deny.iter().any(|f| subject_matches(f, subject))
+        self.subscribe
+            .deny
+            .iter()
+            .any(|f| subject_matches(f, subject))
     }
 
     pub fn has_sub_deny(&self) -> bool {
@@ -135,7 +141,11 @@ mod tests {
 
     #[test]
     fn publish_and_subscribe() {
-        let p = perms(&["orders.*", "events.*"], &["responses.>", "_INBOX.>"], &["responses.secret"]);
+        let p = perms(
+            &["orders.*", "events.*"],
+            &["responses.>", "_INBOX.>"],
+            &["responses.secret"],
+        );
         assert!(p.can_publish(b"orders.new"));
         assert!(!p.can_publish(b"orders.new.x"));
         assert!(!p.can_publish(b"billing"));

@@ -27,9 +27,11 @@ pub struct ConnectOptions {
 
 impl Default for ConnectOptions {
     fn default() -> Self {
+        // nats-server starts every client verbose and pedantic; CONNECT only
+        // overrides the fields it names (real clients name both).
         ConnectOptions {
-            verbose: false,
-            pedantic: false,
+            verbose: true,
+            pedantic: true,
             tls_required: false,
             // A client that does not say otherwise receives its own messages.
             echo: true,
@@ -50,7 +52,14 @@ impl Default for ConnectOptions {
 }
 
 impl ConnectOptions {
+    /// Parse the CONNECT body. Only a JSON object is accepted (serde would
+    /// also take an array for a struct; nats-server does not).
     pub fn parse(json: &[u8]) -> Result<ConnectOptions, serde_json::Error> {
+        if json.first() != Some(&b'{') {
+            return Err(serde::de::Error::custom(
+                "CONNECT body must be a JSON object",
+            ));
+        }
         serde_json::from_slice(json)
     }
 }

@@ -21,7 +21,13 @@ impl Delivery<'_> {
     /// (an upper bound: lengths are counted at 20 digits).
     pub fn encoded_len_hint(&self, sid_len: usize) -> usize {
         let hdr = self.headers.map_or(0, |h| h.len() + 21);
-        9 + self.subject.len() + sid_len + self.reply.map_or(0, |r| r.len() + 1) + 20 + hdr + self.payload.len() + 2
+        9 + self.subject.len()
+            + sid_len
+            + self.reply.map_or(0, |r| r.len() + 1)
+            + 20
+            + hdr
+            + self.payload.len()
+            + 2
     }
 }
 

@@ -22,7 +22,10 @@ pub enum ClientOp<'a> {
         sid: &'a [u8],
     },
     /// `UNSUB sid [max_msgs]`
-    Unsub { sid: &'a [u8], max: Option<u64> },
+    Unsub {
+        sid: &'a [u8],
+        max: Option<u64>,
+    },
     Ping,
     Pong,
     /// `+OK` / `-ERR` sent by a client: accepted and ignored, as nats-server does.

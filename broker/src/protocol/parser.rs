@@ -34,29 +34,39 @@ pub fn parse_op<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, Protoc
         // Checked against the limit before the line is complete, so a peer
         // cannot make us buffer an endless control line.
         check_known_prefix(buf)?;
-        if buf.len() > limits.max_control_line {
+        let partial = buf.strip_suffix(b"\r").unwrap_or(buf);
+        if split_op(partial).1.len() > limits.max_control_line {
             return Err(ProtocolError::MaxControlLine);
         }
         return Ok(Parsed::Incomplete {
             min_len: buf.len() + 1,
         });
     };
-    let line_end = if nl > 0 && buf[nl - 1] == b'\r' { nl - 1 } else { nl };
+    let line_end = if nl > 0 && buf[nl - 1] == b'\r' {
+        nl - 1
+    } else {
+        nl
+    };
     let line = &buf[..line_end];
     let after = nl + 1;
     let (op, args) = split_op(line);
+    // Like nats-server, operations that take arguments must have a
+    // separator after their name: a bare `PUB` is not a PUB.
+    if takes_arguments(op) && op.len() == line.len() {
+        return Err(ProtocolError::UnknownOperation);
+    }
 
     match op.len() {
         3 if op.eq_ignore_ascii_case(b"PUB") => {
-            check_control_line(line, limits)?;
+            check_control_line(args, limits)?;
             parse_pub(buf, args, after, limits)
         }
         4 if op.eq_ignore_ascii_case(b"HPUB") => {
-            check_control_line(line, limits)?;
+            check_control_line(args, limits)?;
             parse_hpub(buf, args, after, limits)
         }
         3 if op.eq_ignore_ascii_case(b"SUB") => {
-            check_control_line(line, limits)?;
+            check_control_line(args, limits)?;
             let parts = split_args::<3>(args);
             let op = match parts.as_slice() {
                 [subject, sid] => ClientOp::Sub {
@@ -74,7 +84,7 @@ pub fn parse_op<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, Protoc
             Ok(Parsed::Op(op, after))
         }
         5 if op.eq_ignore_ascii_case(b"UNSUB") => {
-            check_control_line(line, limits)?;
+            check_control_line(args, limits)?;
             let parts = split_args::<2>(args);
             let op = match parts.as_slice() {
                 [sid] => ClientOp::Unsub { sid, max: None },
@@ -90,6 +100,7 @@ pub fn parse_op<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, Protoc
         4 if op.eq_ignore_ascii_case(b"PING") => Ok(Parsed::Op(ClientOp::Ping, after)),
         4 if op.eq_ignore_ascii_case(b"PONG") => Ok(Parsed::Op(ClientOp::Pong, after)),
         7 if op.eq_ignore_ascii_case(b"CONNECT") => {
+            check_control_line(args, limits)?;
             Ok(Parsed::Op(ClientOp::Connect(trim(args)), after))
         }
         4 if op.eq_ignore_ascii_case(b"INFO") => Ok(Parsed::Op(ClientOp::Info, after)),
@@ -123,8 +134,10 @@ fn check_known_prefix(buf: &[u8]) -> Result<(), ProtocolError> {
     }
 }
 
-fn check_control_line(line: &[u8], limits: &Limits) -> Result<(), ProtocolError> {
-    if line.len() > limits.max_control_line {
+/// nats-server measures the arguments of a control line (after the
+/// operation name and its separator, without CRLF) against the limit.
+fn check_control_line(args: &[u8], limits: &Limits) -> Result<(), ProtocolError> {
+    if args.len() > limits.max_control_line {
         Err(ProtocolError::MaxControlLine)
     } else {
         Ok(())
@@ -195,11 +208,13 @@ fn parse_hpub<'a>(
         });
     };
     let (headers, payload) = all.split_at(hdr);
+    // An empty header block is no headers at all (delivered as MSG).
+    let headers = (hdr > 0).then_some(headers);
     Ok(Parsed::Op(
         ClientOp::Pub {
             subject,
             reply,
-            headers: Some(headers),
+            headers,
             payload,
         },
         after + total + 2,
@@ -223,6 +238,12 @@ fn take_payload(buf: &[u8], start: usize, size: usize) -> Result<Option<&[u8]>, 
     Ok(Some(&buf[start..end]))
 }
 
+fn takes_arguments(op: &[u8]) -> bool {
+    [&b"PUB"[..], b"HPUB", b"SUB", b"UNSUB"]
+        .iter()
+        .any(|name| name.eq_ignore_ascii_case(op))
+}
+
 /// Split a control line into the operation name and the rest.
 fn split_op(line: &[u8]) -> (&[u8], &[u8]) {
     match line.iter().position(|b| *b == b' ' || *b == b'\t') {
@@ -232,8 +253,14 @@ fn split_op(line: &[u8]) -> (&[u8], &[u8]) {
 }
 
 fn trim(s: &[u8]) -> &[u8] {
-    let start = s.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(s.len());
-    let end = s.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(start, |i| i + 1);
+    let start = s
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(s.len());
+    let end = s
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |i| i + 1);
     &s[start..end]
 }
 
@@ -370,15 +397,30 @@ mod tests {
                 sid: b"1"
             }
         );
-        assert_eq!(op(b"UNSUB 1 5\r\n"), ClientOp::Unsub { sid: b"1", max: Some(5) });
+        assert_eq!(
+            op(b"UNSUB 1 5\r\n"),
+            ClientOp::Unsub {
+                sid: b"1",
+                max: Some(5)
+            }
+        );
         assert_eq!(op(b"PING\r\n"), ClientOp::Ping);
         assert_eq!(op(b"pong\n"), ClientOp::Pong);
-        assert_eq!(op(b"CONNECT {\"verbose\":false}\r\n"), ClientOp::Connect(b"{\"verbose\":false}"));
+        assert_eq!(
+            op(b"CONNECT {\"verbose\":false}\r\n"),
+            ClientOp::Connect(b"{\"verbose\":false}")
+        );
     }
 
     #[test]
     fn incomplete_input_asks_for_more() {
-        for partial in [&b"PU"[..], b"PUB foo 5\r\nhel", b"PUB foo 5\r\nhello", b"PUB foo 5\r\nhello\r", b"SUB foo 1"] {
+        for partial in [
+            &b"PU"[..],
+            b"PUB foo 5\r\nhel",
+            b"PUB foo 5\r\nhello",
+            b"PUB foo 5\r\nhello\r",
+            b"SUB foo 1",
+        ] {
             assert!(
                 matches!(parse_op(partial, &LIMITS), Ok(Parsed::Incomplete { .. })),
                 "{partial:?}"
@@ -391,13 +433,34 @@ mod tests {
         let err = |b: &[u8]| parse_op(b, &LIMITS).unwrap_err();
         assert_eq!(err(b"FOO bar\r\n"), ProtocolError::UnknownOperation);
         assert_eq!(err(b"XYZ"), ProtocolError::UnknownOperation);
-        assert_eq!(err(b"PUB foo 2\r\nabc\r\n"), ProtocolError::UnknownOperation);
-        assert!(matches!(err(b"PUB foo 2000\r\n"), ProtocolError::MaxPayload { size: 2000, .. }));
-        assert!(matches!(err(b"PUB foo\r\n"), ProtocolError::BadArguments { .. }));
-        assert!(matches!(err(b"PUB foo bar baz 1\r\n"), ProtocolError::BadArguments { .. }));
-        assert!(matches!(err(b"PUB foo -1\r\n"), ProtocolError::BadArguments { .. }));
-        assert!(matches!(err(b"SUB foo\r\n"), ProtocolError::BadArguments { .. }));
-        assert!(matches!(err(b"HPUB foo 10 5\r\n"), ProtocolError::BadArguments { .. }));
+        assert_eq!(
+            err(b"PUB foo 2\r\nabc\r\n"),
+            ProtocolError::UnknownOperation
+        );
+        assert!(matches!(
+            err(b"PUB foo 2000\r\n"),
+            ProtocolError::MaxPayload { size: 2000, .. }
+        ));
+        assert!(matches!(
+            err(b"PUB foo\r\n"),
+            ProtocolError::BadArguments { .. }
+        ));
+        assert!(matches!(
+            err(b"PUB foo bar baz 1\r\n"),
+            ProtocolError::BadArguments { .. }
+        ));
+        assert!(matches!(
+            err(b"PUB foo -1\r\n"),
+            ProtocolError::BadArguments { .. }
+        ));
+        assert!(matches!(
+            err(b"SUB foo\r\n"),
+            ProtocolError::BadArguments { .. }
+        ));
+        assert!(matches!(
+            err(b"HPUB foo 10 5\r\n"),
+            ProtocolError::BadArguments { .. }
+        ));
         let long = vec![b'P'; 5000];
         assert_eq!(err(&long), ProtocolError::UnknownOperation);
         let mut long_sub = b"SUB ".to_vec();

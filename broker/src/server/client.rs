@@ -80,8 +80,10 @@ impl ClientHandle {
     }
 
     pub fn set_permissions(&self, perms: Option<Arc<CompiledPermissions>>) {
-        self.has_sub_deny
-            .store(perms.as_ref().is_some_and(|p| p.has_sub_deny()), Ordering::Relaxed);
+        self.has_sub_deny.store(
+            perms.as_ref().is_some_and(|p| p.has_sub_deny()),
+            Ordering::Relaxed,
+        );
         *self.permissions.write() = perms;
     }
 
@@ -89,7 +91,11 @@ impl ClientHandle {
     #[inline]
     pub fn delivery_denied(&self, subject: &[u8]) -> bool {
         self.has_sub_deny.load(Ordering::Relaxed)
-            && self.permissions.read().as_ref().is_some_and(|p| p.deliver_denied(subject))
+            && self
+                .permissions
+                .read()
+                .as_ref()
+                .is_some_and(|p| p.deliver_denied(subject))
     }
 
     #[inline]

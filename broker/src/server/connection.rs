@@ -36,7 +36,11 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
     let sock = Arc::new(stream);
     let id = shared.next_client_id();
     let config = shared.config();
-    let handle = Arc::new(ClientHandle::new(id, addr, Outbound::new(sock.clone(), config.max_pending)));
+    let handle = Arc::new(ClientHandle::new(
+        id,
+        addr,
+        Outbound::new(sock.clone(), config.max_pending),
+    ));
     tracing::debug!("{addr} - cid:{id} - Client connection created");
 
     let mut session = Session::new(shared.clone(), handle.clone());
@@ -71,7 +75,9 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
     for sub in &subs {
         remove_subscription(&shared, sub);
     }
-    if reason == CloseReason::SlowConsumerPendingBytes || reason == CloseReason::SlowConsumerWriteDeadline {
+    if reason == CloseReason::SlowConsumerPendingBytes
+        || reason == CloseReason::SlowConsumerWriteDeadline
+    {
         shared
             .totals
             .slow_consumers
@@ -82,7 +88,10 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
             config.max_pending
         );
     }
-    tracing::debug!("{addr} - cid:{id} - Client connection closed: {}", reason.as_str());
+    tracing::debug!(
+        "{addr} - cid:{id} - Client connection closed: {}",
+        reason.as_str()
+    );
 }
 
 fn shutdown_socket(sock: &TcpStream) {
@@ -177,8 +186,15 @@ async fn run(session: &mut Session, sock: &Arc<TcpStream>) -> CloseReason {
 }
 
 /// The earliest of the connection's deadlines.
-fn next_wake(ping_at: Instant, auth_at: Option<Instant>, write_deadline: Option<Instant>) -> Instant {
-    [auth_at, write_deadline].into_iter().flatten().fold(ping_at, Instant::min)
+fn next_wake(
+    ping_at: Instant,
+    auth_at: Option<Instant>,
+    write_deadline: Option<Instant>,
+) -> Instant {
+    [auth_at, write_deadline]
+        .into_iter()
+        .flatten()
+        .fold(ping_at, Instant::min)
 }
 
 /// Read what the socket has, apply every complete operation, flush the
@@ -196,7 +212,12 @@ fn read_batch(
     let n = match read_once(sock, rbuf) {
         Ok(0) => return Ok(false),
         Ok(n) => n,
-        Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => {
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+            ) =>
+        {
             release_if_idle(rbuf, *read_size);
             return Ok(true);
         }
@@ -317,7 +338,11 @@ fn ping_tick(session: &mut Session, interval: Duration) -> Result<(), CloseReaso
         return Ok(());
     }
     if session.pings_out + 1 > session.config.ping_max {
-        tracing::debug!("{} - cid:{} - Stale Client Connection - Closing", session.handle.addr, session.handle.id);
+        tracing::debug!(
+            "{} - cid:{} - Stale Client Connection - Closing",
+            session.handle.addr,
+            session.handle.id
+        );
         session.send_err("Stale Connection");
         session.pending.flush();
         return Err(CloseReason::StaleConnection);

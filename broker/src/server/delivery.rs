@@ -97,7 +97,12 @@ pub fn deliver(
 /// One copy to one subscription. False when it could not take the message
 /// (auto-unsubscribe limit reached, client closing, or denied).
 #[inline]
-fn deliver_to(shared: &Shared, sub: &Arc<Subscription>, msg: &Delivery<'_>, pending: &mut PendingFlush) -> bool {
+fn deliver_to(
+    shared: &Shared,
+    sub: &Arc<Subscription>,
+    msg: &Delivery<'_>,
+    pending: &mut PendingFlush,
+) -> bool {
     let client = &sub.client;
     if client.delivery_denied(msg.subject) {
         return false;
@@ -108,10 +113,15 @@ fn deliver_to(shared: &Shared, sub: &Arc<Subscription>, msg: &Delivery<'_>, pend
         Take::Exhausted => return false,
     };
     let headers = client.headers();
-    let size = msg.payload.len() + if headers { msg.headers.map_or(0, <[u8]>::len) } else { 0 };
-    let pushed = client
-        .out
-        .push_message(pending.mark(), size, |buf| write_msg(buf, msg, &sub.sid, headers));
+    let size = msg.payload.len()
+        + if headers {
+            msg.headers.map_or(0, <[u8]>::len)
+        } else {
+            0
+        };
+    let pushed = client.out.push_message(pending.mark(), size, |buf| {
+        write_msg(buf, msg, &sub.sid, headers)
+    });
     pending.note(client, pushed);
     let ok = pushed != Pushed::Rejected;
     if last {
@@ -122,7 +132,9 @@ fn deliver_to(shared: &Shared, sub: &Arc<Subscription>, msg: &Delivery<'_>, pend
 
 /// Take a subscription out of the index and out of its client's table.
 pub fn remove_subscription(shared: &Shared, sub: &Arc<Subscription>) {
-    shared.sublist.remove(&sub.subject, sub.queue.as_deref(), sub);
+    shared
+        .sublist
+        .remove(&sub.subject, sub.queue.as_deref(), sub);
     let mut subs = sub.client.subs.lock();
     if subs.get(&sub.sid).is_some_and(|s| Arc::ptr_eq(s, sub)) {
         subs.remove(&sub.sid);
@@ -132,8 +144,8 @@ pub fn remove_subscription(shared: &Shared, sub: &Arc<Subscription>) {
 /// The 503 status nats-server sends a requester when nobody is listening:
 /// `HMSG reply sid hdr hdr` with a `Nats-Subject` header naming the subject.
 pub fn write_no_responders(buf: &mut bytes::BytesMut, reply: &[u8], sid: &[u8], subject: &[u8]) {
-    use bytes::BufMut;
     use crate::protocol::encode::put_decimal;
+    use bytes::BufMut;
     let hdr_len = 32 + subject.len();
     buf.put_slice(b"HMSG ");
     buf.put_slice(reply);

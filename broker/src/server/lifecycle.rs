@@ -36,23 +36,36 @@ impl Server {
         let addr = format!("{}:{}", config.host, config.port);
         let listener = TcpListener::bind(&addr)
             .await
-            .map_err(|source| ServerError::Bind { addr: addr.clone(), source })?;
+            .map_err(|source| ServerError::Bind {
+                addr: addr.clone(),
+                source,
+            })?;
         let local_addr = listener
             .local_addr()
             .map_err(|source| ServerError::Bind { addr, source })?;
         if let Some(path) = &config.pid_file {
-            std::fs::write(path, std::process::id().to_string()).map_err(|source| ServerError::PidFile {
-                path: path.display().to_string(),
-                source,
+            std::fs::write(path, std::process::id().to_string()).map_err(|source| {
+                ServerError::PidFile {
+                    path: path.display().to_string(),
+                    source,
+                }
             })?;
         }
         let shared = Arc::new(Shared::new(config, local_addr));
-        tracing::info!("  Version:  {} (NATS protocol {})", crate::VERSION, NATS_COMPAT_VERSION);
+        tracing::info!(
+            "  Version:  {} (NATS protocol {})",
+            crate::VERSION,
+            NATS_COMPAT_VERSION
+        );
         tracing::info!("  ID:       {}", shared.server_id);
         tracing::info!("  Name:     {}", shared.server_name);
         tracing::info!("Listening for client connections on {local_addr}");
         tracing::info!("Server is ready");
-        let accept = tokio::spawn(accept_loop(listener, shared.clone(), shared.watch_run_state()));
+        let accept = tokio::spawn(accept_loop(
+            listener,
+            shared.clone(),
+            shared.watch_run_state(),
+        ));
         Ok(Server { shared, accept })
     }
 
@@ -68,12 +81,19 @@ impl Server {
     /// listener are reported and kept as they were.
     pub fn reload(&self, new: Config) -> Result<(), ServerError> {
         if let Some(u) = new.unsupported.first() {
-            return Err(ServerError::Unsupported(format!("{} ({})", u.feature, u.origin)));
+            return Err(ServerError::Unsupported(format!(
+                "{} ({})",
+                u.feature, u.origin
+            )));
         }
         let old = self.shared.config();
         let mut new = new;
         if new.host != old.host || new.port != old.port {
-            tracing::warn!("Reload: listen address changes need a restart; keeping {}:{}", old.host, old.port);
+            tracing::warn!(
+                "Reload: listen address changes need a restart; keeping {}:{}",
+                old.host,
+                old.port
+            );
             new.host = old.host.clone();
             new.port = old.port;
         }
@@ -102,7 +122,11 @@ impl Server {
         let window = config.lame_duck_duration.saturating_sub(grace);
         if !clients.is_empty() {
             let step = window / clients.len() as u32;
-            tracing::info!("Closing {} existing clients over {:?}", clients.len(), window);
+            tracing::info!(
+                "Closing {} existing clients over {:?}",
+                clients.len(),
+                window
+            );
             for client in clients {
                 client.out.close(CloseReason::ServerShutdown);
                 if !step.is_zero() {

@@ -10,7 +10,11 @@ use super::connection;
 use super::state::{RunState, Shared};
 
 /// Accept clients until the server leaves the running state.
-pub async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut run_state: watch::Receiver<RunState>) {
+pub async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut run_state: watch::Receiver<RunState>,
+) {
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {

@@ -14,12 +14,12 @@
 pub mod client;
 pub mod connection;
 pub mod delivery;
-pub mod ops;
-pub mod session;
 pub mod error;
-pub mod listener;
-pub mod outbound;
 pub mod lifecycle;
+pub mod listener;
+pub mod ops;
+pub mod outbound;
+pub mod session;
 pub mod signals;
 pub mod state;
 pub mod subscription;

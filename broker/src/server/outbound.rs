@@ -128,14 +128,24 @@ impl Outbound {
     /// Append one delivered message of `size` payload bytes (counted in the
     /// connection's outbound totals).
     #[inline]
-    pub fn push_message(&self, mark: u64, size: usize, write: impl FnOnce(&mut BytesMut)) -> Pushed {
+    pub fn push_message(
+        &self,
+        mark: u64,
+        size: usize,
+        write: impl FnOnce(&mut BytesMut),
+    ) -> Pushed {
         self.append(mark, Some(size), write)
     }
 
     /// Marks the connection as a slow consumer when the append takes it
     /// past `max_pending`; the appender is never made to wait.
     #[inline]
-    fn append(&self, mark: u64, message_size: Option<usize>, write: impl FnOnce(&mut BytesMut)) -> Pushed {
+    fn append(
+        &self,
+        mark: u64,
+        message_size: Option<usize>,
+        write: impl FnOnce(&mut BytesMut),
+    ) -> Pushed {
         let mut st = self.state.lock();
         if st.closing.is_some() {
             return Pushed::Rejected;

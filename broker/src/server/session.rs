@@ -84,13 +84,21 @@ impl Session {
 
     /// Queue `-ERR 'text'`.
     pub fn send_err(&mut self, text: &str) {
-        tracing::debug!(cid = self.handle.id, "{} - cid:{} - -ERR '{}'", self.handle.addr, self.handle.id, text);
+        tracing::debug!(
+            cid = self.handle.id,
+            "{} - cid:{} - -ERR '{}'",
+            self.handle.addr,
+            self.handle.id,
+            text
+        );
         self.push(|b| encode::write_err(b, text));
     }
 
     /// End of a read batch: publish the inbound counts, flush receivers.
     pub fn end_batch(&mut self) {
-        self.handle.counters.add_in(self.batch_in_msgs, self.batch_in_bytes);
+        self.handle
+            .counters
+            .add_in(self.batch_in_msgs, self.batch_in_bytes);
         self.batch_in_msgs = 0;
         self.batch_in_bytes = 0;
         self.pending.flush();

@@ -58,7 +58,10 @@ pub struct Shared {
 impl Shared {
     pub fn new(config: Config, local_addr: SocketAddr) -> Self {
         let server_id = new_server_id();
-        let server_name = config.server_name.clone().unwrap_or_else(|| server_id.clone());
+        let server_name = config
+            .server_name
+            .clone()
+            .unwrap_or_else(|| server_id.clone());
         let auth = Authenticator::from_config(&config.auth);
         let (run_state, _) = watch::channel(RunState::Running);
         Shared {
@@ -97,15 +100,23 @@ impl Shared {
     }
 
     pub fn register(&self, client: Arc<ClientHandle>) {
-        self.totals.total_connections.fetch_add(1, Ordering::Relaxed);
+        self.totals
+            .total_connections
+            .fetch_add(1, Ordering::Relaxed);
         self.clients.lock().insert(client.id, client);
     }
 
     pub fn unregister(&self, id: u64) {
         if let Some(c) = self.clients.lock().remove(&id) {
             let t = &self.totals;
-            t.in_msgs.fetch_add(c.counters.in_msgs.load(Ordering::Relaxed), Ordering::Relaxed);
-            t.in_bytes.fetch_add(c.counters.in_bytes.load(Ordering::Relaxed), Ordering::Relaxed);
+            t.in_msgs.fetch_add(
+                c.counters.in_msgs.load(Ordering::Relaxed),
+                Ordering::Relaxed,
+            );
+            t.in_bytes.fetch_add(
+                c.counters.in_bytes.load(Ordering::Relaxed),
+                Ordering::Relaxed,
+            );
             let (out_msgs, out_bytes) = c.out.delivered();
             t.out_msgs.fetch_add(out_msgs, Ordering::Relaxed);
             t.out_bytes.fetch_add(out_bytes, Ordering::Relaxed);

@@ -29,7 +29,12 @@ pub enum Take {
 }
 
 impl Subscription {
-    pub fn new(client: Arc<ClientHandle>, subject: &[u8], queue: Option<&[u8]>, sid: &[u8]) -> Self {
+    pub fn new(
+        client: Arc<ClientHandle>,
+        subject: &[u8],
+        queue: Option<&[u8]>,
+        sid: &[u8],
+    ) -> Self {
         Subscription {
             client,
             sid: sid.into(),

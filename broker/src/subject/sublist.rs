@@ -74,7 +74,9 @@ impl<S> Default for Node<S> {
 
 impl<S> Node<S> {
     fn is_empty(&self) -> bool {
-        self.plain.is_empty() && self.queues.is_empty() && self.next.as_ref().is_none_or(|l| l.is_empty())
+        self.plain.is_empty()
+            && self.queues.is_empty()
+            && self.next.as_ref().is_none_or(|l| l.is_empty())
     }
 }
 
@@ -134,7 +136,12 @@ impl<S> Sublist<S> {
     }
 
     /// Add `sub` for `subject` (optionally in queue group `queue`).
-    pub fn insert(&self, subject: &[u8], queue: Option<&[u8]>, sub: Arc<S>) -> Result<(), SublistError> {
+    pub fn insert(
+        &self,
+        subject: &[u8],
+        queue: Option<&[u8]>,
+        sub: Arc<S>,
+    ) -> Result<(), SublistError> {
         if !super::validate::is_valid_subject(subject) {
             return Err(SublistError::InvalidSubject);
         }
@@ -202,6 +209,10 @@ impl<S> Sublist<S> {
             heap = subject.split(|b| *b == b'.').collect();
             &heap
         };
+        // A subject with an empty token is not a subject: nobody gets it.
+        if tokens.iter().any(|t| t.is_empty()) {
+            return result;
+        }
         let root = self.root.read();
         collect(&root, tokens, &mut result);
         result
@@ -245,7 +256,12 @@ fn add_node<S>(node: &Node<S>, out: &mut MatchResult<S>) {
     }
 }
 
-fn remove_in<S>(level: &mut Level<S>, tokens: &[&[u8]], queue: Option<&[u8]>, sub: &Arc<S>) -> bool {
+fn remove_in<S>(
+    level: &mut Level<S>,
+    tokens: &[&[u8]],
+    queue: Option<&[u8]>,
+    sub: &Arc<S>,
+) -> bool {
     let Some((token, rest)) = tokens.split_first() else {
         return false;
     };
@@ -332,10 +348,20 @@ mod tests {
     #[test]
     fn literal_and_wildcards() {
         let sl = Sublist::new();
-        for (subj, name) in [("foo.bar", "a"), ("foo.*", "b"), ("foo.>", "c"), (">", "d"), ("*.bar", "e"), ("foo", "f")] {
+        for (subj, name) in [
+            ("foo.bar", "a"),
+            ("foo.*", "b"),
+            ("foo.>", "c"),
+            (">", "d"),
+            ("*.bar", "e"),
+            ("foo", "f"),
+        ] {
             sl.insert(subj.as_bytes(), None, Arc::new(name)).unwrap();
         }
-        assert_eq!(names(&sl.matches(b"foo.bar")), vec!["a", "b", "c", "d", "e"]);
+        assert_eq!(
+            names(&sl.matches(b"foo.bar")),
+            vec!["a", "b", "c", "d", "e"]
+        );
         assert_eq!(names(&sl.matches(b"foo.bar.baz")), vec!["c", "d"]);
         assert_eq!(names(&sl.matches(b"foo")), vec!["d", "f"]);
         assert_eq!(names(&sl.matches(b"x.y")), vec!["d"]);
@@ -362,7 +388,10 @@ mod tests {
         let g0 = sl.generation();
         sl.insert(b"_INBOX.abc.1", None, a.clone()).unwrap();
         assert!(sl.generation() > g0);
-        assert!(!sl.remove(b"_INBOX.abc.1", None, &Arc::new("a")), "identity, not equality");
+        assert!(
+            !sl.remove(b"_INBOX.abc.1", None, &Arc::new("a")),
+            "identity, not equality"
+        );
         assert!(sl.remove(b"_INBOX.abc.1", None, &a));
         assert!(sl.root.read().is_empty());
         assert!(sl.matches(b"_INBOX.abc.1").is_empty());
@@ -373,7 +402,10 @@ mod tests {
     fn rejects_invalid() {
         let sl: Sublist<&str> = Sublist::new();
         for bad in ["", "foo..bar", "foo.>.bar", "."] {
-            assert_eq!(sl.insert(bad.as_bytes(), None, Arc::new("x")), Err(SublistError::InvalidSubject));
+            assert_eq!(
+                sl.insert(bad.as_bytes(), None, Arc::new("x")),
+                Err(SublistError::InvalidSubject)
+            );
         }
     }
 }

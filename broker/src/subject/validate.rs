@@ -12,7 +12,10 @@ pub fn is_valid_subject(subject: &[u8]) -> bool {
         if token.is_empty() || seen_fwc {
             return false;
         }
-        if token.iter().any(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | b'\x0c')) {
+        if token
+            .iter()
+            .any(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | b'\x0c'))
+        {
             return false;
         }
         if token == b">" {
@@ -55,10 +58,30 @@ mod tests {
 
     #[test]
     fn validity() {
-        for ok in ["foo", "foo.bar", "foo.*", "foo.>", ">", "*", "foo.*.baz", "foo*.bar", "a>b"] {
+        for ok in [
+            "foo",
+            "foo.bar",
+            "foo.*",
+            "foo.>",
+            ">",
+            "*",
+            "foo.*.baz",
+            "foo*.bar",
+            "a>b",
+        ] {
             assert!(is_valid_subject(ok.as_bytes()), "{ok}");
         }
-        for bad in ["", ".", "foo.", ".foo", "foo..bar", "foo.>.bar", "> .x", "foo bar", "foo\tbar"] {
+        for bad in [
+            "",
+            ".",
+            "foo.",
+            ".foo",
+            "foo..bar",
+            "foo.>.bar",
+            "> .x",
+            "foo bar",
+            "foo\tbar",
+        ] {
             assert!(!is_valid_subject(bad.as_bytes()), "{bad}");
         }
         assert!(is_valid_publish_subject(b"foo.bar"));

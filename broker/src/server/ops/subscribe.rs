@@ -5,7 +5,12 @@ use std::sync::Arc;
 use crate::server::session::{OpResult, Session};
 use crate::server::subscription::Subscription;
 
-pub fn subscribe(session: &mut Session, subject: &[u8], queue: Option<&[u8]>, sid: &[u8]) -> OpResult {
+pub fn subscribe(
+    session: &mut Session,
+    subject: &[u8],
+    queue: Option<&[u8]>,
+    sid: &[u8],
+) -> OpResult {
     if let Some(perms) = &session.permissions {
         if !perms.can_subscribe(subject) {
             let subject = String::from_utf8_lossy(subject);
@@ -16,7 +21,11 @@ pub fn subscribe(session: &mut Session, subject: &[u8], queue: Option<&[u8]>, si
                 ),
                 None => format!("Permissions Violation for Subscription to \"{subject}\""),
             };
-            tracing::error!("{} - cid:{} - {text}", session.handle.addr, session.handle.id);
+            tracing::error!(
+                "{} - cid:{} - {text}",
+                session.handle.addr,
+                session.handle.id
+            );
             session.send_err(&text);
             return Ok(());
         }
@@ -33,13 +42,22 @@ pub fn subscribe(session: &mut Session, subject: &[u8], queue: Option<&[u8]>, si
         let max = session.config.max_subscriptions;
         if max > 0 && subs.len() >= max {
             drop(subs);
-            tracing::error!("{} - cid:{} - maximum subscriptions exceeded", handle.addr, handle.id);
+            tracing::error!(
+                "{} - cid:{} - maximum subscriptions exceeded",
+                handle.addr,
+                handle.id
+            );
             session.send_err("maximum subscriptions exceeded");
             return Ok(());
         }
     }
     let sub = Arc::new(Subscription::new(handle.clone(), subject, queue, sid));
-    if session.shared.sublist.insert(subject, queue, sub.clone()).is_err() {
+    if session
+        .shared
+        .sublist
+        .insert(subject, queue, sub.clone())
+        .is_err()
+    {
         session.send_err("Invalid Subject");
         return Ok(());
     }
