@@ -4,6 +4,7 @@
 //! receivers are remembered in a [`PendingFlush`] and flushed once at the end
 //! of the publisher's read batch.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::protocol::encode::{write_msg, Delivery};
@@ -12,24 +13,35 @@ use crate::subject::MatchResult;
 use super::client::ClientHandle;
 use super::outbound::Pushed;
 use super::state::Shared;
-use super::subscription::{Subscription, Take};
+use super::subscription::{Receiver, Subscription, Take};
 
-/// Receivers touched during one read batch, each listed once: the
-/// outbound buffer reports the first append of a batch (by its mark).
+/// Receivers touched during one batch (a read batch of a connection, or one
+/// internal publish), each listed once: the outbound buffer reports the
+/// first append of a batch by its mark.
 pub struct PendingFlush {
     mark: u64,
     clients: Vec<Arc<ClientHandle>>,
 }
 
-impl PendingFlush {
-    /// `owner_id` makes the batch marks unique across connections.
-    pub fn new(owner_id: u64) -> Self {
+/// Batch marks come from one counter so that no two batches anywhere share
+/// a mark (a shared mark could leave a receiver unflushed). One increment
+/// per batch, not per message.
+static NEXT_MARK: AtomicU64 = AtomicU64::new(1);
+
+fn next_mark() -> u64 {
+    NEXT_MARK.fetch_add(1, Ordering::Relaxed)
+}
+
+impl Default for PendingFlush {
+    fn default() -> Self {
         PendingFlush {
-            mark: (owner_id << 32) | 1,
+            mark: next_mark(),
             clients: Vec::new(),
         }
     }
+}
 
+impl PendingFlush {
     /// The mark of the current batch, for [`Outbound::push`].
     ///
     /// [`Outbound::push`]: super::outbound::Outbound::push
@@ -48,6 +60,9 @@ impl PendingFlush {
 
     /// Flush every receiver once; start a new batch.
     pub fn flush(&mut self) {
+        if self.clients.is_empty() {
+            return;
+        }
         // A batch for a single receiver is handed to that receiver's task
         // when big, so reading and writing overlap on two cores. Batches for
         // several receivers (fan-out) are written inline: measured, waking
@@ -59,28 +74,33 @@ impl PendingFlush {
         for c in self.clients.drain(..) {
             c.out.flush_or_wake();
         }
-        // A new mark per batch (never 0, the initial mark of a buffer), so
-        // receivers can be queued again.
-        let seq = (self.mark.wrapping_add(1)) & 0xFFFF_FFFF;
-        self.mark = (self.mark & !0xFFFF_FFFF) | seq.max(1);
+        self.mark = next_mark();
         if self.clients.capacity() > 64 {
             self.clients = Vec::new();
         }
     }
 }
 
+/// Who is publishing, as far as delivery cares.
+#[derive(Debug, Clone, Copy)]
+pub struct Publisher {
+    pub id: u64,
+    /// Whether the publisher's own subscriptions get its messages.
+    pub echo: bool,
+}
+
 /// Deliver `msg` from `publisher` to `result`. Returns whether anyone got it.
 pub fn deliver(
     shared: &Shared,
-    publisher: &ClientHandle,
+    publisher: &Publisher,
     result: &MatchResult<Subscription>,
     msg: &Delivery<'_>,
     pending: &mut PendingFlush,
 ) -> bool {
-    let echo = publisher.echo();
+    let echo = publisher.echo;
     let mut delivered = false;
     for sub in &result.plain {
-        if !echo && sub.client.id == publisher.id {
+        if !echo && sub.receiver.id() == publisher.id {
             continue;
         }
         delivered |= deliver_to(shared, sub, msg, pending);
@@ -90,7 +110,7 @@ pub fn deliver(
         let start = group.next_start();
         for i in 0..n {
             let sub = &group.members[(start + i) % n];
-            if !echo && sub.client.id == publisher.id {
+            if !echo && sub.receiver.id() == publisher.id {
                 continue;
             }
             if deliver_to(shared, sub, msg, pending) {
@@ -103,7 +123,7 @@ pub fn deliver(
 }
 
 /// One copy to one subscription. False when it could not take the message
-/// (auto-unsubscribe limit reached, client closing, or denied).
+/// (auto-unsubscribe limit reached, receiver closing or full, or denied).
 #[inline]
 fn deliver_to(
     shared: &Shared,
@@ -111,27 +131,33 @@ fn deliver_to(
     msg: &Delivery<'_>,
     pending: &mut PendingFlush,
 ) -> bool {
-    let client = &sub.client;
-    if client.delivery_denied(msg.subject) {
-        return false;
+    if let Receiver::Client(client) = &sub.receiver {
+        if client.delivery_denied(msg.subject) {
+            return false;
+        }
     }
     let last = match sub.take_delivery() {
         Take::Deliver => false,
         Take::DeliverLast => true,
         Take::Exhausted => return false,
     };
-    let headers = client.headers();
-    let size = msg.payload.len()
-        + if headers {
-            msg.headers.map_or(0, <[u8]>::len)
-        } else {
-            0
-        };
-    let pushed = client.out.push_message(pending.mark(), size, |buf| {
-        write_msg(buf, msg, &sub.sid, headers)
-    });
-    pending.note(client, pushed);
-    let ok = pushed != Pushed::Rejected;
+    let ok = match &sub.receiver {
+        Receiver::Client(client) => {
+            let headers = client.headers();
+            let size = msg.payload.len()
+                + if headers {
+                    msg.headers.map_or(0, <[u8]>::len)
+                } else {
+                    0
+                };
+            let pushed = client.out.push_message(pending.mark(), size, |buf| {
+                write_msg(buf, msg, &sub.sid, headers)
+            });
+            pending.note(client, pushed);
+            pushed != Pushed::Rejected
+        }
+        Receiver::Internal(inbox) => inbox.deliver(msg),
+    };
     if last {
         remove_subscription(shared, sub);
     }
@@ -143,9 +169,11 @@ pub fn remove_subscription(shared: &Shared, sub: &Arc<Subscription>) {
     shared
         .sublist
         .remove(&sub.subject, sub.queue.as_deref(), sub);
-    let mut subs = sub.client.subs.lock();
-    if subs.get(&sub.sid).is_some_and(|s| Arc::ptr_eq(s, sub)) {
-        subs.remove(&sub.sid);
+    if let Receiver::Client(client) = &sub.receiver {
+        let mut subs = client.subs.lock();
+        if subs.get(&sub.sid).is_some_and(|s| Arc::ptr_eq(s, sub)) {
+            subs.remove(&sub.sid);
+        }
     }
 }
 

@@ -10,11 +10,14 @@
 //!   published message to subscribers.
 //! - [`outbound`] is a connection's pending-output buffer that other
 //!   connections append to.
+//! - [`internal`] lets services inside the broker subscribe and publish
+//!   like clients do, without a socket.
 
 pub mod client;
 pub mod connection;
 pub mod delivery;
 pub mod error;
+pub mod internal;
 pub mod lifecycle;
 pub mod listener;
 pub mod ops;

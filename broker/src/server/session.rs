@@ -49,7 +49,7 @@ impl Session {
                 max_control_line: config.max_control_line,
                 max_payload: config.max_payload,
             },
-            pending: PendingFlush::new(handle.id),
+            pending: PendingFlush::default(),
             shared,
             config,
             handle,

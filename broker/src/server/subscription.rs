@@ -1,13 +1,35 @@
-//! One subscription: who receives (the client), under which id, and the
-//! auto-unsubscribe count.
+//! One subscription: who receives (a client connection or an internal
+//! service), under which id, and the auto-unsubscribe count.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use super::client::ClientHandle;
+use super::internal::InternalInbox;
+
+/// Where a subscription's messages go.
+pub enum Receiver {
+    /// A client connection: frames go into its outbound buffer.
+    Client(Arc<ClientHandle>),
+    /// A service inside the broker (system requests, JetStream): owned
+    /// copies go into its inbox, read by the service's own task.
+    Internal(Arc<InternalInbox>),
+}
+
+impl Receiver {
+    /// The id of the connection (or internal client) behind it, for echo
+    /// suppression and no-responders.
+    #[inline]
+    pub fn id(&self) -> u64 {
+        match self {
+            Receiver::Client(c) => c.id,
+            Receiver::Internal(i) => i.id(),
+        }
+    }
+}
 
 pub struct Subscription {
-    pub client: Arc<ClientHandle>,
+    pub receiver: Receiver,
     pub sid: Box<[u8]>,
     pub subject: Box<[u8]>,
     pub queue: Option<Box<[u8]>>,
@@ -29,14 +51,9 @@ pub enum Take {
 }
 
 impl Subscription {
-    pub fn new(
-        client: Arc<ClientHandle>,
-        subject: &[u8],
-        queue: Option<&[u8]>,
-        sid: &[u8],
-    ) -> Self {
+    pub fn new(receiver: Receiver, subject: &[u8], queue: Option<&[u8]>, sid: &[u8]) -> Self {
         Subscription {
-            client,
+            receiver,
             sid: sid.into(),
             subject: subject.into(),
             queue: queue.map(Into::into),

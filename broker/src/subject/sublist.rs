@@ -250,10 +250,36 @@ fn add_node<S>(node: &Node<S>, out: &mut MatchResult<S>) {
             None => out.queues.push(QueueGroup {
                 name: name.clone(),
                 members: members.clone(),
-                cursor: AtomicUsize::new(0),
+                cursor: AtomicUsize::new(random_start()),
             }),
         }
     }
+}
+
+/// Where a fresh result's round robin starts. Results are rebuilt whenever
+/// subscriptions change (per-request inboxes change them constantly), so a
+/// fixed start would always favour the first member; nats-server picks at
+/// random too. A per-thread xorshift is plenty and costs no shared state.
+fn random_start() -> usize {
+    use std::cell::Cell;
+    thread_local! {
+        static STATE: Cell<u64> = Cell::new({
+            let t = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64);
+            // Distinct per thread even when started in the same nanosecond.
+            let local = 0u8;
+            (t ^ (&local as *const u8 as u64).rotate_left(32)) | 1
+        });
+    }
+    STATE.with(|s| {
+        let mut x = s.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        s.set(x);
+        x as usize
+    })
 }
 
 fn remove_in<S>(

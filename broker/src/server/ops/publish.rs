@@ -1,7 +1,7 @@
 //! PUB and HPUB: permission check, routing, no-responders.
 
 use crate::protocol::encode::Delivery;
-use crate::server::delivery::{deliver, write_no_responders};
+use crate::server::delivery::{deliver, write_no_responders, Publisher};
 use crate::server::outbound::CloseReason;
 use crate::server::session::{OpResult, Session};
 use crate::subject::is_valid_publish_subject;
@@ -63,7 +63,11 @@ pub fn publish(
         ..
     } = session;
     let result = cache.get(&shared.sublist, subject);
-    let delivered = !result.is_empty() && deliver(shared, handle, result, &msg, pending);
+    let publisher = Publisher {
+        id: handle.id,
+        echo: handle.echo(),
+    };
+    let delivered = !result.is_empty() && deliver(shared, &publisher, result, &msg, pending);
 
     if !delivered && session.opts.no_responders {
         if let Some(reply) = reply {
@@ -80,7 +84,7 @@ fn no_responders(session: &mut Session, subject: &[u8], reply: &[u8]) {
     let Some(sub) = matches
         .plain
         .iter()
-        .find(|s| s.client.id == session.handle.id)
+        .find(|s| s.receiver.id() == session.handle.id)
     else {
         return;
     };

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use crate::server::session::{OpResult, Session};
-use crate::server::subscription::Subscription;
+use crate::server::subscription::{Receiver, Subscription};
 
 pub fn subscribe(
     session: &mut Session,
@@ -51,7 +51,12 @@ pub fn subscribe(
             return Ok(());
         }
     }
-    let sub = Arc::new(Subscription::new(handle.clone(), subject, queue, sid));
+    let sub = Arc::new(Subscription::new(
+        Receiver::Client(handle.clone()),
+        subject,
+        queue,
+        sid,
+    ));
     if session
         .shared
         .sublist

@@ -1,0 +1,220 @@
+//! Services inside the broker — system requests, JetStream's API — talk
+//! NATS like any client, without a socket: they subscribe through
+//! [`Shared::subscribe_internal`] and receive owned copies of matching
+//! messages in a bounded inbox read by their own task, and they publish
+//! with [`Shared::publish_internal`], which routes exactly like a client's
+//! PUB. Nothing here touches the client hot path beyond one `match` on the
+//! receiver kind.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+use crate::protocol::encode::Delivery;
+
+use super::delivery::{deliver, remove_subscription, PendingFlush, Publisher};
+use super::state::Shared;
+use super::subscription::{Receiver, Subscription};
+
+/// Messages an internal subscriber may have waiting before new ones are
+/// dropped (and counted): the internal analogue of `max_pending`.
+pub const INBOX_CAPACITY: usize = 8192;
+
+/// A message as an internal service receives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InternalMessage {
+    pub subject: Bytes,
+    pub reply: Option<Bytes>,
+    pub headers: Option<Bytes>,
+    pub payload: Bytes,
+}
+
+/// The receiving end of an internal subscription, as the sublist sees it.
+pub struct InternalInbox {
+    id: u64,
+    tx: mpsc::Sender<InternalMessage>,
+    dropped: AtomicU64,
+}
+
+impl InternalInbox {
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Queue an owned copy. False (and counted) when the service is behind
+    /// by [`INBOX_CAPACITY`] messages or has gone away.
+    pub fn deliver(&self, msg: &Delivery<'_>) -> bool {
+        let owned = InternalMessage {
+            subject: Bytes::copy_from_slice(msg.subject),
+            reply: msg.reply.map(Bytes::copy_from_slice),
+            headers: msg.headers.map(Bytes::copy_from_slice),
+            payload: Bytes::copy_from_slice(msg.payload),
+        };
+        match self.tx.try_send(owned) {
+            Ok(()) => true,
+            Err(_) => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+                false
+            }
+        }
+    }
+
+    /// Messages dropped because the service was too far behind.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+}
+
+/// A live internal subscription. Dropping it unsubscribes.
+pub struct InternalSubscription {
+    shared: Arc<Shared>,
+    sub: Arc<Subscription>,
+    inbox: Arc<InternalInbox>,
+    rx: mpsc::Receiver<InternalMessage>,
+}
+
+impl InternalSubscription {
+    /// The next message, or `None` once the subscription is gone.
+    pub async fn recv(&mut self) -> Option<InternalMessage> {
+        self.rx.recv().await
+    }
+
+    /// Messages dropped because this subscriber fell behind.
+    pub fn dropped(&self) -> u64 {
+        self.inbox.dropped()
+    }
+}
+
+impl Drop for InternalSubscription {
+    fn drop(&mut self) {
+        remove_subscription(&self.shared, &self.sub);
+    }
+}
+
+/// Errors from internal subscribe.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InternalError {
+    #[error("invalid subject {0:?}")]
+    InvalidSubject(String),
+}
+
+impl Shared {
+    /// Subscribe a service inside the broker to `subject` (wildcards and
+    /// queue groups work as for clients).
+    pub fn subscribe_internal(
+        self: &Arc<Self>,
+        subject: &str,
+        queue: Option<&str>,
+    ) -> Result<InternalSubscription, InternalError> {
+        let (tx, rx) = mpsc::channel(INBOX_CAPACITY);
+        let inbox = Arc::new(InternalInbox {
+            id: self.next_client_id(),
+            tx,
+            dropped: AtomicU64::new(0),
+        });
+        let sid = inbox.id.to_string();
+        let sub = Arc::new(Subscription::new(
+            Receiver::Internal(inbox.clone()),
+            subject.as_bytes(),
+            queue.map(str::as_bytes),
+            sid.as_bytes(),
+        ));
+        self.sublist
+            .insert(subject.as_bytes(), queue.map(str::as_bytes), sub.clone())
+            .map_err(|_| InternalError::InvalidSubject(subject.to_string()))?;
+        Ok(InternalSubscription {
+            shared: self.clone(),
+            sub,
+            inbox,
+            rx,
+        })
+    }
+
+    /// Publish from inside the broker, routed like a client's PUB/HPUB.
+    /// Returns whether any subscriber received it.
+    pub fn publish_internal(
+        &self,
+        subject: &[u8],
+        reply: Option<&[u8]>,
+        headers: Option<&[u8]>,
+        payload: &[u8],
+    ) -> bool {
+        let result = self.sublist.matches(subject);
+        if result.is_empty() {
+            return false;
+        }
+        let msg = Delivery {
+            subject,
+            reply,
+            headers,
+            payload,
+        };
+        // Internal publishers never match their own id (0 is no client's).
+        let publisher = Publisher { id: 0, echo: true };
+        let mut pending = PendingFlush::default();
+        let delivered = deliver(self, &publisher, &result, &msg, &mut pending);
+        pending.flush();
+        delivered
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn shared() -> Arc<Shared> {
+        let addr = "127.0.0.1:0".parse().expect("literal address");
+        Arc::new(Shared::new(Config::default(), addr))
+    }
+
+    #[tokio::test]
+    async fn internal_round_trip_and_unsubscribe_on_drop() {
+        let shared = shared();
+        let mut sub = shared
+            .subscribe_internal("svc.*", None)
+            .expect("valid subject");
+        assert!(shared.publish_internal(b"svc.a", Some(b"_INBOX.1"), None, b"hi"));
+        let got = sub.recv().await.expect("a message");
+        assert_eq!(&got.subject[..], b"svc.a");
+        assert_eq!(got.reply.as_deref(), Some(&b"_INBOX.1"[..]));
+        assert_eq!(&got.payload[..], b"hi");
+        assert_eq!(shared.sublist.count(), 1);
+        drop(sub);
+        assert_eq!(shared.sublist.count(), 0);
+        assert!(!shared.publish_internal(b"svc.a", None, None, b"x"));
+    }
+
+    #[tokio::test]
+    async fn queue_groups_spread_over_internal_members() {
+        let shared = shared();
+        let mut a = shared.subscribe_internal("work", Some("q")).expect("valid");
+        let mut b = shared.subscribe_internal("work", Some("q")).expect("valid");
+        for _ in 0..1000 {
+            shared.publish_internal(b"work", None, None, b"job");
+        }
+        let (mut na, mut nb) = (0, 0);
+        while let Ok(Some(_)) =
+            tokio::time::timeout(std::time::Duration::from_millis(20), a.recv()).await
+        {
+            na += 1;
+        }
+        while let Ok(Some(_)) =
+            tokio::time::timeout(std::time::Duration::from_millis(20), b.recv()).await
+        {
+            nb += 1;
+        }
+        assert_eq!(na + nb, 1000);
+        // Each publish builds a fresh result with a random start: both
+        // members get a fair share.
+        assert!((350..=650).contains(&na), "unfair split {na}/{nb}");
+    }
+
+    #[test]
+    fn invalid_subject_is_refused() {
+        let shared = shared();
+        assert!(shared.subscribe_internal("a..b", None).is_err());
+    }
+}
