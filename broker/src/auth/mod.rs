@@ -6,4 +6,4 @@ pub mod authenticator;
 pub mod permissions;
 
 pub use authenticator::{AuthError, Authenticator};
-pub use permissions::CompiledPermissions;
+pub use permissions::{CompiledPermissions, PublishCache};

@@ -1,6 +1,5 @@
 //! Publish/subscribe permissions compiled for fast checks on the hot path.
 
-use parking_lot::Mutex;
 use rustc_hash::FxHashMap;
 
 use crate::config::{Permissions, SubjectPermission};
@@ -66,40 +65,25 @@ pub fn is_subset(inner: &[u8], outer: &[u8]) -> bool {
     }
 }
 
-/// One user's permissions. Publish decisions are cached per subject, since
-/// publishers repeat subjects.
+/// One user's permissions, shared by all of that user's connections.
+/// Publish decisions are cached per connection ([`PublishCache`]) so that
+/// connections of the same user never contend on a lock.
 #[derive(Debug)]
 pub struct CompiledPermissions {
     publish: Rule,
     subscribe: Rule,
-    pub_cache: Mutex<FxHashMap<Box<[u8]>, bool>>,
 }
-
-const PUB_CACHE_MAX: usize = 1024;
 
 impl CompiledPermissions {
     pub fn new(p: &Permissions) -> Self {
         CompiledPermissions {
             publish: Rule::new(&p.publish),
             subscribe: Rule::new(&p.subscribe),
-            pub_cache: Mutex::new(FxHashMap::default()),
         }
     }
 
     pub fn can_publish(&self, subject: &[u8]) -> bool {
-        if self.publish.is_open() {
-            return true;
-        }
-        let mut cache = self.pub_cache.lock();
-        if let Some(v) = cache.get(subject) {
-            return *v;
-        }
-        let v = self.publish.allows_literal(subject);
-        if cache.len() >= PUB_CACHE_MAX {
-            cache.clear();
-        }
-        cache.insert(subject.into(), v);
-        v
+        self.publish.is_open() || self.publish.allows_literal(subject)
     }
 
     pub fn can_subscribe(&self, subject: &[u8]) -> bool {
@@ -117,6 +101,32 @@ impl CompiledPermissions {
 
     pub fn has_sub_deny(&self) -> bool {
         !self.subscribe.deny.is_empty()
+    }
+}
+
+/// A connection's cache of publish decisions (publishers repeat subjects).
+#[derive(Debug, Default)]
+pub struct PublishCache {
+    decisions: FxHashMap<Box<[u8]>, bool>,
+}
+
+/// Decisions kept before the cache starts over.
+const PUB_CACHE_MAX: usize = 1024;
+
+impl PublishCache {
+    pub fn can_publish(&mut self, perms: &CompiledPermissions, subject: &[u8]) -> bool {
+        if perms.publish.is_open() {
+            return true;
+        }
+        if let Some(v) = self.decisions.get(subject) {
+            return *v;
+        }
+        let v = perms.can_publish(subject);
+        if self.decisions.len() >= PUB_CACHE_MAX {
+            self.decisions.clear();
+        }
+        self.decisions.insert(subject.into(), v);
+        v
     }
 }
 

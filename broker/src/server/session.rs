@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::auth::CompiledPermissions;
+use crate::auth::{CompiledPermissions, PublishCache};
 use crate::config::Config;
 use crate::protocol::encode;
 use crate::protocol::{ConnectOptions, Limits};
@@ -27,6 +27,7 @@ pub struct Session {
     pub connected: bool,
     pub auth_required: bool,
     pub permissions: Option<Arc<CompiledPermissions>>,
+    pub publish_cache: PublishCache,
     pub cache: MatchCache<Subscription>,
     pub pending: PendingFlush,
     pub pings_out: u32,
@@ -57,6 +58,7 @@ impl Session {
             connected: false,
             auth_required,
             permissions: None,
+            publish_cache: PublishCache::default(),
             cache: MatchCache::default(),
             pings_out: 0,
             last_in: Instant::now(),

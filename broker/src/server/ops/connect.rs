@@ -30,8 +30,12 @@ pub fn connect(session: &mut Session, json: &[u8]) -> OpResult {
 
     let auth = session.shared.auth();
     if auth.required() {
-        // bcrypt is deliberately slow; keep it off the other connections' path.
-        let outcome = if auth.is_expensive() {
+        // bcrypt is deliberately slow; keep it off the other connections' path
+        // (block_in_place exists only on the multi-threaded runtime, which the
+        // binary uses; an embedder on a current-thread runtime checks inline).
+        let multi_thread = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        let outcome = if auth.is_expensive() && multi_thread {
             tokio::task::block_in_place(|| auth.authenticate(&opts))
         } else {
             auth.authenticate(&opts)

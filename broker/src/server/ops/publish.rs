@@ -31,7 +31,7 @@ pub fn publish(
         session.send_err("Invalid Publish Subject");
     }
     if let Some(perms) = &session.permissions {
-        if !perms.can_publish(subject) {
+        if !session.publish_cache.can_publish(perms, subject) {
             let text = format!(
                 "Permissions Violation for Publish to \"{}\"",
                 String::from_utf8_lossy(subject)
