@@ -2,9 +2,10 @@
 //!
 //! One task per connection waits on: the socket becoming readable (read a
 //! batch, parse, apply, flush the receivers it touched), a wake-up from
-//! another task (bytes left on our full socket, or a close request), the
-//! socket becoming writable while output is blocked, the ping timer, the
-//! write deadline, the authentication deadline and the server's run state.
+//! another task (bytes handed to us, our full socket, or a close request —
+//! server shutdown and lame duck close clients this way), the socket
+//! becoming writable while output is blocked, and one timer for the ping
+//! interval, the write deadline and the authentication deadline.
 
 use std::io;
 use std::net::SocketAddr;
