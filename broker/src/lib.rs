@@ -28,6 +28,8 @@
 //!   `-ERR` texts.
 //! - [`subject`]: subject validation, wildcard matching, the sublist.
 //! - [`auth`]: users, passwords (plain or bcrypt), tokens.
+//! - [`jetstream`]: persistence; so far the message store (redb file store,
+//!   memory store), not yet wired into the server.
 //! - [`server`]: listener, shared state, the connection task, signals,
 //!   lame-duck mode.
 //! - [`logging`]: nats-server-style log lines through `tracing`.
@@ -46,6 +48,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod jetstream;
 pub mod logging;
 pub mod protocol;
 pub mod server;

@@ -1,0 +1,398 @@
+//! `RedbStore`: a stream on disk, in its own redb database.
+//!
+//! **One database per stream directory** (`<dir>/stream.redb`), not one per
+//! `store_dir`: a damaged file takes down one stream and the rest keep
+//! serving; deleting a stream is deleting its directory (redb never shrinks a
+//! file by itself, so deleting a big stream's rows from a shared file would
+//! leave the space allocated); and each stream has its own writer, so a busy
+//! stream's commits never queue behind another's. The cost is one fsync per
+//! stream per group commit, and one idle writer thread per open stream.
+//! The stream's consumers' state lives in the same file and dies with it.
+//!
+//! Writes go through the writer thread (`writer.rs`): group commit, fsync
+//! before any caller hears `Ok`. Reads open a redb read transaction (MVCC:
+//! they never wait for the writer) on tokio's blocking pool, or inline when
+//! called outside a runtime (tools, tests). `open.rs` has the recovery rules.
+
+use std::collections::BTreeMap;
+use std::future::ready;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Sender};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use redb::{Database, ReadOnlyTable, ReadableDatabase};
+use tokio::sync::oneshot;
+
+use super::consumer::{ConsumerState, ConsumerStateStore};
+use super::engine::Engine;
+use super::error::StoreError;
+use super::query;
+use super::types::{
+    AppendOptions, NewMessage, PurgeRequest, SimpleState, StorageKind, StoreLimits, StoredMessage,
+    StreamState, Timestamp,
+};
+use super::view::{MsgView, StoreResult};
+use super::{MessageStore, StoreFuture};
+
+mod open;
+mod tables;
+mod writer;
+
+use tables::{read_meta, Tables, CONSUMERS, MESSAGES, META, SUBJECTS, SUBJECT_INDEX};
+use writer::{BatchLimits, Command, Op, Writer};
+
+/// How a redb store is opened.
+#[derive(Clone, Debug)]
+pub struct RedbOptions {
+    /// redb's page cache for this stream (redb's own default is 1 GiB, far
+    /// too much per stream on an edge box).
+    pub cache_bytes: usize,
+    /// Checksum every page at open. Without it a file damaged while the
+    /// broker was down may only show up later, as a panic inside redb.
+    pub verify_on_open: bool,
+    /// At most this many commands share one commit.
+    pub max_batch: usize,
+    /// At most about this many bytes share one commit.
+    pub max_batch_bytes: usize,
+}
+
+impl Default for RedbOptions {
+    fn default() -> Self {
+        RedbOptions {
+            cache_bytes: 64 << 20,
+            verify_on_open: true,
+            max_batch: 4096,
+            max_batch_bytes: 16 << 20,
+        }
+    }
+}
+
+/// A stream stored in `<dir>/stream.redb`.
+pub struct RedbStore {
+    path: Arc<Path>,
+    tx: Mutex<Option<Sender<Command>>>,
+    /// The engine as of the last commit.
+    snapshot: Arc<Mutex<Engine>>,
+    /// Taken on close so the file is released once in-flight reads finish.
+    db: Mutex<Option<Arc<Database>>>,
+}
+
+impl RedbStore {
+    /// Opens the store in `dir` (creating it), recovering its state. Blocks
+    /// on disk: call it from `spawn_blocking` or use [`Self::open_async`].
+    pub fn open(dir: &Path, limits: StoreLimits, options: RedbOptions) -> StoreResult<RedbStore> {
+        let (db, state) = open::open_database(dir, &options)?;
+        let path: Arc<Path> = Arc::from(dir.join(open::FILE_NAME));
+        let engine = Engine::new(StorageKind::File, limits, state);
+        let snapshot = Arc::new(Mutex::new(engine.clone()));
+        let (tx, rx) = mpsc::channel();
+        let writer = Writer {
+            path: Arc::clone(&path),
+            db: Some(Arc::clone(&db)),
+            engine,
+            snapshot: Arc::clone(&snapshot),
+            limits: BatchLimits {
+                max_commands: options.max_batch.max(1),
+                max_bytes: options.max_batch_bytes,
+            },
+            failed: None,
+        };
+        let name = dir.file_name().map_or_else(
+            || "tern-store".to_owned(),
+            |n| format!("store:{}", n.to_string_lossy()),
+        );
+        std::thread::Builder::new()
+            .name(name)
+            .spawn(move || writer.run(rx))
+            .map_err(|e| io_err(&path, e))?;
+        Ok(RedbStore {
+            path,
+            tx: Mutex::new(Some(tx)),
+            snapshot,
+            db: Mutex::new(Some(db)),
+        })
+    }
+
+    /// [`Self::open`] on tokio's blocking pool.
+    pub async fn open_async(
+        dir: PathBuf,
+        limits: StoreLimits,
+        options: RedbOptions,
+    ) -> StoreResult<RedbStore> {
+        tokio::task::spawn_blocking(move || RedbStore::open(&dir, limits, options))
+            .await
+            .map_err(|e| StoreError::Inconsistent {
+                reason: format!("open task failed: {e}"),
+            })?
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Queues `op` for the writer; the future resolves once it is committed.
+    fn submit(&self, op: Op) -> StoreFuture<u64> {
+        let (reply, rx) = oneshot::channel();
+        let sent = match &*self.tx.lock() {
+            Some(tx) => tx.send(Command { op, reply }).is_ok(),
+            None => false,
+        };
+        if !sent {
+            return Box::pin(ready(Err(StoreError::Closed)));
+        }
+        // A dropped reply means the writer thread is gone.
+        Box::pin(async move { rx.await.unwrap_or(Err(StoreError::Closed)) })
+    }
+
+    /// Runs `f` over a read transaction, on the blocking pool when in a
+    /// tokio runtime. It sees one committed snapshot, counters included.
+    fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&ReadTables<'_>, &StreamState) -> StoreResult<T> + Send + 'static,
+    ) -> StoreFuture<T> {
+        let Some(db) = self.db.lock().clone() else {
+            return Box::pin(ready(Err(StoreError::Closed)));
+        };
+        let path = Arc::clone(&self.path);
+        let job = move || -> StoreResult<T> {
+            let txn = db.begin_read().map_err(|e| db_err(&path, e))?;
+            let open = |e: redb::TableError| db_err(&path, e);
+            let (_, state) = read_meta(&path, &txn.open_table(META).map_err(open)?)?;
+            let tables = Tables {
+                path: &path,
+                messages: txn.open_table(MESSAGES).map_err(open)?,
+                index: txn.open_table(SUBJECT_INDEX).map_err(open)?,
+                subjects: txn.open_table(SUBJECTS).map_err(open)?,
+            };
+            f(&tables, &state)
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => Box::pin(async move {
+                rt.spawn_blocking(job).await.unwrap_or_else(|e| {
+                    Err(StoreError::Inconsistent {
+                        reason: format!("read task failed: {e}"),
+                    })
+                })
+            }),
+            Err(_) => Box::pin(ready(job())),
+        }
+    }
+
+    /// Reads the consumers table.
+    fn read_consumers<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&ReadOnlyTable<&'static str, &'static [u8]>, &Path) -> StoreResult<T>
+            + Send
+            + 'static,
+    ) -> StoreFuture<T> {
+        let Some(db) = self.db.lock().clone() else {
+            return Box::pin(ready(Err(StoreError::Closed)));
+        };
+        let path = Arc::clone(&self.path);
+        let job = move || -> StoreResult<T> {
+            let txn = db.begin_read().map_err(|e| db_err(&path, e))?;
+            let table = txn.open_table(CONSUMERS).map_err(|e| db_err(&path, e))?;
+            f(&table, &path)
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => Box::pin(async move {
+                rt.spawn_blocking(job).await.unwrap_or_else(|e| {
+                    Err(StoreError::Inconsistent {
+                        reason: format!("read task failed: {e}"),
+                    })
+                })
+            }),
+            Err(_) => Box::pin(ready(job())),
+        }
+    }
+}
+
+/// The tables of a read transaction.
+type ReadTables<'p> = Tables<
+    'p,
+    ReadOnlyTable<u64, &'static [u8]>,
+    ReadOnlyTable<(&'static [u8], u64), ()>,
+    ReadOnlyTable<&'static [u8], u64>,
+>;
+
+impl MessageStore for RedbStore {
+    fn kind(&self) -> StorageKind {
+        StorageKind::File
+    }
+
+    fn state(&self) -> StreamState {
+        self.snapshot.lock().state
+    }
+
+    fn limits(&self) -> StoreLimits {
+        self.snapshot.lock().limits
+    }
+
+    fn next_expiry(&self) -> Option<Timestamp> {
+        self.snapshot.lock().next_expiry()
+    }
+
+    fn append(&self, msg: NewMessage, opts: AppendOptions) -> StoreFuture<u64> {
+        self.submit(Op::Append(msg, opts))
+    }
+
+    fn remove(&self, seq: u64) -> StoreFuture<bool> {
+        let done = self.submit(Op::Remove(seq));
+        Box::pin(async move { done.await.map(|n| n == 1) })
+    }
+
+    fn purge(&self, req: PurgeRequest) -> StoreFuture<u64> {
+        self.submit(Op::Purge(req))
+    }
+
+    fn compact(&self, seq: u64) -> StoreFuture<u64> {
+        self.submit(Op::Compact(seq))
+    }
+
+    fn expire(&self, now: Timestamp) -> StoreFuture<u64> {
+        self.submit(Op::Expire(now))
+    }
+
+    fn set_limits(&self, limits: StoreLimits) -> StoreFuture<u64> {
+        self.submit(Op::SetLimits(limits))
+    }
+
+    fn load(&self, seq: u64) -> StoreFuture<Option<StoredMessage>> {
+        self.read(move |t, _| t.get(seq))
+    }
+
+    fn load_next(&self, from: u64, filter: Option<&[u8]>) -> StoreFuture<Option<StoredMessage>> {
+        let filter = filter.map(Bytes::copy_from_slice);
+        self.read(move |t, _| query::load_next(t, from, filter.as_deref()))
+    }
+
+    fn load_batch(
+        &self,
+        from: u64,
+        filter: Option<&[u8]>,
+        max_msgs: usize,
+        max_bytes: usize,
+    ) -> StoreFuture<Vec<StoredMessage>> {
+        let filter = filter.map(Bytes::copy_from_slice);
+        self.read(move |t, _| query::load_batch(t, from, filter.as_deref(), max_msgs, max_bytes))
+    }
+
+    fn load_last(&self, filter: &[u8]) -> StoreFuture<Option<StoredMessage>> {
+        let filter = Bytes::copy_from_slice(filter);
+        self.read(move |t, _| query::load_last(t, &filter))
+    }
+
+    fn last_per_subject(&self, filter: Option<&[u8]>) -> StoreFuture<Vec<u64>> {
+        let filter = filter.map(Bytes::copy_from_slice);
+        self.read(move |t, _| query::last_per_subject(t, filter.as_deref()))
+    }
+
+    fn filtered_state(&self, from: u64, filter: Option<&[u8]>) -> StoreFuture<SimpleState> {
+        let filter = filter.map(Bytes::copy_from_slice);
+        self.read(move |t, s| query::filtered_state(t, s, from, filter.as_deref()))
+    }
+
+    fn subjects_state(&self, filter: Option<&[u8]>) -> StoreFuture<BTreeMap<Bytes, u64>> {
+        let filter = filter.map(Bytes::copy_from_slice);
+        self.read(move |t, _| query::subjects_state(t, filter.as_deref()))
+    }
+
+    fn seq_from_time(&self, ts: Timestamp) -> StoreFuture<u64> {
+        self.read(move |t, s| query::seq_from_time(t, s, ts))
+    }
+
+    fn deleted(&self) -> StoreFuture<Vec<u64>> {
+        self.read(|t, s| query::deleted(t, s))
+    }
+
+    fn check_consistency(&self) -> StoreFuture<Result<(), String>> {
+        self.read(|t, s| query::check_consistency(t, s, StorageKind::File))
+    }
+
+    fn close(&self) -> StoreFuture<()> {
+        let done = self.submit(Op::Close);
+        // No more submissions; reads that already hold the database finish.
+        self.tx.lock().take();
+        self.db.lock().take();
+        Box::pin(async move {
+            match done.await {
+                Ok(_) | Err(StoreError::Closed) => Ok(()),
+                Err(e) => Err(e),
+            }
+        })
+    }
+}
+
+impl ConsumerStateStore for RedbStore {
+    fn save_consumer_state(&self, name: &str, state: &ConsumerState) -> StoreFuture<()> {
+        let done = self.submit(Op::SaveConsumer(name.to_owned(), state.encode()));
+        Box::pin(async move { done.await.map(|_| ()) })
+    }
+
+    fn load_consumer_state(&self, name: &str) -> StoreFuture<Option<ConsumerState>> {
+        let name = name.to_owned();
+        self.read_consumers(move |table, path| {
+            let Some(guard) = table.get(name.as_str()).map_err(|e| db_err(path, e))? else {
+                return Ok(None);
+            };
+            ConsumerState::decode(guard.value())
+                .map(Some)
+                .map_err(|why| StoreError::Corrupt {
+                    path: path.to_owned(),
+                    reason: format!("consumer {name}: {why}"),
+                })
+        })
+    }
+
+    fn delete_consumer_state(&self, name: &str) -> StoreFuture<bool> {
+        let done = self.submit(Op::DeleteConsumer(name.to_owned()));
+        Box::pin(async move { done.await.map(|n| n == 1) })
+    }
+
+    fn consumer_names(&self) -> StoreFuture<Vec<String>> {
+        self.read_consumers(|table, path| {
+            let mut names = Vec::new();
+            for entry in redb::ReadableTable::iter(table).map_err(|e| db_err(path, e))? {
+                let (k, _) = entry.map_err(|e| db_err(path, e))?;
+                names.push(k.value().to_owned());
+            }
+            Ok(names)
+        })
+    }
+}
+
+impl std::fmt::Debug for RedbStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedbStore")
+            .field("path", &self.path)
+            .field("state", &self.state())
+            .finish()
+    }
+}
+
+/// Maps a redb error to the store's vocabulary: damage is `Corrupt`, I/O
+/// is `Io`, the rest keeps redb's own words.
+pub(super) fn db_err(path: &Path, err: impl Into<redb::Error>) -> StoreError {
+    match err.into() {
+        redb::Error::Corrupted(reason) => StoreError::Corrupt {
+            path: path.to_owned(),
+            reason,
+        },
+        redb::Error::Io(e) => io_err(path, e),
+        redb::Error::ValueTooLarge(size) => StoreError::MessageTooLarge { size: size as u64 },
+        other => StoreError::Database {
+            path: path.to_owned(),
+            source: Arc::new(other),
+        },
+    }
+}
+
+pub(super) fn io_err(path: &Path, err: std::io::Error) -> StoreError {
+    StoreError::Io {
+        path: path.to_owned(),
+        source: Arc::new(err),
+    }
+}

@@ -1,0 +1,146 @@
+//! Opening a redb stream store: creating a new file atomically, opening an
+//! existing one (redb repairs after a crash), classifying a damaged file as
+//! a precise [`StoreError`], and rebuilding the in-memory state from the
+//! persisted counters with cheap agreement checks.
+//!
+//! Recovery reads no messages: the counters in `meta` were committed in the
+//! same transactions as the messages they count, so they are exact after any
+//! crash. With `verify_on_open` redb checksums every page first, which is
+//! what turns a garbled file into an error instead of a panic later on.
+
+use std::fs;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use redb::{Builder, Database, DatabaseError, ReadableDatabase, StorageError};
+
+use super::super::error::StoreError;
+use super::super::types::StreamState;
+use super::super::view::StoreResult;
+use super::tables::{
+    check_meta, read_meta, write_meta, Tables, CONSUMERS, FORMAT_VERSION, MESSAGES, META, SUBJECTS,
+    SUBJECT_INDEX,
+};
+use super::{db_err, io_err, RedbOptions};
+
+/// The database file inside a stream's directory.
+pub(super) const FILE_NAME: &str = "stream.redb";
+/// Where a new database is built before it is renamed into place, so a
+/// crash during creation never leaves a half-made `stream.redb`.
+const NEW_FILE_NAME: &str = "stream.redb.new";
+
+/// Opens (creating if needed) the database in `dir` and returns it with the
+/// committed state.
+pub(super) fn open_database(
+    dir: &Path,
+    options: &RedbOptions,
+) -> StoreResult<(Arc<Database>, StreamState)> {
+    fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+    let path = dir.join(FILE_NAME);
+    match fs::metadata(&path) {
+        Ok(meta) if meta.len() == 0 => {
+            return Err(StoreError::Corrupt {
+                path,
+                reason: "the file is empty".into(),
+            })
+        }
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => create(dir, &path)?,
+        Err(e) => return Err(io_err(&path, e)),
+    }
+
+    let repaired = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&repaired);
+    let mut builder = Builder::new();
+    builder
+        .set_cache_size(options.cache_bytes)
+        .set_check_integrity_on_open(options.verify_on_open)
+        .set_repair_callback(move |_| flag.store(true, Ordering::Relaxed));
+    let db = builder.open(&path).map_err(|e| open_err(&path, e))?;
+    if repaired.load(Ordering::Relaxed) {
+        tracing::warn!(path = %path.display(), "stream store was not closed cleanly; redb repaired it");
+    }
+
+    let state = {
+        let txn = db.begin_read().map_err(|e| db_err(&path, e))?;
+        let missing = |e: redb::TableError| match e {
+            redb::TableError::TableDoesNotExist(name) => StoreError::Corrupt {
+                path: path.clone(),
+                reason: format!("table {name} is missing"),
+            },
+            other => db_err(&path, other),
+        };
+        let meta = txn.open_table(META).map_err(missing)?;
+        let (format, state) = read_meta(&path, &meta)?;
+        if format != FORMAT_VERSION {
+            return Err(StoreError::UnsupportedVersion {
+                path,
+                found: format,
+                supported: FORMAT_VERSION,
+            });
+        }
+        let tables = Tables {
+            path: &path,
+            messages: txn.open_table(MESSAGES).map_err(missing)?,
+            index: txn.open_table(SUBJECT_INDEX).map_err(missing)?,
+            subjects: txn.open_table(SUBJECTS).map_err(missing)?,
+        };
+        check_meta(&tables, &state)?;
+        txn.open_table(CONSUMERS).map_err(missing)?;
+        state
+    };
+    Ok((Arc::new(db), state))
+}
+
+/// Builds an empty database under a temporary name and renames it into
+/// place; the rename (and the directory fsync after it) is the commit point.
+fn create(dir: &Path, path: &Path) -> StoreResult<()> {
+    let tmp = dir.join(NEW_FILE_NAME);
+    match fs::remove_file(&tmp) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io_err(&tmp, e)),
+    }
+    {
+        let db = Database::create(&tmp).map_err(|e| open_err(&tmp, e))?;
+        let txn = db.begin_write().map_err(|e| db_err(&tmp, e))?;
+        {
+            let e = |err| db_err(&tmp, err);
+            txn.open_table(MESSAGES).map_err(e)?;
+            txn.open_table(SUBJECT_INDEX).map_err(e)?;
+            txn.open_table(SUBJECTS).map_err(e)?;
+            txn.open_table(CONSUMERS).map_err(e)?;
+            let mut meta = txn.open_table(META).map_err(e)?;
+            write_meta(&tmp, &mut meta, &StreamState::default())?;
+        }
+        txn.commit().map_err(|e| db_err(&tmp, e))?;
+    }
+    fs::rename(&tmp, path).map_err(|e| io_err(path, e))?;
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| io_err(dir, e))
+}
+
+/// Classifies an open failure: damage is `Corrupt`, a lock is `AlreadyOpen`.
+fn open_err(path: &Path, err: DatabaseError) -> StoreError {
+    let corrupt = |reason: String| StoreError::Corrupt {
+        path: path.to_owned(),
+        reason,
+    };
+    match err {
+        DatabaseError::DatabaseAlreadyOpen => StoreError::AlreadyOpen {
+            path: path.to_owned(),
+        },
+        DatabaseError::RepairAborted => corrupt("redb could not repair the file".into()),
+        DatabaseError::Storage(StorageError::Corrupted(why)) => corrupt(why),
+        DatabaseError::Storage(StorageError::Io(e)) => match e.kind() {
+            std::io::ErrorKind::UnexpectedEof => corrupt(format!("the file is truncated ({e})")),
+            // redb's word for a file that is not (or no longer) a database,
+            // e.g. a destroyed header: "magic number mismatch".
+            std::io::ErrorKind::InvalidData => corrupt(e.to_string()),
+            _ => io_err(path, e),
+        },
+        other => db_err(path, other),
+    }
+}

@@ -1,0 +1,210 @@
+//! The writer thread of one redb store: group commit.
+//!
+//! Every mutation is a [`Command`] on a channel. The thread takes the first
+//! command, drains whatever else is already queued (up to a batch limit),
+//! applies them all in order inside one redb write transaction, commits with
+//! `Durability::Immediate` (one fsync for the whole group), publishes the new
+//! state, and only then answers each caller. So an `Ok` means committed, and
+//! the more callers are waiting, the more each fsync carries. A dedicated OS
+//! thread (not a tokio worker) does the blocking I/O.
+//!
+//! A refusal (wrong expected sequence, discard new) answers one command and
+//! writes nothing. Any other error aborts the transaction: the whole group
+//! gets the error and the in-memory counters roll back with it. A failed
+//! commit leaves redb refusing further writes until reopened, so the store
+//! then answers every write with [`StoreError::Failed`].
+
+use std::path::Path;
+use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use redb::{Database, Durability};
+use tokio::sync::oneshot;
+
+use super::super::engine::Engine;
+use super::super::error::StoreError;
+use super::super::types::{AppendOptions, NewMessage, PurgeRequest, StoreLimits, Timestamp};
+use super::super::view::StoreResult;
+use super::db_err;
+use super::tables::{write_meta, Tables, CONSUMERS, MESSAGES, META, SUBJECTS, SUBJECT_INDEX};
+
+/// One mutation.
+pub(super) enum Op {
+    Append(NewMessage, AppendOptions),
+    Remove(u64),
+    Purge(PurgeRequest),
+    Compact(u64),
+    Expire(Timestamp),
+    SetLimits(StoreLimits),
+    SaveConsumer(String, Vec<u8>),
+    DeleteConsumer(String),
+    /// Commit what came before, release the file, stop.
+    Close,
+}
+
+/// A mutation and where to send its outcome: the new sequence for an
+/// append, a count for purges and limits, 0/1 for remove and delete.
+pub(super) struct Command {
+    pub op: Op,
+    pub reply: oneshot::Sender<StoreResult<u64>>,
+}
+
+impl Command {
+    /// Roughly how many bytes the command adds to a transaction.
+    fn weight(&self) -> usize {
+        match &self.op {
+            Op::Append(m, _) => 64 + m.subject.len() * 2 + m.headers.len() + m.payload.len(),
+            Op::SaveConsumer(n, s) => n.len() + s.len(),
+            _ => 64,
+        }
+    }
+}
+
+/// Group limits: a commit carries at most this many commands or bytes, so
+/// one huge burst cannot make the first caller wait for all of it.
+pub(super) struct BatchLimits {
+    pub max_commands: usize,
+    pub max_bytes: usize,
+}
+
+/// The engine state as of the last commit, shared with the store handle.
+pub(super) type Snapshot = Arc<Mutex<Engine>>;
+
+pub(super) struct Writer {
+    pub path: Arc<Path>,
+    pub db: Option<Arc<Database>>,
+    pub engine: Engine,
+    pub snapshot: Snapshot,
+    pub limits: BatchLimits,
+    /// Set when a commit failed; every later write gets it.
+    pub failed: Option<StoreError>,
+}
+
+impl Writer {
+    /// The thread body: runs until `Close` or until every sender is gone.
+    pub(super) fn run(mut self, rx: Receiver<Command>) {
+        let mut batch = Vec::new();
+        while let Ok(first) = rx.recv() {
+            let mut weight = first.weight();
+            batch.push(first);
+            while batch.len() < self.limits.max_commands && weight < self.limits.max_bytes {
+                match rx.try_recv() {
+                    Ok(cmd) => {
+                        weight += cmd.weight();
+                        batch.push(cmd);
+                    }
+                    Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+                }
+            }
+            if self.commit_batch(&mut batch) {
+                break;
+            }
+        }
+        // Dropping the receiver makes every later submission fail with
+        // `Closed`; dropping the database releases the file lock.
+        self.db = None;
+    }
+
+    /// Applies and commits one group, answers every command in it. Returns
+    /// true when the group contained `Close`.
+    fn commit_batch(&mut self, batch: &mut Vec<Command>) -> bool {
+        let close = batch.iter().position(|c| matches!(c.op, Op::Close));
+        // Commands after a Close are refused, not applied.
+        let late: Vec<Command> = match close {
+            Some(i) => batch.drain(i + 1..).collect(),
+            None => Vec::new(),
+        };
+        let outcome = match (&self.failed, &self.db) {
+            (Some(err), _) => Err(err.clone()),
+            (None, None) => Err(StoreError::Closed),
+            (None, Some(db)) => {
+                let db = Arc::clone(db);
+                let before = self.engine.clone();
+                let result = self.apply(&db, batch);
+                if result.is_err() {
+                    self.engine = before;
+                }
+                result
+            }
+        };
+        match outcome {
+            Ok(results) => {
+                *self.snapshot.lock() = self.engine.clone();
+                if close.is_some() {
+                    // Release the file before anyone hears the close is done,
+                    // so they can reopen it at once.
+                    self.db = None;
+                }
+                for (cmd, result) in batch.drain(..).zip(results) {
+                    let _ = cmd.reply.send(result);
+                }
+            }
+            Err(err) => {
+                for cmd in batch.drain(..) {
+                    let _ = cmd.reply.send(Err(err.clone()));
+                }
+            }
+        }
+        for cmd in late {
+            let _ = cmd.reply.send(Err(StoreError::Closed));
+        }
+        close.is_some()
+    }
+
+    /// Runs the group in one write transaction. `Err` means nothing of it
+    /// was committed.
+    fn apply(&mut self, db: &Database, batch: &[Command]) -> StoreResult<Vec<StoreResult<u64>>> {
+        let path = &*self.path;
+        let mut txn = db.begin_write().map_err(|e| db_err(path, e))?;
+        txn.set_durability(Durability::Immediate)
+            .map_err(|e| db_err(path, e))?;
+        let mut results = Vec::with_capacity(batch.len());
+        {
+            let mut tables = Tables {
+                path,
+                messages: txn.open_table(MESSAGES).map_err(|e| db_err(path, e))?,
+                index: txn.open_table(SUBJECT_INDEX).map_err(|e| db_err(path, e))?,
+                subjects: txn.open_table(SUBJECTS).map_err(|e| db_err(path, e))?,
+            };
+            let mut consumers = txn.open_table(CONSUMERS).map_err(|e| db_err(path, e))?;
+            let e = &mut self.engine;
+            for cmd in batch {
+                let result = match &cmd.op {
+                    Op::Append(msg, opts) => e.append(&mut tables, msg, opts),
+                    Op::Remove(seq) => e.remove(&mut tables, *seq).map(u64::from),
+                    Op::Purge(req) => e.purge(&mut tables, req),
+                    Op::Compact(seq) => e.compact(&mut tables, *seq),
+                    Op::Expire(now) => e.expire(&mut tables, *now),
+                    Op::SetLimits(limits) => e.set_limits(&mut tables, *limits),
+                    Op::SaveConsumer(name, state) => consumers
+                        .insert(name.as_str(), state.as_slice())
+                        .map(|_| 0)
+                        .map_err(|err| db_err(path, err)),
+                    Op::DeleteConsumer(name) => consumers
+                        .remove(name.as_str())
+                        .map(|old| u64::from(old.is_some()))
+                        .map_err(|err| db_err(path, err)),
+                    Op::Close => Ok(0),
+                };
+                match result {
+                    Err(err) if !err.is_refusal() => return Err(err),
+                    result => results.push(result),
+                }
+            }
+            let mut meta = txn.open_table(META).map_err(|e| db_err(path, e))?;
+            write_meta(path, &mut meta, &self.engine.state)?;
+        }
+        if let Err(err) = txn.commit() {
+            let err = db_err(path, err);
+            // redb refuses new write transactions after a failed commit;
+            // only a reopen (which repairs) brings the store back.
+            self.failed = Some(StoreError::Failed {
+                path: path.to_owned(),
+                reason: err.to_string(),
+            });
+            return Err(err);
+        }
+        Ok(results)
+    }
+}

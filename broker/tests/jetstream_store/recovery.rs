@@ -1,0 +1,128 @@
+//! File store only: state and contents survive close and reopen; the file is
+//! locked while open; a closed store refuses writes.
+
+use std::path::Path;
+
+use tern::jetstream::store::{
+    ConsumerState, ConsumerStateStore, MessageStore, PurgeRequest, RedbOptions, RedbStore,
+    SequencePair, StoreError, StoreLimits,
+};
+
+use crate::{consistent, put};
+
+fn open(dir: &Path) -> RedbStore {
+    RedbStore::open(dir, StoreLimits::default(), RedbOptions::default()).expect("open")
+}
+
+#[tokio::test]
+async fn restart_recovers_state_messages_and_consumers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("orders");
+    let s = open(&dir);
+    for n in 1..=20 {
+        put(&s, &format!("o.{}", n % 4), &format!("m{n}"), n).await;
+    }
+    s.remove(7).await.unwrap();
+    s.purge(PurgeRequest {
+        up_to_seq: Some(4),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let consumer = ConsumerState {
+        delivered: SequencePair {
+            consumer_seq: 3,
+            stream_seq: 12,
+        },
+        ..Default::default()
+    };
+    s.save_consumer_state("dur", &consumer).await.unwrap();
+    let before = s.state();
+    let before_msgs = s.load_batch(0, None, 100, usize::MAX).await.unwrap();
+    s.close().await.unwrap();
+    drop(s);
+
+    let s = open(&dir);
+    assert_eq!(s.state(), before);
+    assert_eq!(
+        s.load_batch(0, None, 100, usize::MAX).await.unwrap(),
+        before_msgs
+    );
+    assert_eq!(s.load_consumer_state("dur").await.unwrap(), Some(consumer));
+    assert_eq!(s.deleted().await.unwrap(), vec![7]);
+    assert_eq!(put(&s, "o.1", "next", 21).await, 21);
+    consistent(&s).await;
+    s.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn emptied_store_reopens_after_its_last_sequence() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = open(tmp.path());
+    for n in 1..=5 {
+        put(&s, "a", "x", n).await;
+    }
+    s.purge(PurgeRequest::all()).await.unwrap();
+    s.close().await.unwrap();
+    drop(s);
+    let s = open(tmp.path());
+    let st = s.state();
+    assert_eq!(
+        (st.messages, st.first_seq, st.last_seq, st.last_ts),
+        (0, 6, 5, 5)
+    );
+    assert_eq!(put(&s, "a", "x", 6).await, 6);
+    s.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn second_open_is_refused_while_open() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = open(tmp.path());
+    let again = RedbStore::open(tmp.path(), StoreLimits::default(), RedbOptions::default());
+    assert!(
+        matches!(again, Err(StoreError::AlreadyOpen { .. })),
+        "{again:?}"
+    );
+    s.close().await.unwrap();
+    drop(s);
+    open(tmp.path()).close().await.unwrap();
+}
+
+#[tokio::test]
+async fn closed_store_refuses_writes_and_reads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = open(tmp.path());
+    put(&s, "a", "x", 1).await;
+    s.close().await.unwrap();
+    let err = s.append(crate::msg("a", "y", 2), Default::default()).await;
+    assert!(matches!(err, Err(StoreError::Closed)), "{err:?}");
+    assert!(matches!(s.load(1).await, Err(StoreError::Closed)));
+    assert_eq!(
+        s.state().messages,
+        1,
+        "the last committed state stays readable"
+    );
+}
+
+#[test]
+fn works_outside_a_runtime() {
+    // Tools and `spawn_blocking` callers have no runtime: reads run inline,
+    // and the futures can be driven by any executor.
+    let tmp = tempfile::tempdir().unwrap();
+    let s = open(tmp.path());
+    let seq = block_on(s.append(crate::msg("a", "x", 1), Default::default()));
+    assert_eq!(seq.unwrap(), 1);
+    let m = block_on(s.load(1)).unwrap().unwrap();
+    assert_eq!(&m.payload[..], b"x");
+    block_on(s.close()).unwrap();
+}
+
+/// Drives a future on a throwaway current-thread runtime that is not
+/// entered while the store call is made.
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime")
+        .block_on(f)
+}
