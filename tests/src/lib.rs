@@ -319,7 +319,9 @@ impl RawClient {
         stream.set_nodelay(true)?;
         let mut reader = BufReader::new(stream.try_clone()?);
         let mut info = String::new();
-        reader.read_line(&mut info)?;
+        reader
+            .read_line(&mut info)
+            .with_context(|| format!("read INFO from {addr}"))?;
         if !info.starts_with("INFO ") {
             bail!("expected INFO, got {info:?}");
         }
@@ -454,5 +456,100 @@ impl RawClient {
         };
         let _ = self.stream.set_read_timeout(Some(Duration::from_secs(5)));
         closed
+    }
+}
+
+/// One HTTP response, as the monitoring tests read it.
+#[derive(Debug, Clone)]
+pub struct HttpResponse {
+    pub status: u16,
+    /// The header block, lines joined with `\n` (names as sent).
+    pub headers: String,
+    pub body: String,
+}
+
+impl HttpResponse {
+    /// The value of header `name` (case-insensitive), if present.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.lines().find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
+
+    /// The body as JSON.
+    pub fn json(&self) -> Result<serde_json::Value> {
+        serde_json::from_str(&self.body)
+            .with_context(|| format!("not JSON (status {}): {:?}", self.status, self.body))
+    }
+}
+
+/// `GET path` from `127.0.0.1:port` with `Connection: close`, using only
+/// the standard library. The response must carry `Content-Length` or end
+/// at close.
+pub fn http_get(port: u16, path: &str) -> Result<HttpResponse> {
+    http_request(
+        port,
+        &format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"),
+    )
+}
+
+/// Send raw request bytes to `127.0.0.1:port` and read the response until
+/// the server closes the connection.
+pub fn http_request(port: u16, raw: &str) -> Result<HttpResponse> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))
+        .with_context(|| format!("connect to monitoring port {port}"))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    stream.write_all(raw.as_bytes())?;
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut stream, &mut bytes)
+        .with_context(|| format!("read the response from port {port}"))?;
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .with_context(|| format!("no header end in {text:?}"))?;
+    let status_line = head.lines().next().unwrap_or_default();
+    let status = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .with_context(|| format!("bad status line {status_line:?}"))?;
+    let headers = head.lines().skip(1).collect::<Vec<_>>().join("\n");
+    let chunked = headers
+        .lines()
+        .any(|l| l.to_ascii_lowercase().starts_with("transfer-encoding:") && l.contains("chunked"));
+    let body = if chunked {
+        dechunk(body)?
+    } else {
+        body.to_string()
+    };
+    Ok(HttpResponse {
+        status,
+        headers,
+        body,
+    })
+}
+
+/// Decode a `Transfer-Encoding: chunked` body (nats-server sends large
+/// documents that way).
+fn dechunk(mut rest: &str) -> Result<String> {
+    let mut out = String::new();
+    loop {
+        let (size, after) = rest
+            .split_once("\r\n")
+            .with_context(|| format!("bad chunk in {rest:?}"))?;
+        let size = usize::from_str_radix(size.trim(), 16)
+            .with_context(|| format!("bad chunk size {size:?}"))?;
+        if size == 0 {
+            return Ok(out);
+        }
+        let chunk = after
+            .get(..size)
+            .with_context(|| format!("short chunk in {after:?}"))?;
+        out.push_str(chunk);
+        rest = after
+            .get(size..)
+            .and_then(|r| r.strip_prefix("\r\n"))
+            .context("chunk not followed by CRLF")?;
     }
 }

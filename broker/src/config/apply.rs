@@ -311,6 +311,31 @@ impl Applier<'_> {
                 self.set_at.lame_duck_grace_period = Some(f.origin());
             }
             "no_header_support" => self.config.no_header_support = f.bool()?,
+            "http" => {
+                let (host, port) = listen(f)?;
+                if let Some(host) = host {
+                    self.config.http_host = non_empty(&host);
+                }
+                self.config.http_port = monitor_port(port).map_err(|e| f.invalid(e))?;
+            }
+            "http_port" | "monitor_port" => {
+                self.config.http_port = monitor_port(f.int()?).map_err(|e| f.invalid(e))?
+            }
+            "no_system_account" | "no_system" | "no_sys_acc" => {
+                self.config.no_system_account = f.bool()?
+            }
+            "http_base_path" => self.config.http_base_path = f.string()?.to_string(),
+            "max_closed_clients" => {
+                let v = non_negative(f, f.int()?)?;
+                self.config.max_closed_clients = if v == 0 {
+                    DEFAULT_MAX_CLOSED_CLIENTS
+                } else {
+                    to_usize(f, v)?
+                };
+            }
+            "ports_file_dir" => {
+                self.config.ports_file_dir = non_empty(f.string()?).map(PathBuf::from)
+            }
             "authorization" => super::apply_auth::authorization(self, f)?,
             _ => match unsupported::feature_of(&key) {
                 Some((feature, gate)) => {
@@ -470,6 +495,19 @@ pub(super) fn port_from(value: i64) -> Result<u16, String> {
         0 => Ok(DEFAULT_PORT),
         1..=65535 => Ok(value as u16),
         _ => Err(format!("port {value} is out of range (1-65535, 0 for the default {DEFAULT_PORT}, -1 for a random port)")),
+    }
+}
+
+/// nats-server's monitoring port rules: 0 leaves monitoring off, -1 picks
+/// a random port (Tern's `Some(0)`).
+pub(super) fn monitor_port(value: i64) -> Result<Option<u16>, String> {
+    match value {
+        0 => Ok(None),
+        -1 => Ok(Some(0)),
+        1..=65535 => Ok(Some(value as u16)),
+        _ => Err(format!(
+            "monitoring port {value} is out of range (1-65535, 0 for off, -1 for a random port)"
+        )),
     }
 }
 

@@ -99,6 +99,10 @@ pub enum ConfigError {
     #[error("invalid boolean value {value:?} for -{flag}: parse error")]
     InvalidBoolFlag { flag: String, value: String },
 
+    /// `--signal` with an unknown command or extra `=` parts.
+    #[error("{0}")]
+    InvalidSignal(String),
+
     /// A word after the flags other than `version` or `help`.
     #[error("unrecognized command: {0:?}")]
     UnrecognizedCommand(String),

@@ -8,7 +8,7 @@
 
 use std::path::PathBuf;
 
-use super::apply::{host_or_default, non_empty, port_from};
+use super::apply::{host_or_default, monitor_port, non_empty, port_from};
 use super::error::ConfigError;
 use super::model::{Config, Origin, Unsupported};
 use super::units;
@@ -46,6 +46,11 @@ enum Target {
     User,
     Pass,
     Token,
+    /// `-m/--http_port`: HTTP monitoring.
+    HttpPort,
+    PortsFileDir,
+    /// `-sl/--signal cmd[=pid]`: signal a running server and exit.
+    Signal,
     /// A flag of a feature Tern lacks; recorded when its value turns it on.
     Unsupported(&'static str),
     /// `-js`: like `Unsupported`, but `-js=false` also switches off a
@@ -101,26 +106,14 @@ const FLAGS: &[Spec] = &[
         Kind::String,
         Target::Unsupported("jetstream"),
     ),
-    spec(
-        &["m", "http_port"],
-        Kind::Int,
-        Target::Unsupported("monitoring"),
-    ),
+    spec(&["m", "http_port"], Kind::Int, Target::HttpPort),
     spec(
         &["ms", "https_port"],
         Kind::Int,
-        Target::Unsupported("monitoring"),
+        Target::Unsupported("https monitoring"),
     ),
-    spec(
-        &["sl", "signal"],
-        Kind::String,
-        Target::Unsupported("signal"),
-    ),
-    spec(
-        &["ports_file_dir"],
-        Kind::String,
-        Target::Unsupported("ports_file_dir"),
-    ),
+    spec(&["sl", "signal"], Kind::String, Target::Signal),
+    spec(&["ports_file_dir"], Kind::String, Target::PortsFileDir),
     spec(&["s", "syslog"], Kind::Bool, Target::Unsupported("syslog")),
     spec(
         &["r", "remote_syslog"],
@@ -301,6 +294,12 @@ impl CommandLine {
         if self.is_on(Target::HelpTls) {
             return Ok(Some(Action::Help(TLS_HELP.to_string())));
         }
+        // nats-server sends the signal before reading any config file.
+        if let Some(FlagValue::String(spec)) = self.last(Target::Signal) {
+            if !spec.is_empty() {
+                return signal_action(spec, self.pid_file_flag()).map(Some);
+            }
+        }
         match self.command.as_deref().map(str::to_lowercase).as_deref() {
             None => Ok(None),
             Some("version") => Ok(Some(Action::Version)),
@@ -308,6 +307,14 @@ impl CommandLine {
             Some(_) => Err(ConfigError::UnrecognizedCommand(
                 self.command.clone().unwrap_or_default(),
             )),
+        }
+    }
+
+    /// The `-P` pid file given on this command line, if any.
+    fn pid_file_flag(&self) -> Option<PathBuf> {
+        match self.last(Target::PidFile) {
+            Some(FlagValue::String(path)) if !path.is_empty() => Some(PathBuf::from(path)),
+            _ => None,
         }
     }
 
@@ -368,6 +375,12 @@ impl CommandLine {
                 (Target::PidFile, FlagValue::String(s)) => {
                     config.pid_file = non_empty(s).map(PathBuf::from)
                 }
+                (Target::PortsFileDir, FlagValue::String(s)) => {
+                    config.ports_file_dir = non_empty(s).map(PathBuf::from)
+                }
+                (Target::HttpPort, FlagValue::Int(p)) => {
+                    config.http_port = monitor_port(*p).map_err(|e| bad(g, e))?
+                }
                 (Target::LogFile, FlagValue::String(s)) => {
                     config.log.file = non_empty(s).map(PathBuf::from)
                 }
@@ -403,6 +416,36 @@ impl CommandLine {
         check_auth_flags(config)
     }
 }
+
+/// `--signal cmd[=pid]`: the command must be one nats-server knows; the
+/// part after `=` is a pid or a pid file (read when it exists, as
+/// nats-server does). Without it, the `-P` pid file of the same command
+/// line, if given, names the process.
+fn signal_action(spec: &str, pid_file: Option<PathBuf>) -> Result<Action, ConfigError> {
+    let mut parts = spec.split('=');
+    let command = parts.next().unwrap_or_default().to_string();
+    let target = parts.next().map(str::to_string);
+    let rest: Vec<&str> = parts.collect();
+    if !rest.is_empty() {
+        return Err(ConfigError::InvalidSignal(format!(
+            "invalid signal parameters: [{}]",
+            rest.join(" ")
+        )));
+    }
+    if !SIGNAL_COMMANDS.contains(&command.as_str()) {
+        return Err(ConfigError::InvalidSignal(format!(
+            "unknown signal \"{command}\""
+        )));
+    }
+    let pid = match target {
+        Some(t) => Some(t),
+        None => pid_file.map(|p| p.display().to_string()),
+    };
+    Ok(Action::Signal { command, pid })
+}
+
+/// The commands `--signal` accepts (nats-server's `CommandToSignal`).
+pub const SIGNAL_COMMANDS: &[&str] = &["stop", "quit", "reopen", "reload", "ldm", "term"];
 
 fn record(config: &mut Config, feature: &str, g: &Given) {
     config.unsupported.push(Unsupported {

@@ -39,8 +39,9 @@ mod value;
 use std::path::Path;
 
 pub use error::ConfigError;
-pub use flags::COMMAND_LINE;
+pub use flags::{COMMAND_LINE, SIGNAL_COMMANDS};
 pub use model::*;
+pub(crate) use units::format_go_duration;
 pub use usage::usage;
 
 use apply::Dialect;
@@ -57,6 +58,13 @@ pub enum Action {
     Version,
     /// `-h` / `--help` / `help` / `--help_tls`: the text to print.
     Help(String),
+    /// `--signal cmd[=pid]`: send `cmd` (stop, quit, reopen, reload, ldm,
+    /// term) to a running server. `pid` is a pid or a pid file; `None`
+    /// means "the one server of this name that is running".
+    Signal {
+        command: String,
+        pid: Option<String>,
+    },
 }
 
 /// The result of reading the command line (and the config file it names).

@@ -155,6 +155,22 @@ pub struct Config {
     pub auth: AuthConfig,
     pub log: LogConfig,
     pub pid_file: Option<PathBuf>,
+    /// Directory for the `<exe>_<pid>.ports` file listing the bound URLs
+    /// (`ports_file_dir`, `--ports_file_dir`).
+    pub ports_file_dir: Option<PathBuf>,
+    /// HTTP monitoring port (`-m`, `http_port`, `monitor_port`, `http`):
+    /// `None` = off (nats-server's 0), `Some(0)` = any free port (its -1).
+    pub http_port: Option<u16>,
+    /// Monitoring listen host (`http: "host:port"`); `None` = the client
+    /// listen host, as in nats-server.
+    pub http_host: Option<String>,
+    /// Path prefix of every monitoring endpoint (`http_base_path`).
+    pub http_base_path: String,
+    /// `no_system_account`: no `$SYS.REQ.SERVER...` requests are answered.
+    pub no_system_account: bool,
+    /// Closed connections remembered for `/connz?state=closed`
+    /// (`max_closed_clients`).
+    pub max_closed_clients: usize,
     /// File the config was loaded from (used by SIGHUP reload).
     pub config_file: Option<PathBuf>,
     /// Configured features Tern does not implement yet.
@@ -173,7 +189,15 @@ pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(120);
 pub const DEFAULT_PING_MAX: u32 = 2;
 pub const DEFAULT_WRITE_DEADLINE: Duration = Duration::from_secs(10);
 pub const DEFAULT_LAME_DUCK_DURATION: Duration = Duration::from_secs(120);
+pub const DEFAULT_MAX_CLOSED_CLIENTS: usize = 10_000;
 pub const DEFAULT_LAME_DUCK_GRACE_PERIOD: Duration = Duration::from_secs(10);
+
+impl Config {
+    /// The host the monitoring listener binds to.
+    pub fn monitor_host(&self) -> &str {
+        self.http_host.as_deref().unwrap_or(&self.host)
+    }
+}
 
 impl Default for Config {
     fn default() -> Self {
@@ -196,6 +220,12 @@ impl Default for Config {
             auth: AuthConfig::default(),
             log: LogConfig::default(),
             pid_file: None,
+            ports_file_dir: None,
+            http_port: None,
+            http_host: None,
+            http_base_path: String::new(),
+            no_system_account: false,
+            max_closed_clients: DEFAULT_MAX_CLOSED_CLIENTS,
             config_file: None,
             unsupported: Vec::new(),
             warnings: Vec::new(),

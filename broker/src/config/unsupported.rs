@@ -1,6 +1,6 @@
 //! The top-level keys of nats-server features Tern does not implement yet,
 //! the feature each belongs to, and when a key's value counts as using it
-//! (`jetstream: false`, `http_port: 0` or `syslog: false` leave the feature
+//! (`jetstream: false`, `https_port: 0` or `syslog: false` leave the feature
 //! off and so are no obstacle to starting).
 
 use super::apply::{listen, Field};
@@ -26,8 +26,6 @@ pub(super) enum Gate {
     UnlessDefault,
     /// `true`, `"enabled"`, or a map without `enabled: false`.
     JetStream,
-    /// Type-checked as a boolean, otherwise without effect in Tern.
-    IgnoredBool,
 }
 
 /// Every top-level key of nats-server that Tern does not implement, with the
@@ -50,20 +48,10 @@ const UNSUPPORTED: &[(&[&str], &str, Gate)] = &[
         "system_account",
         Gate::IfNonEmpty,
     ),
-    (
-        &["no_system_account", "no_system", "no_sys_acc"],
-        "system_account",
-        Gate::IgnoredBool,
-    ),
     (&["mappings", "maps"], "subject mappings", Gate::Always),
-    (&["http", "https"], "monitoring", Gate::IfListening),
-    (
-        &["http_port", "monitor_port", "https_port"],
-        "monitoring",
-        Gate::IfNonZero,
-    ),
-    (&["http_base_path"], "monitoring", Gate::IfNonEmpty),
-    (&["max_closed_clients"], "monitoring", Gate::IfNonZero),
+    // HTTPS monitoring needs TLS; plain HTTP monitoring is supported.
+    (&["https"], "https monitoring", Gate::IfListening),
+    (&["https_port"], "https monitoring", Gate::IfNonZero),
     (
         &[
             "operator",
@@ -104,7 +92,6 @@ const UNSUPPORTED: &[(&[&str], &str, Gate)] = &[
         Gate::IfNonZero,
     ),
     (&["logtime_utc"], "logtime_utc", Gate::IfTrue),
-    (&["ports_file_dir"], "ports_file_dir", Gate::IfNonEmpty),
     (
         &["prof_port", "prof_block_rate"],
         "profiling",
@@ -162,10 +149,6 @@ impl Gate {
             Gate::UnlessFalse => !matches!(f.value.kind, Kind::Bool(false)),
             Gate::IfListening => listen(f)?.1 != 0,
             Gate::UnlessDefault => f.string()? != "default",
-            Gate::IgnoredBool => {
-                f.bool()?;
-                false
-            }
             Gate::JetStream => match &f.value.kind {
                 Kind::Bool(on) => *on,
                 Kind::String(s) => match s.to_lowercase().as_str() {

@@ -21,8 +21,12 @@ Server Options:
         --server_name <server_name>  Server name (default: auto)
     -P, --pid <file>                 File to store PID
     -c, --config <file>              Configuration file (.toml for TOML, else nats-server syntax)
+    -m, --http_port <port>           Use port for http monitoring (-1 for any free port)
     -t                               Test configuration and exit
+    -sl,--signal <signal>[=<pid>]    Send signal to tern process (ldm, stop, quit, term, reopen, reload)
+                                     <pid> can be either a PID (e.g. 1) or the path to a PID file
         --client_advertise <string>  Client URL to advertise to other servers
+        --ports_file_dir <dir>       Creates a ports file in the specified directory (<executable_name>_<pid>.ports)
 
 Logging Options:
     -l, --log <file>                 File to redirect log output
@@ -44,9 +48,9 @@ Common Options:
 
 Not supported yet (accepted so nats-server command lines parse; Tern refuses
 to start while one is in use and names it):
-    -js, --jetstream, -sd, --store_dir, -m, --http_port, -ms, --https_port,
+    -js, --jetstream, -sd, --store_dir, -ms, --https_port,
     -s, --syslog, -r, --remote_syslog, --log_size_limit, --logtime_utc,
-    --max_traced_msg_len, -sl, --signal, --ports_file_dir, --profile,
+    --max_traced_msg_len, --profile,
     --routes, --cluster, --cluster_listen, --cluster_name, --cluster_advertise,
     --no_advertise, --connect_retries, --tls, --tlscert, --tlskey, --tlscacert,
     --tlsverify, --help_tls

@@ -1,17 +1,19 @@
 //! The part of a client connection other tasks can see: its id, its
 //! outbound buffer, what it declared at CONNECT that affects delivery, and
-//! its counters.
+//! its counters — and what monitoring keeps of it once it has closed
+//! ([`ClosedClient`]).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
 
 use parking_lot::{Mutex, RwLock};
 use rustc_hash::FxHashMap;
 
 use crate::auth::CompiledPermissions;
 
-use super::outbound::Outbound;
+use super::outbound::{CloseReason, Outbound};
 use super::subscription::Subscription;
 
 /// Inbound counters, added to once per read batch by the owner task.
@@ -57,6 +59,42 @@ pub struct ClientHandle {
     /// the delivery path for the common case of none.
     permissions: RwLock<Option<Arc<CompiledPermissions>>>,
     has_sub_deny: AtomicBool,
+    /// When the connection was accepted (wall clock, for monitoring).
+    pub start: SystemTime,
+    started: Instant,
+    /// Nanoseconds from `started` to the last read batch; set once per
+    /// batch by the owner task (see [`ClientHandle::touch`]).
+    last_activity: AtomicU64,
+    /// Round-trip estimate in nanoseconds: accept to CONNECT, as
+    /// nats-server estimates it (0 until CONNECT).
+    rtt: AtomicU64,
+}
+
+/// One subscription as monitoring shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubSnapshot {
+    pub subject: String,
+    pub queue: Option<String>,
+    pub sid: String,
+    pub msgs: u64,
+}
+
+/// What `/connz?state=closed` shows of a connection after it closed.
+#[derive(Debug, Clone)]
+pub struct ClosedClient {
+    pub id: u64,
+    pub addr: SocketAddr,
+    pub start: SystemTime,
+    pub last_activity: SystemTime,
+    pub stop: SystemTime,
+    pub rtt: Duration,
+    pub reason: CloseReason,
+    pub in_msgs: u64,
+    pub in_bytes: u64,
+    pub out_msgs: u64,
+    pub out_bytes: u64,
+    pub meta: ClientMeta,
+    pub subs: Vec<SubSnapshot>,
 }
 
 impl ClientHandle {
@@ -72,6 +110,61 @@ impl ClientHandle {
             subs: Mutex::new(FxHashMap::default()),
             permissions: RwLock::new(None),
             has_sub_deny: AtomicBool::new(false),
+            start: SystemTime::now(),
+            started: Instant::now(),
+            last_activity: AtomicU64::new(0),
+            rtt: AtomicU64::new(0),
+        }
+    }
+
+    /// CONNECT arrived: estimate the round trip from the accept.
+    pub fn note_connect(&self) {
+        let nanos = self.started.elapsed().as_nanos();
+        self.rtt
+            .store(u64::try_from(nanos).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
+    pub fn rtt(&self) -> Duration {
+        Duration::from_nanos(self.rtt.load(Ordering::Relaxed))
+    }
+
+    /// Note activity (a read batch) at `now`. One relaxed store per batch.
+    #[inline]
+    pub fn touch(&self, now: Instant) {
+        let nanos = now.saturating_duration_since(self.started).as_nanos();
+        self.last_activity
+            .store(u64::try_from(nanos).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
+    /// Wall-clock time of the last read batch (the start when none yet).
+    pub fn last_activity(&self) -> SystemTime {
+        let nanos = self.last_activity.load(Ordering::Relaxed);
+        self.start + Duration::from_nanos(nanos)
+    }
+
+    /// The client's subscriptions, as monitoring shows them.
+    pub fn sub_snapshots(&self) -> Vec<SubSnapshot> {
+        self.subs.lock().values().map(|s| snapshot(s)).collect()
+    }
+
+    /// Everything `/connz?state=closed` keeps, taken as the connection
+    /// closes (`subs` are the subscriptions it held).
+    pub fn closed_record(&self, reason: CloseReason, subs: &[Arc<Subscription>]) -> ClosedClient {
+        let (out_msgs, out_bytes) = self.out.delivered();
+        ClosedClient {
+            id: self.id,
+            addr: self.addr,
+            start: self.start,
+            last_activity: self.last_activity(),
+            stop: SystemTime::now(),
+            rtt: self.rtt(),
+            reason,
+            in_msgs: self.counters.in_msgs.load(Ordering::Relaxed),
+            in_bytes: self.counters.in_bytes.load(Ordering::Relaxed),
+            out_msgs,
+            out_bytes,
+            meta: self.meta.lock().clone(),
+            subs: subs.iter().map(|s| snapshot(s)).collect(),
         }
     }
 
@@ -111,5 +204,17 @@ impl ClientHandle {
     pub fn set_connect_flags(&self, headers: bool, echo: bool) {
         self.headers.store(headers, Ordering::Relaxed);
         self.echo.store(echo, Ordering::Relaxed);
+    }
+}
+
+fn snapshot(sub: &Subscription) -> SubSnapshot {
+    SubSnapshot {
+        subject: String::from_utf8_lossy(&sub.subject).into_owned(),
+        queue: sub
+            .queue
+            .as_ref()
+            .map(|q| String::from_utf8_lossy(q).into_owned()),
+        sid: String::from_utf8_lossy(&sub.sid).into_owned(),
+        msgs: sub.delivered(),
     }
 }

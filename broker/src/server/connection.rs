@@ -76,6 +76,15 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
     for sub in &subs {
         remove_subscription(&shared, sub);
     }
+    if shared.records_closed() {
+        shared.record_closed(handle.closed_record(reason, &subs));
+    }
+    if reason == CloseReason::StaleConnection {
+        shared
+            .totals
+            .stale_connections
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
     if reason == CloseReason::SlowConsumerPendingBytes
         || reason == CloseReason::SlowConsumerWriteDeadline
     {
@@ -225,6 +234,7 @@ fn read_batch(
         Err(_) => return Err(CloseReason::ReadError),
     };
     session.last_in = Instant::now();
+    session.handle.touch(session.last_in);
     if n == offered {
         *read_size = (*read_size * 2).min(MAX_READ);
     } else if n < *read_size / 2 {

@@ -4,7 +4,8 @@ use std::net::SocketAddr;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
-    #[error("cannot listen on {addr}: {source}")]
+    /// nats-server: `Error listening on port: HOST:PORT, "..."`.
+    #[error("Error listening on port: {addr}, \"{source}\"")]
     Bind {
         addr: String,
         #[source]
@@ -18,6 +19,15 @@ pub enum ServerError {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot write ports file {path}: {source}")]
+    PortsFile {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// nats-server: `Can't start monitoring: ...`.
+    #[error("Can't start monitoring: {0}")]
+    Monitor(#[from] crate::monitor::MonitorError),
     #[error("invalid listen address {0}")]
     BadAddress(String),
     #[error("I/O error on {addr}: {source}")]

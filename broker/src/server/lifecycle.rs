@@ -1,6 +1,8 @@
-//! Starting, reloading, lame-duck and stopping the server.
+//! Starting, reloading, lame-duck and stopping the server; the HTTP
+//! monitor and the ports file (`ports_file_dir`) live and die with it.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -8,6 +10,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
+use crate::monitor::{join_host_port, Monitor};
 use crate::protocol::info::NATS_COMPAT_VERSION;
 
 use super::error::ServerError;
@@ -19,6 +22,8 @@ use super::state::{RunState, Shared};
 pub struct Server {
     shared: Arc<Shared>,
     accept: JoinHandle<()>,
+    monitor: Option<Monitor>,
+    ports_file: Option<PathBuf>,
 }
 
 impl Server {
@@ -51,6 +56,7 @@ impl Server {
                 }
             })?;
         }
+        let ports_dir = config.ports_file_dir.clone();
         let shared = Arc::new(Shared::new(config, local_addr));
         tracing::info!(
             "  Version:  {} (NATS protocol {})",
@@ -59,14 +65,33 @@ impl Server {
         );
         tracing::info!("  ID:       {}", shared.server_id);
         tracing::info!("  Name:     {}", shared.server_name);
+        let monitor = Monitor::start(&shared).await?;
         tracing::info!("Listening for client connections on {local_addr}");
+        let ports_file = match ports_dir {
+            Some(dir) => Some(write_ports_file(
+                &dir,
+                local_addr,
+                monitor.as_ref().map(Monitor::local_addr),
+            )?),
+            None => None,
+        };
         tracing::info!("Server is ready");
         let accept = tokio::spawn(accept_loop(
             listener,
             shared.clone(),
             shared.watch_run_state(),
         ));
-        Ok(Server { shared, accept })
+        Ok(Server {
+            shared,
+            accept,
+            monitor,
+            ports_file,
+        })
+    }
+
+    /// Where the HTTP monitor listens, when it is on.
+    pub fn monitor_addr(&self) -> Option<SocketAddr> {
+        self.monitor.as_ref().map(Monitor::local_addr)
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -148,9 +173,95 @@ impl Server {
         while self.shared.client_count() > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
+        if let Some(monitor) = self.monitor {
+            monitor.stopped().await;
+        }
         if let Some(path) = &self.shared.config().pid_file {
             let _ = std::fs::remove_file(path);
         }
+        if let Some(path) = &self.ports_file {
+            if let Err(e) = std::fs::remove_file(path) {
+                tracing::error!("Error cleaning up ports file {}: {e}", path.display());
+            }
+        }
         tracing::info!("Server Exiting..");
     }
+}
+
+/// Write `<dir>/<exe>_<pid>.ports`: the URLs clients and monitoring tools
+/// reach this server at, in nats-server's JSON shape. A wildcard listen
+/// address is listed as every interface address.
+fn write_ports_file(
+    dir: &std::path::Path,
+    client: SocketAddr,
+    monitor: Option<SocketAddr>,
+) -> Result<PathBuf, ServerError> {
+    let exe = std::env::args_os()
+        .next()
+        .map(PathBuf::from)
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "tern".to_string());
+    let path = dir.join(format!("{exe}_{}.ports", std::process::id()));
+    let mut doc = serde_json::Map::new();
+    doc.insert("nats".into(), urls("nats", client).into());
+    if let Some(m) = monitor {
+        doc.insert("monitoring".into(), urls("http", m).into());
+    }
+    let text = serde_json::Value::Object(doc).to_string();
+    std::fs::write(&path, text).map_err(|source| ServerError::PortsFile {
+        path: path.display().to_string(),
+        source,
+    })?;
+    Ok(path)
+}
+
+fn urls(scheme: &str, addr: SocketAddr) -> Vec<String> {
+    let ips = if addr.ip().is_unspecified() {
+        interface_addresses()
+    } else {
+        vec![addr.ip()]
+    };
+    ips.into_iter()
+        .map(|ip| {
+            format!(
+                "{scheme}://{}",
+                join_host_port(&ip.to_string(), addr.port())
+            )
+        })
+        .collect()
+}
+
+/// Every address of every network interface (getifaddrs(3)).
+fn interface_addresses() -> Vec<IpAddr> {
+    let mut out = Vec::new();
+    let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs fills `head` with a list we free below.
+    if unsafe { libc::getifaddrs(&mut head) } != 0 {
+        return out;
+    }
+    let mut cur = head;
+    while !cur.is_null() {
+        // SAFETY: `cur` is a node of the list getifaddrs returned.
+        let ifa = unsafe { &*cur };
+        if !ifa.ifa_addr.is_null() {
+            // SAFETY: ifa_addr points at a sockaddr whose family says which
+            // concrete type it is.
+            let family = unsafe { (*ifa.ifa_addr).sa_family } as i32;
+            if family == libc::AF_INET {
+                // SAFETY: AF_INET addresses are sockaddr_in.
+                let sin = unsafe { &*(ifa.ifa_addr as *const libc::sockaddr_in) };
+                out.push(IpAddr::from(
+                    u32::from_be(sin.sin_addr.s_addr).to_be_bytes(),
+                ));
+            } else if family == libc::AF_INET6 {
+                // SAFETY: AF_INET6 addresses are sockaddr_in6.
+                let sin6 = unsafe { &*(ifa.ifa_addr as *const libc::sockaddr_in6) };
+                out.push(IpAddr::from(sin6.sin6_addr.s6_addr));
+            }
+        }
+        cur = ifa.ifa_next;
+    }
+    // SAFETY: `head` came from getifaddrs and is freed once.
+    unsafe { libc::freeifaddrs(head) };
+    out
 }

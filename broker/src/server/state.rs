@@ -1,11 +1,13 @@
 //! What every connection task shares: the configuration in force, the
-//! subscription index, the client registry, totals, and the run state
+//! subscription index, the client registry, totals, the recently closed
+//! connections (kept only while monitoring is on), and the run state
 //! (running, lame duck, shutting down).
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::Instant;
+use std::sync::{Arc, OnceLock};
+use std::time::{Instant, SystemTime};
 
 use parking_lot::{Mutex, RwLock};
 use rustc_hash::FxHashMap;
@@ -17,7 +19,7 @@ use crate::protocol::info::NATS_COMPAT_VERSION;
 use crate::protocol::ServerInfo;
 use crate::subject::Sublist;
 
-use super::client::ClientHandle;
+use super::client::{ClientHandle, ClosedClient};
 use super::subscription::Subscription;
 
 /// The server's run state, watched by every connection.
@@ -38,7 +40,23 @@ pub struct Totals {
     pub out_msgs: AtomicU64,
     pub out_bytes: AtomicU64,
     pub slow_consumers: AtomicU64,
+    pub stale_connections: AtomicU64,
     pub total_connections: AtomicU64,
+}
+
+/// Server-wide counters at one moment: closed connections' totals plus the
+/// live connections' own counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ServerStats {
+    pub connections: usize,
+    pub total_connections: u64,
+    pub in_msgs: u64,
+    pub in_bytes: u64,
+    pub out_msgs: u64,
+    pub out_bytes: u64,
+    pub slow_consumers: u64,
+    pub stale_connections: u64,
+    pub subscriptions: usize,
 }
 
 pub struct Shared {
@@ -51,8 +69,18 @@ pub struct Shared {
     pub server_id: String,
     pub server_name: String,
     pub started: Instant,
+    /// Wall-clock time the server started (for monitoring).
+    pub started_at: SystemTime,
+    /// When the configuration in force was loaded (start or last reload).
+    config_loaded_at: Mutex<SystemTime>,
     pub local_addr: SocketAddr,
     run_state: watch::Sender<RunState>,
+    /// The most recent closed connections, oldest first; at most
+    /// `max_closed` (0 while monitoring is off: nobody could read them).
+    closed: Mutex<VecDeque<Arc<ClosedClient>>>,
+    max_closed: usize,
+    /// Where the monitoring listener is bound, once it is.
+    monitor_addr: OnceLock<SocketAddr>,
 }
 
 impl Shared {
@@ -64,6 +92,12 @@ impl Shared {
             .unwrap_or_else(|| server_id.clone());
         let auth = Authenticator::from_config(&config.auth);
         let (run_state, _) = watch::channel(RunState::Running);
+        let max_closed = if config.http_port.is_some() {
+            config.max_closed_clients
+        } else {
+            0
+        };
+        let now = SystemTime::now();
         Shared {
             config: RwLock::new(Arc::new(config)),
             auth: RwLock::new(Arc::new(auth)),
@@ -74,8 +108,13 @@ impl Shared {
             server_id,
             server_name,
             started: Instant::now(),
+            started_at: now,
+            config_loaded_at: Mutex::new(now),
             local_addr,
             run_state,
+            closed: Mutex::new(VecDeque::new()),
+            max_closed,
+            monitor_addr: OnceLock::new(),
         }
     }
 
@@ -93,6 +132,71 @@ impl Shared {
     pub fn replace_config(&self, config: Config) {
         *self.auth.write() = Arc::new(Authenticator::from_config(&config.auth));
         *self.config.write() = Arc::new(config);
+        *self.config_loaded_at.lock() = SystemTime::now();
+    }
+
+    /// When the configuration in force was loaded.
+    pub fn config_loaded_at(&self) -> SystemTime {
+        *self.config_loaded_at.lock()
+    }
+
+    /// Counters for `/varz` and `/metrics`: totals of closed connections
+    /// plus the live ones. Takes each live client's outbound lock briefly.
+    pub fn stats(&self) -> ServerStats {
+        let registry = self.clients.lock();
+        let clients: Vec<Arc<ClientHandle>> = registry.values().cloned().collect();
+        let t = &self.totals;
+        let mut s = ServerStats {
+            connections: clients.len(),
+            total_connections: t.total_connections.load(Ordering::Relaxed),
+            in_msgs: t.in_msgs.load(Ordering::Relaxed),
+            in_bytes: t.in_bytes.load(Ordering::Relaxed),
+            out_msgs: t.out_msgs.load(Ordering::Relaxed),
+            out_bytes: t.out_bytes.load(Ordering::Relaxed),
+            slow_consumers: t.slow_consumers.load(Ordering::Relaxed),
+            stale_connections: t.stale_connections.load(Ordering::Relaxed),
+            subscriptions: self.sublist.count(),
+        };
+        drop(registry);
+        for c in &clients {
+            s.in_msgs += c.counters.in_msgs.load(Ordering::Relaxed);
+            s.in_bytes += c.counters.in_bytes.load(Ordering::Relaxed);
+            let (msgs, bytes) = c.out.delivered();
+            s.out_msgs += msgs;
+            s.out_bytes += bytes;
+        }
+        s
+    }
+
+    /// Whether closed connections are being recorded (monitoring is on).
+    pub fn records_closed(&self) -> bool {
+        self.max_closed > 0
+    }
+
+    /// Remember a closed connection, forgetting the oldest past the limit.
+    pub fn record_closed(&self, closed: ClosedClient) {
+        if self.max_closed == 0 {
+            return;
+        }
+        let mut ring = self.closed.lock();
+        if ring.len() >= self.max_closed {
+            ring.pop_front();
+        }
+        ring.push_back(Arc::new(closed));
+    }
+
+    /// The remembered closed connections, oldest first.
+    pub fn closed_clients(&self) -> Vec<Arc<ClosedClient>> {
+        self.closed.lock().iter().cloned().collect()
+    }
+
+    /// Note where the monitoring listener is bound (once).
+    pub fn set_monitor_addr(&self, addr: SocketAddr) {
+        let _ = self.monitor_addr.set(addr);
+    }
+
+    pub fn monitor_addr(&self) -> Option<SocketAddr> {
+        self.monitor_addr.get().copied()
     }
 
     pub fn next_client_id(&self) -> u64 {
@@ -107,7 +211,10 @@ impl Shared {
     }
 
     pub fn unregister(&self, id: u64) {
-        if let Some(c) = self.clients.lock().remove(&id) {
+        // The totals change under the registry lock, so that `stats` sees
+        // each connection either live or in the totals, never both.
+        let mut clients = self.clients.lock();
+        if let Some(c) = clients.remove(&id) {
             let t = &self.totals;
             t.in_msgs.fetch_add(
                 c.counters.in_msgs.load(Ordering::Relaxed),

@@ -107,6 +107,9 @@ pub struct Sublist<S> {
     root: RwLock<Level<S>>,
     generation: AtomicU64,
     count: AtomicUsize,
+    /// Subscriptions ever inserted (monitoring's `num_inserts`; removals
+    /// are `inserts - count`).
+    inserts: AtomicU64,
 }
 
 impl<S> Default for Sublist<S> {
@@ -115,6 +118,7 @@ impl<S> Default for Sublist<S> {
             root: RwLock::new(Level::default()),
             generation: AtomicU64::new(1),
             count: AtomicUsize::new(0),
+            inserts: AtomicU64::new(0),
         }
     }
 }
@@ -133,6 +137,11 @@ impl<S> Sublist<S> {
     /// Number of subscriptions in the index.
     pub fn count(&self) -> usize {
         self.count.load(Ordering::Relaxed)
+    }
+
+    /// Subscriptions inserted since the index was created.
+    pub fn inserts(&self) -> u64 {
+        self.inserts.load(Ordering::Relaxed)
     }
 
     /// Add `sub` for `subject` (optionally in queue group `queue`).
@@ -170,6 +179,7 @@ impl<S> Sublist<S> {
             level = node.next.get_or_insert_with(Box::default);
         }
         drop(root);
+        self.inserts.fetch_add(1, Ordering::Relaxed);
         self.count.fetch_add(1, Ordering::Relaxed);
         self.generation.fetch_add(1, Ordering::AcqRel);
         Ok(())

@@ -3,6 +3,8 @@
 //! first), async-nats connections with timeouts, and raw protocol clients.
 #![allow(dead_code)]
 
+pub mod monitoring;
+
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;

@@ -132,7 +132,6 @@ fn unsupported_flags_are_recorded_as_typed() {
         got,
         [
             ("jetstream", "-js"),
-            ("monitoring", "-m"),
             ("cluster", "--cluster_name"),
             ("cluster", "-cluster"),
             ("tls", "--tlscert"),
@@ -200,5 +199,55 @@ fn empty_values_reset_to_defaults() {
     assert_eq!(
         err.to_string(),
         "invalid value \"a b\" for flag -n: server name cannot contain spaces"
+    );
+}
+
+#[test]
+fn monitoring_ports_file_and_signal_flags() {
+    let c = applied("-m 8222 --ports_file_dir /tmp/x").unwrap();
+    assert_eq!(c.http_port, Some(8222));
+    assert_eq!(
+        c.ports_file_dir.as_deref(),
+        Some(std::path::Path::new("/tmp/x"))
+    );
+    assert!(c.unsupported.is_empty());
+    assert_eq!(applied("-m -1").unwrap().http_port, Some(0));
+    assert_eq!(applied("--http_port=0").unwrap().http_port, None);
+    assert!(applied("-m 70000").is_err());
+    let ms = applied("-ms 8443").unwrap();
+    assert_eq!(ms.unsupported[0].feature, "https monitoring");
+}
+
+#[test]
+fn signal_flag_is_an_early_action() {
+    let early = |line: &str| CommandLine::parse(args(line)).unwrap().early_action();
+    assert_eq!(
+        early("--signal reload=1234").unwrap(),
+        Some(Action::Signal {
+            command: "reload".into(),
+            pid: Some("1234".into())
+        })
+    );
+    assert_eq!(
+        early("-P /run/tern.pid -sl quit").unwrap(),
+        Some(Action::Signal {
+            command: "quit".into(),
+            pid: Some("/run/tern.pid".into())
+        })
+    );
+    assert_eq!(
+        early("--signal ldm").unwrap(),
+        Some(Action::Signal {
+            command: "ldm".into(),
+            pid: None
+        })
+    );
+    assert_eq!(
+        early("--signal bogus=1").unwrap_err().to_string(),
+        "unknown signal \"bogus\""
+    );
+    assert_eq!(
+        early("--signal stop=1=2").unwrap_err().to_string(),
+        "invalid signal parameters: [2]"
     );
 }

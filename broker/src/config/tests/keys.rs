@@ -356,7 +356,6 @@ fn unsupported_features_are_recorded_where_written() {
         [
             "jetstream@test.conf:2:jetstream",
             "cluster@test.conf:5:cluster",
-            "monitoring@test.conf:6:http",
             "leafnodes@test.conf:7:leafnodes",
             "websocket@test.conf:8:websocket",
             "tls@test.conf:9:tls",
@@ -374,6 +373,7 @@ fn values_that_leave_a_feature_off_are_not_unsupported() {
         "jetstream: false\njetstream: disabled\nsyslog: false\nhttp_port: 0\nhttp: 0\ntrace_headers: false\nlogtime_utc: false\nno_system_account: true\nstore_dir: \"\"\nwrite_timeout: default\nocsp: false\n",
     );
     assert!(c.unsupported.is_empty(), "{:?}", c.unsupported);
+    assert_eq!(c.http_port, None);
     assert!(conf("jetstream { enabled: false, store_dir: /x }\n")
         .unsupported
         .is_empty());
@@ -393,4 +393,33 @@ fn values_that_leave_a_feature_off_are_not_unsupported() {
     );
     let err = conf_err("syslog: 1\n");
     assert_error(&err, "test.conf:1", "syslog", "expected a boolean");
+}
+
+#[test]
+fn monitoring_keys() {
+    let c = conf("http: 8222\n");
+    assert_eq!((c.http_port, c.http_host.as_deref()), (Some(8222), None));
+    let c = conf("http: \"127.0.0.1:-1\"\n");
+    assert_eq!(
+        (c.http_port, c.http_host.as_deref()),
+        (Some(0), Some("127.0.0.1"))
+    );
+    assert_eq!(c.monitor_host(), "127.0.0.1");
+    let c = conf("host: 10.0.0.1\nmonitor_port: 8223\nhttp_base_path: /nats\n");
+    assert_eq!((c.http_port, c.monitor_host()), (Some(8223), "10.0.0.1"));
+    assert_eq!(c.http_base_path, "/nats");
+    assert_eq!(conf("http_port: -1\n").http_port, Some(0));
+    let c = conf("max_closed_clients: 5\nports_file_dir: /tmp/p\n");
+    assert_eq!(c.max_closed_clients, 5);
+    assert_eq!(
+        c.ports_file_dir.as_deref(),
+        Some(std::path::Path::new("/tmp/p"))
+    );
+    assert_eq!(conf("max_closed_clients: 0\n").max_closed_clients, 10_000);
+    assert!(c.unsupported.is_empty());
+    let err = conf_err("http_port: 70000\n");
+    assert_error(&err, "test.conf:1", "http_port", "out of range");
+    let c = conf("https: 8443\n");
+    assert_eq!(c.unsupported.len(), 1);
+    assert_eq!(c.unsupported[0].feature, "https monitoring");
 }

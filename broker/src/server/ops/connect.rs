@@ -61,6 +61,7 @@ pub fn connect(session: &mut Session, json: &[u8]) -> OpResult {
     }
 
     session.handle.set_connect_flags(headers, opts.echo);
+    session.handle.note_connect();
     {
         let mut meta = session.handle.meta.lock();
         meta.name = opts.name.clone();

@@ -1,0 +1,123 @@
+//! HTTP monitoring: nats-server's endpoints (`/varz`, `/connz`, `/subsz`,
+//! `/routez`, `/leafz`, `/gatewayz`, `/accountz`, `/accstatz`, `/jsz`,
+//! `/healthz`) with its JSON field names, types, options and errors, plus
+//! Prometheus `/metrics`, and the `$SYS.REQ.SERVER...` requests that ask
+//! for the same documents over NATS. Enabled by `-m PORT` / `http_port` / `http:`;
+//! with monitoring off none of this runs and nothing is allocated.
+//!
+//! The HTTP server is a small one written here on tokio (GET/HEAD, request
+//! line and headers, query strings, keep-alive, bounded connections and
+//! deadlines) rather than hyper: it keeps Tern's idle footprint small and
+//! its dependency tree short, and monitoring needs nothing more.
+//!
+//! | file          | owns                                                   |
+//! |---------------|--------------------------------------------------------|
+//! | `error`       | [`MonitorError`], [`RequestError`]                     |
+//! | `http`        | reading a request, writing a response                  |
+//! | `query`       | query strings and nats-server's parameter decoders     |
+//! | `listener`    | accept loop, routing, per-endpoint request counts      |
+//! | `format`      | Go's timestamp and duration strings                    |
+//! | `process`     | the process's memory and CPU use                       |
+//! | `varz`        | `/varz`                                                |
+//! | `connz`       | `/connz`, and the subscription details it shares       |
+//! | `subsz`       | `/subsz` and the sublist statistics                    |
+//! | `subsystems`  | `/routez` `/leafz` `/gatewayz` `/accountz` `/accstatz` `/jsz` |
+//! | `healthz`     | `/healthz`                                             |
+//! | `metrics`     | `/metrics`                                             |
+//! | `root`        | the `/` index page                                     |
+//! | `system`      | `$SYS.REQ.SERVER.PING...` requests over NATS           |
+
+pub mod connz;
+pub mod error;
+pub mod format;
+pub mod healthz;
+pub mod http;
+pub mod listener;
+pub mod metrics;
+pub mod process;
+pub mod query;
+pub mod root;
+pub mod subsystems;
+pub mod subsz;
+pub mod system;
+pub mod varz;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+pub use error::{MonitorError, RequestError};
+pub use listener::MonitorState;
+
+use crate::server::state::Shared;
+
+/// The running monitoring listener.
+pub struct Monitor {
+    addr: SocketAddr,
+    task: JoinHandle<()>,
+    system: Option<JoinHandle<()>>,
+}
+
+impl Monitor {
+    /// Bind `host:port` from the configuration (port 0 for any free one),
+    /// log nats-server's `Starting http monitor on HOST:PORT`, and serve
+    /// until the server shuts down. `None` when monitoring is off.
+    pub async fn start(shared: &Arc<Shared>) -> Result<Option<Monitor>, MonitorError> {
+        let config = shared.config();
+        let Some(port) = config.http_port else {
+            return Ok(None);
+        };
+        let host = config.monitor_host().to_string();
+        let addr = join_host_port(&host, port);
+        let listener = TcpListener::bind(&addr)
+            .await
+            .map_err(|source| MonitorError::Bind {
+                addr: addr.clone(),
+                source,
+            })?;
+        let bound = listener
+            .local_addr()
+            .map_err(|source| MonitorError::Bind { addr, source })?;
+        shared.set_monitor_addr(bound);
+        tracing::info!(
+            "Starting http monitor on {}",
+            join_host_port(&host, bound.port())
+        );
+        let state = Arc::new(MonitorState::new(shared));
+        let system = system::start(shared, state.clone());
+        let task = tokio::spawn(listener::accept_loop(
+            listener,
+            shared.clone(),
+            state,
+            shared.watch_run_state(),
+        ));
+        Ok(Some(Monitor {
+            addr: bound,
+            task,
+            system,
+        }))
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Wait for the listener to stop (it stops when the server shuts down).
+    pub async fn stopped(self) {
+        let _ = self.task.await;
+        if let Some(system) = self.system {
+            let _ = system.await;
+        }
+    }
+}
+
+/// Go's `net.JoinHostPort`: IPv6 hosts in brackets.
+pub fn join_host_port(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}

@@ -1,0 +1,185 @@
+//! Endpoints about subsystems Tern does not have yet — routes, leafnodes,
+//! gateways, JetStream — and about accounts, of which Tern has only the
+//! global one (`$G`, no system account). Each answers exactly as
+//! nats-server does when it has none, and fills in as the subsystem lands.
+
+use std::time::SystemTime;
+
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::server::state::Shared;
+
+use super::connz::GLOBAL_ACCOUNT;
+use super::error::RequestError;
+use super::format::rfc3339;
+use super::query::Query;
+use super::subsz::SublistStats;
+
+fn now() -> String {
+    rfc3339(SystemTime::now())
+}
+
+/// `/routez`: no cluster, no routes.
+pub fn routez(shared: &Shared, q: &Query) -> Result<Value, RequestError> {
+    q.subs()?;
+    Ok(json!({
+        "server_id": shared.server_id,
+        "server_name": shared.server_name,
+        "now": now(),
+        "num_routes": 0,
+        "routes": [],
+    }))
+}
+
+/// `/leafz`: no leafnode connections.
+pub fn leafz(shared: &Shared, q: &Query) -> Result<Value, RequestError> {
+    q.bool("subs")?;
+    Ok(json!({
+        "server_id": shared.server_id,
+        "now": now(),
+        "leafnodes": 0,
+        "leafs": [],
+    }))
+}
+
+/// `/gatewayz`: gateways off.
+pub fn gatewayz(shared: &Shared, q: &Query) -> Result<Value, RequestError> {
+    q.subs()?;
+    q.bool("accs")?;
+    Ok(json!({
+        "server_id": shared.server_id,
+        "now": now(),
+        "outbound_gateways": {},
+        "inbound_gateways": {},
+    }))
+}
+
+/// `/accountz`: the account list, or one account's detail with `acc=`.
+pub fn accountz(shared: &Shared, q: &Query) -> Result<Value, RequestError> {
+    let acc = q.get("acc");
+    if acc.is_empty() {
+        return Ok(json!({
+            "server_id": shared.server_id,
+            "now": now(),
+            "accounts": [GLOBAL_ACCOUNT],
+        }));
+    }
+    if acc != GLOBAL_ACCOUNT {
+        return Err(RequestError::BadQuery(format!(
+            "Account {acc} does not exist"
+        )));
+    }
+    Ok(json!({
+        "server_id": shared.server_id,
+        "now": now(),
+        "account_detail": {
+            "account_name": GLOBAL_ACCOUNT,
+            "update_time": rfc3339(shared.started_at),
+            "expired": false,
+            "complete": true,
+            "jetstream_enabled": false,
+            "leafnode_connections": 0,
+            "client_connections": shared.client_count(),
+            "subscriptions": shared.sublist.count(),
+            "name_tag": GLOBAL_ACCOUNT,
+            "sublist_stats": SublistStats::of(shared),
+        },
+    }))
+}
+
+#[derive(Debug, Default, Serialize)]
+struct MsgBytes {
+    msgs: u64,
+    bytes: u64,
+}
+
+/// nats-server's `DataStats`: totals and the part over each peer kind.
+#[derive(Debug, Serialize)]
+struct DataStats {
+    msgs: u64,
+    bytes: u64,
+    gateways: MsgBytes,
+    routes: MsgBytes,
+    leafs: MsgBytes,
+}
+
+impl DataStats {
+    fn clients_only(msgs: u64, bytes: u64) -> DataStats {
+        DataStats {
+            msgs,
+            bytes,
+            gateways: MsgBytes::default(),
+            routes: MsgBytes::default(),
+            leafs: MsgBytes::default(),
+        }
+    }
+}
+
+/// `/accstatz`: per-account traffic, listing accounts with connections
+/// (all of them with `unused=1`).
+pub fn accstatz(shared: &Shared, q: &Query) -> Result<Value, RequestError> {
+    let unused = q.bool("unused")?;
+    let stats = shared.stats();
+    let mut accounts = Vec::new();
+    if unused || stats.connections > 0 {
+        accounts.push(json!({
+            "acc": GLOBAL_ACCOUNT,
+            "name": GLOBAL_ACCOUNT,
+            "conns": stats.connections,
+            "leafnodes": 0,
+            "total_conns": stats.connections,
+            "num_subscriptions": stats.subscriptions,
+            "sent": DataStats::clients_only(stats.out_msgs, stats.out_bytes),
+            "received": DataStats::clients_only(stats.in_msgs, stats.in_bytes),
+            "slow_consumers": stats.slow_consumers,
+        }));
+    }
+    Ok(json!({
+        "server_id": shared.server_id,
+        "now": now(),
+        "account_statz": accounts,
+    }))
+}
+
+/// `/jsz`: JetStream disabled. The options are decoded (and rejected) as
+/// nats-server does; `leader-only` asks for a leader that does not exist.
+pub fn jsz(shared: &Shared, q: &Query) -> Result<Value, RequestError> {
+    for key in [
+        "accounts",
+        "streams",
+        "consumers",
+        "direct-consumers",
+        "config",
+    ] {
+        q.bool(key)?;
+    }
+    q.int("offset")?;
+    q.int("limit")?;
+    let leader_only = q.bool("leader-only")?;
+    q.bool("raft")?;
+    q.bool("stream-leader-only")?;
+    if leader_only {
+        return Err(RequestError::BadQuery(
+            "filtered response: not leader".into(),
+        ));
+    }
+    Ok(json!({
+        "memory": 0,
+        "storage": 0,
+        "reserved_memory": 0,
+        "reserved_storage": 0,
+        "accounts": 0,
+        "ha_assets": 0,
+        "api": { "level": 0, "total": 0, "errors": 0 },
+        "server_id": shared.server_id,
+        "now": now(),
+        "disabled": true,
+        "config": { "max_memory": 0, "max_storage": 0 },
+        "streams": 0,
+        "consumers": 0,
+        "messages": 0,
+        "bytes": 0,
+        "total": 0,
+    }))
+}

@@ -1,0 +1,108 @@
+//! `/subsz` (alias `/subscriptionsz`): the subscription index's statistics
+//! and, with `subs=1`, the subscriptions themselves (paged with
+//! `offset`/`limit`, filtered by a literal `test` subject).
+
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+use crate::server::state::Shared;
+use crate::subject::{is_valid_publish_subject, subject_matches};
+
+use super::connz::{sorted_subs, SubDetail, DEFAULT_LIMIT, GLOBAL_ACCOUNT};
+use super::error::RequestError;
+use super::format::rfc3339;
+use super::query::Query;
+
+/// nats-server's `SublistStats`. Tern keeps no match or cache counters on
+/// the delivery path, so those read 0.
+#[derive(Debug, Default, Serialize)]
+pub struct SublistStats {
+    pub num_subscriptions: u64,
+    pub num_cache: u64,
+    pub num_inserts: u64,
+    pub num_removes: u64,
+    pub num_matches: u64,
+    pub cache_hit_rate: f64,
+    pub max_fanout: u64,
+    pub avg_fanout: f64,
+}
+
+impl SublistStats {
+    pub fn of(shared: &Shared) -> SublistStats {
+        let count = shared.sublist.count() as u64;
+        let inserts = shared.sublist.inserts();
+        SublistStats {
+            num_subscriptions: count,
+            num_inserts: inserts,
+            num_removes: inserts.saturating_sub(count),
+            ..SublistStats::default()
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Subsz {
+    pub server_id: String,
+    pub now: String,
+    #[serde(flatten)]
+    pub stats: SublistStats,
+    pub total: usize,
+    pub offset: usize,
+    pub limit: usize,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub subscriptions_list: Vec<SubDetail>,
+}
+
+pub fn subsz(shared: &Shared, q: &Query) -> Result<Subsz, RequestError> {
+    let subs = q.bool("subs")?;
+    let offset = q.int("offset")?.max(0);
+    let limit = q.int("limit")?;
+    let test = q.get("test");
+    let account = q.get("acc");
+    let offset = usize::try_from(offset).unwrap_or(usize::MAX);
+    let limit = if limit <= 0 {
+        DEFAULT_LIMIT
+    } else {
+        usize::try_from(limit).unwrap_or(usize::MAX)
+    };
+    if !test.is_empty() && !is_valid_publish_subject(test.as_bytes()) {
+        return Err(RequestError::BadQuery(format!(
+            "invalid test subject, must be valid publish subject: {test}"
+        )));
+    }
+    let known_account = account.is_empty() || account == GLOBAL_ACCOUNT;
+    let stats = if known_account {
+        SublistStats::of(shared)
+    } else {
+        SublistStats::default()
+    };
+    let mut list = Vec::new();
+    let mut total = 0;
+    if subs && known_account {
+        let mut clients = shared.clients();
+        clients.sort_by_key(|c| c.id);
+        let mut details: Vec<SubDetail> = clients
+            .iter()
+            .flat_map(|c| {
+                sorted_subs(c.sub_snapshots())
+                    .into_iter()
+                    .map(move |s| SubDetail::new(&s, c.id, true))
+            })
+            .filter(|d| test.is_empty() || subject_matches(d.subject.as_bytes(), test.as_bytes()))
+            .collect();
+        total = details.len();
+        let from = offset.min(total);
+        let to = from + limit.min(total - from);
+        list = details.drain(from..to).collect();
+    }
+    Ok(Subsz {
+        server_id: shared.server_id.clone(),
+        now: rfc3339(SystemTime::now()),
+        stats,
+        total,
+        offset,
+        limit,
+        subscriptions_list: list,
+    })
+}

@@ -1,0 +1,201 @@
+//! `/varz`: the server's identity, limits, and counters, with nats-server's
+//! field names, order and types. Subsystems Tern does not have yet
+//! (cluster, gateway, leafnodes, MQTT, websocket, JetStream) appear as the
+//! empty objects nats-server shows when they are off.
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+use crate::protocol::info::NATS_COMPAT_VERSION;
+use crate::server::state::Shared;
+
+use super::format::{rfc3339, uptime};
+use super::listener::MonitorState;
+use super::process::rss_bytes;
+
+#[derive(Debug, Serialize)]
+pub struct Varz {
+    pub server_id: String,
+    pub server_name: String,
+    pub version: String,
+    /// Tern's own version (`version` is the NATS server version Tern is
+    /// compatible with, as in INFO).
+    pub tern_version: String,
+    pub proto: u32,
+    pub go: String,
+    pub host: String,
+    pub port: u16,
+    #[serde(skip_serializing_if = "is_false")]
+    pub auth_required: bool,
+    pub max_connections: usize,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub max_subscriptions: usize,
+    /// Nanoseconds, like Go's `time.Duration`.
+    pub ping_interval: u64,
+    pub ping_max: u32,
+    pub http_host: String,
+    pub http_port: u16,
+    pub http_base_path: String,
+    pub https_port: u16,
+    /// Seconds.
+    pub auth_timeout: f64,
+    pub max_control_line: usize,
+    pub max_payload: usize,
+    pub max_pending: usize,
+    pub cluster: Empty,
+    pub gateway: Empty,
+    pub leaf: Empty,
+    pub mqtt: Empty,
+    pub websocket: Empty,
+    pub jetstream: Empty,
+    pub tls_timeout: f64,
+    pub write_deadline: u64,
+    pub start: String,
+    pub now: String,
+    pub uptime: String,
+    pub mem: u64,
+    pub cores: usize,
+    pub gomaxprocs: usize,
+    pub cpu: f64,
+    pub connections: usize,
+    pub total_connections: u64,
+    pub routes: u64,
+    pub remotes: u64,
+    pub leafnodes: u64,
+    pub in_msgs: u64,
+    pub in_bytes: u64,
+    pub in_client_msgs: u64,
+    pub in_client_bytes: u64,
+    pub out_msgs: u64,
+    pub out_bytes: u64,
+    pub out_client_msgs: u64,
+    pub out_client_bytes: u64,
+    pub slow_consumers: u64,
+    pub stale_connections: u64,
+    pub stalled_clients: u64,
+    pub subscriptions: usize,
+    pub http_req_stats: BTreeMap<String, u64>,
+    pub config_load_time: String,
+    pub config_digest: String,
+    pub slow_consumer_stats: PerKind,
+    pub stale_connection_stats: PerKind,
+    pub disk_io_wait_stats: DiskIoWaitStats,
+}
+
+/// A subsystem that is off: `{}`.
+#[derive(Debug, Default, Serialize)]
+pub struct Empty {}
+
+/// Counts by connection kind; Tern has clients only so far.
+#[derive(Debug, Default, Serialize)]
+pub struct PerKind {
+    pub clients: u64,
+    pub routes: u64,
+    pub gateways: u64,
+    pub leafs: u64,
+}
+
+/// nats-server's JetStream disk semaphore statistics; zero without it.
+#[derive(Debug, Default, Serialize)]
+pub struct DiskIoWaitStats {
+    pub waiters: i64,
+    pub waits: u64,
+    pub wait_time: u64,
+    pub max_wait_time: u64,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// How long nats-server waits for a TLS handshake (seconds); reported as
+/// it does even without TLS.
+const TLS_TIMEOUT_SECS: f64 = 2.0;
+
+pub fn varz(shared: &Shared, state: &MonitorState) -> Varz {
+    let cfg = shared.config();
+    let stats = shared.stats();
+    let now = SystemTime::now();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let workers = tokio::runtime::Handle::try_current()
+        .map(|h| h.metrics().num_workers())
+        .unwrap_or(cores);
+    let monitor = shared.monitor_addr();
+    Varz {
+        server_id: shared.server_id.clone(),
+        server_name: shared.server_name.clone(),
+        version: NATS_COMPAT_VERSION.to_string(),
+        tern_version: crate::VERSION.to_string(),
+        proto: 1,
+        go: format!("tern {}", crate::VERSION),
+        host: shared.local_addr.ip().to_string(),
+        port: shared.local_addr.port(),
+        auth_required: shared.auth().required(),
+        max_connections: cfg.max_connections,
+        max_subscriptions: cfg.max_subscriptions,
+        ping_interval: duration_nanos(cfg.ping_interval),
+        ping_max: cfg.ping_max,
+        http_host: cfg.monitor_host().to_string(),
+        http_port: monitor.map_or(0, |a| a.port()),
+        http_base_path: cfg.http_base_path.clone(),
+        https_port: 0,
+        auth_timeout: cfg.auth.timeout.map_or(2.0, |d| d.as_secs_f64()),
+        max_control_line: cfg.max_control_line,
+        max_payload: cfg.max_payload,
+        max_pending: cfg.max_pending,
+        cluster: Empty {},
+        gateway: Empty {},
+        leaf: Empty {},
+        mqtt: Empty {},
+        websocket: Empty {},
+        jetstream: Empty {},
+        tls_timeout: TLS_TIMEOUT_SECS,
+        write_deadline: duration_nanos(cfg.write_deadline),
+        start: rfc3339(shared.started_at),
+        now: rfc3339(now),
+        uptime: uptime(shared.started.elapsed()),
+        mem: rss_bytes(),
+        cores,
+        gomaxprocs: workers,
+        cpu: state.cpu.percent(),
+        connections: stats.connections,
+        total_connections: stats.total_connections,
+        routes: 0,
+        remotes: 0,
+        leafnodes: 0,
+        in_msgs: stats.in_msgs,
+        in_bytes: stats.in_bytes,
+        in_client_msgs: stats.in_msgs,
+        in_client_bytes: stats.in_bytes,
+        out_msgs: stats.out_msgs,
+        out_bytes: stats.out_bytes,
+        out_client_msgs: stats.out_msgs,
+        out_client_bytes: stats.out_bytes,
+        slow_consumers: stats.slow_consumers,
+        stale_connections: stats.stale_connections,
+        stalled_clients: 0,
+        subscriptions: stats.subscriptions,
+        http_req_stats: state.request_counts(),
+        config_load_time: rfc3339(shared.config_loaded_at()),
+        config_digest: String::new(),
+        slow_consumer_stats: PerKind {
+            clients: stats.slow_consumers,
+            ..PerKind::default()
+        },
+        stale_connection_stats: PerKind {
+            clients: stats.stale_connections,
+            ..PerKind::default()
+        },
+        disk_io_wait_stats: DiskIoWaitStats::default(),
+    }
+}
+
+fn duration_nanos(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}

@@ -1,0 +1,181 @@
+//! `$SYS.REQ.SERVER.PING` and friends, which `nats server list/info` use:
+//! Tern answers them (while monitoring is on) with nats-server's envelope
+//! and documents; compared with nats-server asked by a system-account user.
+
+mod common;
+
+use std::time::Duration;
+
+use anyhow::{ensure, Context, Result};
+use async_nats::ConnectOptions;
+use common::monitoring::shape_diff;
+use common::{connect, connect_with};
+use serde_json::Value;
+use tern_tests::{free_port, Broker, BrokerOptions, Kind};
+
+/// nats-server needs a system account user to ask; Tern has no accounts.
+const NATS_SERVER_SYS: &str = "accounts {\n  SYS { users = [{user: sys, password: sys}] }\n  APP { users = [{user: app, password: app}] }\n}\nsystem_account: SYS\n";
+
+fn start(kind: Kind) -> Result<Broker> {
+    let http = free_port().to_string();
+    Broker::start_with(
+        kind,
+        BrokerOptions {
+            config: (kind == Kind::NatsServer).then(|| NATS_SERVER_SYS.to_string()),
+            args: vec!["-m".into(), http],
+            ..Default::default()
+        },
+    )
+}
+
+async fn client(kind: Kind, b: &Broker) -> Result<async_nats::Client> {
+    match kind {
+        Kind::Tern => connect(&b.url()).await,
+        Kind::NatsServer => {
+            connect_with(
+                &b.url(),
+                ConnectOptions::with_user_and_password("sys".into(), "sys".into()),
+            )
+            .await
+        }
+    }
+}
+
+async fn request(c: &async_nats::Client, subject: &str, body: &str) -> Result<Value> {
+    let msg = tokio::time::timeout(
+        Duration::from_secs(5),
+        c.request(subject.to_string(), body.to_string().into()),
+    )
+    .await
+    .with_context(|| format!("{subject}: timed out"))?
+    .with_context(|| format!("{subject}: request failed"))?;
+    serde_json::from_slice(&msg.payload).with_context(|| format!("{subject}: not JSON"))
+}
+
+/// The documents one broker answers with.
+async fn answers(kind: Kind) -> Result<Vec<(String, Value)>> {
+    let b = start(kind)?;
+    let c = client(kind, &b).await?;
+    let ping = request(&c, "$SYS.REQ.SERVER.PING", "").await?;
+    let id = ping["server"]["id"]
+        .as_str()
+        .context("server.id")?
+        .to_string();
+    let mut out = vec![("PING".to_string(), ping)];
+    for (subject, body) in [
+        ("$SYS.REQ.SERVER.PING.VARZ", ""),
+        ("$SYS.REQ.SERVER.PING.CONNZ", r#"{"subscriptions":true}"#),
+        ("$SYS.REQ.SERVER.PING.SUBSZ", ""),
+        ("$SYS.REQ.SERVER.PING.HEALTHZ", ""),
+        ("$SYS.REQ.SERVER.PING.IDZ", ""),
+        ("$SYS.REQ.SERVER.PING.JSZ", ""),
+        ("$SYS.REQ.SERVER.PING.CONNZ", r#"{"sort":"bogus"}"#),
+    ] {
+        out.push((
+            format!("{subject} {body}"),
+            request(&c, subject, body).await?,
+        ));
+    }
+    let direct = request(&c, &format!("$SYS.REQ.SERVER.{id}.VARZ"), "").await?;
+    out.push(("direct VARZ".into(), direct));
+    Ok(out)
+}
+
+#[tokio::test]
+async fn server_ping_and_z_requests_are_answered() -> Result<()> {
+    if !Kind::targets().contains(&Kind::Tern) {
+        return Ok(());
+    }
+    let docs = answers(Kind::Tern).await?;
+    let get = |name: &str| {
+        docs.iter()
+            .find(|(n, _)| n.starts_with(name))
+            .map(|(_, v)| v)
+    };
+    let ping = get("PING").context("ping")?;
+    ensure!(ping["statsz"]["connections"] == 1, "{ping:#}");
+    ensure!(ping["server"]["ver"].is_string() && ping["server"]["seq"].is_u64());
+    let varz = get("$SYS.REQ.SERVER.PING.VARZ").context("varz")?;
+    ensure!(
+        varz["data"]["server_id"] == ping["server"]["id"],
+        "{varz:#}"
+    );
+    let connz = get("$SYS.REQ.SERVER.PING.CONNZ {\"sub").context("connz")?;
+    ensure!(connz["data"]["num_connections"] == 1, "{connz:#}");
+    let health = get("$SYS.REQ.SERVER.PING.HEALTHZ").context("healthz")?;
+    ensure!(
+        health["data"]["status"] == "ok" && health["data"]["status_code"] == 200,
+        "{health:#}"
+    );
+    let idz = get("$SYS.REQ.SERVER.PING.IDZ").context("idz")?;
+    ensure!(idz["id"] == ping["server"]["id"], "{idz:#}");
+    let bad = get("$SYS.REQ.SERVER.PING.CONNZ {\"sort").context("bad sort")?;
+    ensure!(bad["error"]["code"] == 400, "{bad:#}");
+    ensure!(
+        bad["error"]["description"] == "invalid sorting option: bogus",
+        "{bad:#}"
+    );
+    let direct = get("direct VARZ").context("direct")?;
+    ensure!(direct["data"]["server_id"] == ping["server"]["id"]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn system_answers_have_nats_servers_shape() -> Result<()> {
+    let targets = Kind::targets();
+    if !(targets.contains(&Kind::Tern) && targets.contains(&Kind::NatsServer)) {
+        eprintln!("skipped: needs both tern and nats-server");
+        return Ok(());
+    }
+    let ours = answers(Kind::Tern).await?;
+    let theirs = answers(Kind::NatsServer).await?;
+    // Users are configured on nats-server's side only (`auth_required`).
+    let allowed = [
+        "auth_required",
+        "git_commit",
+        "feature_flags",
+        "system_account",
+        "tern_version",
+        "max",
+    ];
+    let maps = ["http_req_stats", "outbound_gateways", "inbound_gateways"];
+    let mut problems = Vec::new();
+    for ((name, a), (_, b)) in ours.iter().zip(theirs.iter()) {
+        for d in shape_diff(a, b, &allowed, &maps) {
+            problems.push(format!("{name}: {d}"));
+        }
+    }
+    ensure!(
+        problems.is_empty(),
+        "shape differences:\n{}",
+        problems.join("\n")
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn no_answers_without_monitoring_or_with_no_system_account() -> Result<()> {
+    if !Kind::targets().contains(&Kind::Tern) {
+        return Ok(());
+    }
+    let http = free_port().to_string();
+    for opts in [
+        BrokerOptions::default(),
+        BrokerOptions {
+            config: Some("no_system_account: true\n".into()),
+            args: vec!["-m".into(), http],
+            ..Default::default()
+        },
+    ] {
+        let b = Broker::start_with(Kind::Tern, opts.clone())?;
+        let c = connect(&b.url()).await?;
+        let got = tokio::time::timeout(
+            Duration::from_secs(5),
+            c.request("$SYS.REQ.SERVER.PING", "".into()),
+        )
+        .await
+        .context("timed out")?;
+        ensure!(got.is_err(), "{opts:?}: answered {got:?}");
+    }
+    Ok(())
+}
