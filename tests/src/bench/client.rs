@@ -54,6 +54,25 @@ impl Conn {
         self.rd.fill(&mut self.sock)
     }
 
+    /// Read more for a loop that also watches a stop flag: `Ok(false)` when
+    /// the read timeout passed with nothing new, an error when the server
+    /// closed the connection (`what` names it) or the read failed.
+    pub fn fill_or_idle(&mut self, what: &str) -> Result<bool> {
+        match self.fill() {
+            Ok(0) => bail!("server closed the {what} connection"),
+            Ok(_) => Ok(true),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(e).with_context(|| format!("{what} read")),
+        }
+    }
+
     /// PING, then read until PONG: the server has processed everything sent
     /// before. Fails on `-ERR` or an unexpected message.
     pub fn sync(&mut self) -> Result<()> {

@@ -136,18 +136,8 @@ fn respond(mut conn: Conn, stop: &AtomicBool) -> Result<()> {
         .set_read_timeout(Some(Duration::from_millis(50)))?;
     let mut out = Vec::new();
     while !stop.load(Relaxed) {
-        match conn.fill() {
-            Ok(0) => bail!("server closed the responder connection"),
-            Ok(_) => {}
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
-                continue
-            }
-            Err(e) => return Err(e.into()),
+        if !conn.fill_or_idle("responder")? {
+            continue;
         }
         conn.drain(|ev| match ev {
             Event::Msg(line) => {

@@ -151,18 +151,11 @@ fn subscriber(mut conn: Conn, progress: &Progress, own: Option<u64>) -> Result<(
         .set_read_timeout(Some(Duration::from_millis(50)))?;
     let mut mine = 0u64;
     while !progress.stop.load(Relaxed) && own.is_none_or(|n| mine < n) {
-        match conn.fill() {
-            Ok(0) => bail!("server closed a subscriber connection after {mine} messages"),
-            Ok(_) => {}
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
-                continue
-            }
-            Err(e) => return Err(e).context(format!("subscriber read after {mine} messages")),
+        let more = conn
+            .fill_or_idle("subscriber")
+            .with_context(|| format!("after {mine} messages"))?;
+        if !more {
+            continue;
         }
         let mut n = 0u64;
         conn.drain(|ev| match ev {
