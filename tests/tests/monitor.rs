@@ -20,14 +20,12 @@ use serde_json::{json, Value};
 use tern_tests::{http_get, http_request, Kind, RawClient};
 
 /// Keys one side may have alone: nats-server's build and feature details,
-/// Tern's own version, and a subscription's auto-unsubscribe `max` (Tern
-/// does not report it yet).
+/// and Tern's own version.
 const ALLOWED: &[&str] = &[
     "git_commit",
     "feature_flags",
     "system_account",
     "tern_version",
-    "max",
 ];
 /// Free-form maps whose keys are not compared.
 const MAPS: &[&str] = &["http_req_stats", "outbound_gateways", "inbound_gateways"];
@@ -166,6 +164,30 @@ fn check_values(m: &Monitored, base: &Baseline) -> Result<()> {
         "pub-b: {b:#}"
     );
     ensure!(b.get("subscriptions_list").is_none(), "pub-b lists no subs");
+    // Only `baz` has an auto-unsubscribe limit (UNSUB 3 5); the others
+    // have no `max` at all.
+    let detail = m.json("/connz?subs=detail")?;
+    let maxes: BTreeSet<(String, Option<u64>)> = conn(&detail, "sub-a")?
+        ["subscriptions_list_detail"]
+        .as_array()
+        .context("subscriptions_list_detail")?
+        .iter()
+        .map(|s| {
+            (
+                s["subject"].as_str().unwrap_or_default().to_string(),
+                s.get("max").map(|m| m.as_u64().unwrap_or(99)),
+            )
+        })
+        .collect();
+    ensure!(
+        maxes
+            == BTreeSet::from([
+                ("foo".to_string(), None),
+                ("bar.*".to_string(), None),
+                ("baz".to_string(), Some(5)),
+            ]),
+        "max in /connz?subs=detail: {maxes:?}"
+    );
 
     let closed = m.json("/connz?state=closed&subs=detail")?;
     ensure!(lists(&closed, &["closer"]), "closed: {closed:#}");
@@ -195,7 +217,8 @@ fn check_values(m: &Monitored, base: &Baseline) -> Result<()> {
     ] {
         ensure!(num(&subsz, key)? == want, "subsz {key}: {subsz:#}");
     }
-    let got: BTreeSet<(String, String, String, u64)> = subsz["subscriptions_list"]
+    type SubRow = (String, String, String, u64, u64);
+    let got: BTreeSet<SubRow> = subsz["subscriptions_list"]
         .as_array()
         .context("subscriptions_list")?
         .iter()
@@ -205,16 +228,17 @@ fn check_values(m: &Monitored, base: &Baseline) -> Result<()> {
                 s["qgroup"].as_str().unwrap_or_default().to_string(),
                 s["sid"].as_str().unwrap_or_default().to_string(),
                 s["msgs"].as_u64().unwrap_or(99),
+                s.get("max").map_or(0, |m| m.as_u64().unwrap_or(99)),
             )
         })
         .collect();
-    let want: BTreeSet<(String, String, String, u64)> = [
-        ("foo", "", "1", 3),
-        ("bar.*", "q1", "2", 1),
-        ("baz", "", "3", 0),
+    let want: BTreeSet<SubRow> = [
+        ("foo", "", "1", 3, 0),
+        ("bar.*", "q1", "2", 1, 0),
+        ("baz", "", "3", 0, 5),
     ]
     .into_iter()
-    .map(|(a, b, c, d)| (a.into(), b.into(), c.into(), d))
+    .map(|(a, b, c, d, e)| (a.into(), b.into(), c.into(), d, e))
     .collect();
     ensure!(got == want, "subsz list {got:?}");
     let tested = m.json("/subsz?subs=1&test=bar.x")?;
@@ -287,6 +311,82 @@ fn every_endpoint_has_nats_servers_fields_and_types() -> Result<()> {
         problems.join("\n")
     );
     Ok(())
+}
+
+/// `subject -> (msgs, max)` of one connection's `/connz?subs=detail` list
+/// (`max` 0 when the field is absent, as nats-server omits it).
+fn sub_maxes(connz: &Value, name: &str) -> Result<Vec<(String, u64, u64)>> {
+    let mut rows: Vec<(String, u64, u64)> = conn(connz, name)?["subscriptions_list_detail"]
+        .as_array()
+        .context("subscriptions_list_detail")?
+        .iter()
+        .map(|s| {
+            (
+                s["subject"].as_str().unwrap_or_default().to_string(),
+                s["msgs"].as_u64().unwrap_or(99),
+                s.get("max").map_or(0, |m| m.as_u64().unwrap_or(99)),
+            )
+        })
+        .collect();
+    rows.sort();
+    Ok(rows)
+}
+
+fn row(subject: &str, msgs: u64, max: u64) -> (String, u64, u64) {
+    (subject.to_string(), msgs, max)
+}
+
+/// The auto-unsubscribe limit in `/connz?subs=detail` follows UNSUB: set,
+/// lowered (with messages already counted against it), reached (the
+/// subscription goes), and dropped from closed connections' lists, as
+/// nats-server clears it when a connection closes.
+fn auto_unsubscribe_max(kind: Kind) -> Result<()> {
+    let m = Monitored::start(kind)?;
+    let addr = m.broker.addr();
+    let json = r#"{"verbose":false,"pedantic":false,"name":"limited","lang":"raw"}"#;
+    let mut sub = raw(&addr, json)?;
+    sub.send(b"SUB m 1\r\nUNSUB 1 3\r\nSUB n 2\r\nUNSUB 2 1\r\nSUB o 3\r\n")?;
+    sync(&mut sub)?;
+    let mut publisher = raw(&addr, r#"{"verbose":false,"pedantic":false,"name":"pub"}"#)?;
+    publisher.send(b"PUB m 2\r\nm1\r\n")?;
+    sync(&mut publisher)?;
+    sub.read_until_suffix(b"m1\r\n", Duration::from_secs(5))?;
+    let rows = sub_maxes(&m.json("/connz?subs=detail")?, "limited")?;
+    ensure!(
+        rows == [row("m", 1, 3), row("n", 0, 1), row("o", 0, 0)],
+        "after UNSUB 1 3, UNSUB 2 1 and one message on m: {rows:?}"
+    );
+    // A new limit replaces the old one; one at or below the count so far
+    // removes the subscription at once.
+    sub.send(b"UNSUB 1 2\r\n")?;
+    sync(&mut sub)?;
+    let rows = sub_maxes(&m.json("/connz?subs=detail")?, "limited")?;
+    ensure!(
+        rows == [row("m", 1, 2), row("n", 0, 1), row("o", 0, 0)],
+        "after UNSUB 1 2: {rows:?}"
+    );
+    sub.send(b"UNSUB 1 1\r\n")?;
+    sync(&mut sub)?;
+    let rows = sub_maxes(&m.json("/connz?subs=detail")?, "limited")?;
+    ensure!(
+        rows == [row("n", 0, 1), row("o", 0, 0)],
+        "after UNSUB 1 1: {rows:?}"
+    );
+    drop(sub);
+    let closed = m.wait_for("/connz?state=closed&subs=detail", |v| {
+        lists(v, &["limited"])
+    })?;
+    let rows = sub_maxes(&closed, "limited")?;
+    ensure!(
+        rows == [row("n", 0, 0), row("o", 0, 0)],
+        "closed connection's subscriptions: {rows:?}"
+    );
+    Ok(())
+}
+
+#[test]
+fn connz_reports_auto_unsubscribe_max_like_nats_server() {
+    each_target_blocking(auto_unsubscribe_max);
 }
 
 /// Four clients with distinct traffic, created 20 ms apart: client `cN`

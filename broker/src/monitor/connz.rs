@@ -95,7 +95,14 @@ pub struct SubDetail {
     pub qgroup: Option<String>,
     pub sid: String,
     pub msgs: u64,
+    /// Auto-unsubscribe limit; nats-server omits it when there is none.
+    #[serde(skip_serializing_if = "no_max")]
+    pub max: u64,
     pub cid: u64,
+}
+
+fn no_max(max: &u64) -> bool {
+    *max == 0
 }
 
 impl SubDetail {
@@ -107,6 +114,7 @@ impl SubDetail {
             qgroup: sub.queue.clone().filter(|q| !q.is_empty()),
             sid: sub.sid.clone(),
             msgs: sub.msgs,
+            max: sub.max,
             cid,
         }
     }

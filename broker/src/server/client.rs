@@ -77,6 +77,8 @@ pub struct SubSnapshot {
     pub queue: Option<String>,
     pub sid: String,
     pub msgs: u64,
+    /// Auto-unsubscribe limit, 0 for none.
+    pub max: u64,
 }
 
 /// What `/connz?state=closed` shows of a connection after it closed.
@@ -164,7 +166,15 @@ impl ClientHandle {
             out_msgs,
             out_bytes,
             meta: self.meta.lock().clone(),
-            subs: subs.iter().map(|s| snapshot(s)).collect(),
+            // nats-server clears a subscription's auto-unsubscribe limit
+            // when the connection closes: closed connections show no max.
+            subs: subs
+                .iter()
+                .map(|s| SubSnapshot {
+                    max: 0,
+                    ..snapshot(s)
+                })
+                .collect(),
         }
     }
 
@@ -216,5 +226,6 @@ fn snapshot(sub: &Subscription) -> SubSnapshot {
             .map(|q| String::from_utf8_lossy(q).into_owned()),
         sid: String::from_utf8_lossy(&sub.sid).into_owned(),
         msgs: sub.delivered(),
+        max: sub.max(),
     }
 }

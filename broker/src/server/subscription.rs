@@ -80,6 +80,12 @@ impl Subscription {
         self.delivered.load(Ordering::Relaxed)
     }
 
+    /// The auto-unsubscribe limit (`UNSUB <sid> <max>`), 0 when there is
+    /// none. For monitoring; delivery reads it in [`Self::take_delivery`].
+    pub fn max(&self) -> u64 {
+        self.max.load(Ordering::Relaxed)
+    }
+
     /// Set the auto-unsubscribe limit. Returns false when `max` is already
     /// reached, meaning the caller should remove the subscription now.
     pub fn set_max(&self, max: u64) -> bool {
