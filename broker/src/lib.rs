@@ -28,8 +28,10 @@
 //!   `-ERR` texts.
 //! - [`subject`]: subject validation, wildcard matching, the sublist.
 //! - [`auth`]: users, passwords (plain or bcrypt), tokens.
-//! - [`jetstream`]: persistence; so far the message store (redb file store,
-//!   memory store), not yet wired into the server.
+//! - [`jetstream`]: persistence, started when JetStream is enabled: the
+//!   message store (redb file store, memory store), streams and their
+//!   ingest, and the `$JS.API` handlers for streams and messages (consumers
+//!   still to come).
 //! - [`server`]: listener, shared state, the connection task, signals,
 //!   lame-duck mode.
 //! - [`monitor`]: HTTP monitoring (`/varz`, `/connz`, ... and Prometheus

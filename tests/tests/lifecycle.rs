@@ -315,25 +315,26 @@ fn unsupported_features_refuse_to_start() -> Result<()> {
         return Ok(());
     }
     let port = tern_tests::free_port().to_string();
-    let out = run_binary(Kind::Tern, &["-js", "-a", "127.0.0.1", "-p", &port], WAIT)?;
+    let out = run_binary(
+        Kind::Tern,
+        &["--cluster_name", "C", "-a", "127.0.0.1", "-p", &port],
+        WAIT,
+    )?;
     ensure!(
         out.code.is_some_and(|c| c != 0),
-        "-js: exit {:?}, output:\n{}",
+        "--cluster_name: exit {:?}, output:\n{}",
         out.code,
         out.text
     );
     ensure!(
         out.text.contains("not supported yet"),
-        "-js: output:\n{}",
+        "--cluster_name: output:\n{}",
         out.text
     );
 
     let dir = tempfile::tempdir()?;
-    let conf = dir.path().join("js.conf");
-    write(
-        &conf,
-        "port: 4222\njetstream {\n  store_dir: \"/tmp/x\"\n}\n",
-    )?;
+    let conf = dir.path().join("cluster.conf");
+    write(&conf, "port: 4222\ncluster {\n  name: c\n}\n")?;
     let out = run_binary(
         Kind::Tern,
         &["-c", conf.to_str().unwrap(), "-a", "127.0.0.1", "-p", &port],
@@ -341,30 +342,30 @@ fn unsupported_features_refuse_to_start() -> Result<()> {
     )?;
     ensure!(
         out.code.is_some_and(|c| c != 0),
-        "jetstream block: exit {:?}, output:\n{}",
+        "cluster block: exit {:?}, output:\n{}",
         out.code,
         out.text
     );
     ensure!(
         out.text.contains("not supported yet"),
-        "jetstream block: output:\n{}",
+        "cluster block: output:\n{}",
         out.text
     );
     ensure!(
         out.text.contains(&format!("{}:2", conf.display())),
-        "jetstream block: output does not name the line:\n{}",
+        "cluster block: output does not name the line:\n{}",
         out.text
     );
     let out = run_binary(Kind::Tern, &["-t", "-c", conf.to_str().unwrap()], WAIT)?;
     ensure!(
         out.code.is_some_and(|c| c != 0),
-        "-t with jetstream: exit {:?}, output:\n{}",
+        "-t with cluster: exit {:?}, output:\n{}",
         out.code,
         out.text
     );
     ensure!(
         out.text.contains("not supported yet"),
-        "-t with jetstream: output:\n{}",
+        "-t with cluster: output:\n{}",
         out.text
     );
 
@@ -372,7 +373,7 @@ fn unsupported_features_refuse_to_start() -> Result<()> {
     let b = Broker::start_with(
         Kind::Tern,
         BrokerOptions {
-            args: vec!["-js".into()],
+            args: vec!["--cluster_name".into(), "C".into()],
             no_wait: true,
             ..Default::default()
         },
@@ -380,7 +381,7 @@ fn unsupported_features_refuse_to_start() -> Result<()> {
     std::thread::sleep(Duration::from_millis(300));
     ensure!(
         RawClient::connect(&b.addr()).is_err(),
-        "tern -js accepted a client"
+        "tern --cluster_name accepted a client"
     );
     Ok(())
 }

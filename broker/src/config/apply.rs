@@ -337,6 +337,8 @@ impl Applier<'_> {
                 self.config.ports_file_dir = non_empty(f.string()?).map(PathBuf::from)
             }
             "authorization" => super::apply_auth::authorization(self, f)?,
+            "jetstream" => super::apply_jetstream::jetstream(self, f)?,
+            "store_dir" | "storedir" => super::apply_jetstream::top_level_store_dir(self, f)?,
             _ => match unsupported::feature_of(&key) {
                 Some((feature, gate)) => {
                     if gate.is_open(f)? {

@@ -53,9 +53,11 @@ enum Target {
     Signal,
     /// A flag of a feature Tern lacks; recorded when its value turns it on.
     Unsupported(&'static str),
-    /// `-js`: like `Unsupported`, but `-js=false` also switches off a
+    /// `-js`: enables JetStream; `-js=false` also switches off a
     /// `jetstream` block from the config file.
     JetStream,
+    /// `-sd/--store_dir`: JetStream's store directory.
+    StoreDir,
     /// `--tls`: `--tls=false` switches off TLS from the config file.
     Tls,
 }
@@ -101,11 +103,7 @@ const FLAGS: &[Spec] = &[
     spec(&["pass"], Kind::String, Target::Pass),
     spec(&["auth"], Kind::String, Target::Token),
     spec(&["js", "jetstream"], Kind::Bool, Target::JetStream),
-    spec(
-        &["sd", "store_dir"],
-        Kind::String,
-        Target::Unsupported("jetstream"),
-    ),
+    spec(&["sd", "store_dir"], Kind::String, Target::StoreDir),
     spec(&["m", "http_port"], Kind::Int, Target::HttpPort),
     spec(
         &["ms", "https_port"],
@@ -345,7 +343,7 @@ impl CommandLine {
         let js_off = self.last(Target::JetStream) == Some(&FlagValue::Bool(false));
         let tls_off = self.last(Target::Tls) == Some(&FlagValue::Bool(false));
         if js_off {
-            drop_feature(config, "jetstream");
+            config.jetstream.enabled = false;
         }
         if tls_off {
             drop_feature(config, "tls");
@@ -396,7 +394,10 @@ impl CommandLine {
                 (Target::Token, FlagValue::String(s)) => config.auth.token = non_empty(s),
                 (Target::Tls, FlagValue::Bool(true)) if !tls_off => record(config, "tls", g),
                 (Target::JetStream, FlagValue::Bool(true)) if !js_off => {
-                    record(config, "jetstream", g)
+                    config.jetstream.enabled = true
+                }
+                (Target::StoreDir, FlagValue::String(s)) => {
+                    config.jetstream.store_dir = non_empty(s).map(PathBuf::from)
                 }
                 (Target::Unsupported(feature), value) => {
                     let on = match value {
@@ -404,8 +405,7 @@ impl CommandLine {
                         FlagValue::Int(i) => *i != 0,
                         FlagValue::String(s) => !s.is_empty(),
                     };
-                    let switched_off =
-                        (tls_off && *feature == "tls") || (js_off && *feature == "jetstream");
+                    let switched_off = tls_off && *feature == "tls";
                     if on && !switched_off {
                         record(config, feature, g);
                     }

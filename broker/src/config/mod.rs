@@ -25,6 +25,7 @@
 
 mod apply;
 mod apply_auth;
+mod apply_jetstream;
 mod conf_lexer;
 mod conf_syntax;
 mod error;

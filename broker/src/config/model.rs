@@ -124,6 +124,31 @@ impl std::fmt::Display for ConfigWarning {
     }
 }
 
+/// JetStream settings (`jetstream { store_dir, max_memory_store,
+/// max_file_store }`, the top-level `store_dir`, `-js`, `-sd`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct JetStreamConfig {
+    pub enabled: bool,
+    /// As configured; `None` means nats-server's default, the system temp
+    /// directory. See [`JetStreamConfig::store_root`].
+    pub store_dir: Option<PathBuf>,
+    /// Bytes all memory streams may hold together; `None` = unlimited.
+    pub max_memory_store: Option<u64>,
+    /// Bytes all file streams may hold together; `None` = unlimited.
+    pub max_file_store: Option<u64>,
+}
+
+impl JetStreamConfig {
+    /// Where JetStream keeps its files: `<store_dir>/jetstream`, like
+    /// nats-server (which also defaults `store_dir` to the temp directory).
+    pub fn store_root(&self) -> PathBuf {
+        self.store_dir
+            .clone()
+            .unwrap_or_else(std::env::temp_dir)
+            .join("jetstream")
+    }
+}
+
 /// Everything the broker needs to start. Defaults are nats-server's.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -171,6 +196,8 @@ pub struct Config {
     /// Closed connections remembered for `/connz?state=closed`
     /// (`max_closed_clients`).
     pub max_closed_clients: usize,
+    /// JetStream (`jetstream {}`, `-js`, `-sd`).
+    pub jetstream: JetStreamConfig,
     /// File the config was loaded from (used by SIGHUP reload).
     pub config_file: Option<PathBuf>,
     /// Configured features Tern does not implement yet.
@@ -226,6 +253,7 @@ impl Default for Config {
             http_base_path: String::new(),
             no_system_account: false,
             max_closed_clients: DEFAULT_MAX_CLOSED_CLIENTS,
+            jetstream: JetStreamConfig::default(),
             config_file: None,
             unsupported: Vec::new(),
             warnings: Vec::new(),

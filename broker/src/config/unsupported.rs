@@ -1,6 +1,6 @@
 //! The top-level keys of nats-server features Tern does not implement yet,
 //! the feature each belongs to, and when a key's value counts as using it
-//! (`jetstream: false`, `https_port: 0` or `syslog: false` leave the feature
+//! (`https_port: 0` or `syslog: false` leave the feature
 //! off and so are no obstacle to starting).
 
 use super::apply::{listen, Field};
@@ -24,16 +24,12 @@ pub(super) enum Gate {
     IfListening,
     /// A string other than `"default"`.
     UnlessDefault,
-    /// `true`, `"enabled"`, or a map without `enabled: false`.
-    JetStream,
 }
 
 /// Every top-level key of nats-server that Tern does not implement, with the
 /// feature it belongs to.
 const UNSUPPORTED: &[(&[&str], &str, Gate)] = &[
-    (&["jetstream"], "jetstream", Gate::JetStream),
-    (&["store_dir", "storedir"], "jetstream", Gate::IfNonEmpty),
-    (&["default_js_domain"], "jetstream", Gate::Always),
+    (&["default_js_domain"], "jetstream domains", Gate::Always),
     (&["cluster"], "cluster", Gate::Always),
     (&["gateway"], "gateway", Gate::Always),
     (&["leaf", "leafnodes"], "leafnodes", Gate::Always),
@@ -149,23 +145,6 @@ impl Gate {
             Gate::UnlessFalse => !matches!(f.value.kind, Kind::Bool(false)),
             Gate::IfListening => listen(f)?.1 != 0,
             Gate::UnlessDefault => f.string()? != "default",
-            Gate::JetStream => match &f.value.kind {
-                Kind::Bool(on) => *on,
-                Kind::String(s) => match s.to_lowercase().as_str() {
-                    "enabled" | "enable" => true,
-                    "disabled" | "disable" => false,
-                    _ => {
-                        return Err(f.invalid(format!(
-                            "Expected 'enabled' or 'disabled' for string value, got '{s}'"
-                        )))
-                    }
-                },
-                Kind::Table(t) => !t.entries.iter().any(|e| {
-                    matches!(e.key.to_lowercase().as_str(), "enabled" | "enable")
-                        && e.value.kind == Kind::Bool(false)
-                }),
-                _ => return Err(f.wrong_type("a boolean, \"enabled\"/\"disabled\" or a map")),
-            },
         })
     }
 }

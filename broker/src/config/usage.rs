@@ -37,6 +37,10 @@ Logging Options:
     -DV                              Debug and trace
     -DVV                             Same as -DV
 
+JetStream Options:
+    -js, --jetstream                 Enable JetStream functionality
+    -sd, --store_dir <dir>           Set the storage directory
+
 Authorization Options:
         --user <user>                User required for connections
         --pass <password>            Password required for connections
@@ -48,7 +52,7 @@ Common Options:
 
 Not supported yet (accepted so nats-server command lines parse; Tern refuses
 to start while one is in use and names it):
-    -js, --jetstream, -sd, --store_dir, -ms, --https_port,
+    -ms, --https_port,
     -s, --syslog, -r, --remote_syslog, --log_size_limit, --logtime_utc,
     --max_traced_msg_len, --profile,
     --routes, --cluster, --cluster_listen, --cluster_name, --cluster_advertise,

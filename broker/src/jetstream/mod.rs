@@ -1,16 +1,39 @@
-//! JetStream: persistent streams and consumers behind the `$JS.API.>`
-//! request/reply API (issue 5, DESIGN.md "JetStream on redb").
+//! JetStream: persistent streams behind the `$JS.API.>` request/reply API
+//! (issue 5, DESIGN.md "JetStream on redb").
 //!
-//! **Being built.** What exists so far is the foundation, the message store
-//! ([`store`]): the [`store::MessageStore`] trait one stream's storage
-//! implements, its file implementation on redb ([`store::RedbStore`], group
-//! commit, fsync before acknowledging, crash recovery) and its memory
-//! implementation ([`store::MemoryStore`]), plus per-consumer state
-//! persistence ([`store::ConsumerStateStore`]).
+//! ## What exists
+//! - [`store`]: the message store, one per stream — the [`store::MessageStore`]
+//!   trait, its file implementation on redb ([`store::RedbStore`], group
+//!   commit, fsync before acknowledging, crash recovery) and its memory
+//!   implementation ([`store::MemoryStore`]), plus consumer state
+//!   persistence ([`store::ConsumerStateStore`]).
+//! - [`service`]: the service the server starts when JetStream is enabled
+//!   (`-js`, `jetstream {}`): it recovers the streams under
+//!   `<store_dir>/jetstream/$G/streams/` and answers the API.
+//! - [`api`]: `$JS.API.INFO`, `STREAM.CREATE|UPDATE|INFO|DELETE|PURGE|NAMES|
+//!   LIST`, `STREAM.MSG.GET|DELETE`; every other API subject gets an error
+//!   reply saying it is not implemented yet.
+//! - [`stream`]: one stream — its persisted [`config::StreamConfig`], its
+//!   store, its [`ingest`] task (internal subscriptions on the stream's
+//!   subjects, checks, dedupe, in-order appends, PubAcks after commit).
+//! - [`error`]: nats-server's API errors ([`error::ApiError`]) and start-up
+//!   failures ([`JetStreamError`]); [`wire`]: headers, times, base64.
 //!
-//! Still to come, on top of the store: streams (config, retention, dedupe,
-//! the `Nats-*` headers), consumers (push/pull, acks, redelivery), and the
-//! `$JS.API` handlers served through the server's internal subscriptions
-//! (`server::internal`). Nothing here is wired into the server yet.
+//! ## Still to come
+//! Consumers (push/pull, acks, redelivery), `DIRECT.GET`, retention
+//! interest/work-queue, mirrors and sources, subject transforms, republish,
+//! per-message TTL, compression, and remembering `Nats-Msg-Id`s across a
+//! restart. Stream configs that ask for those are refused with an error
+//! naming the feature.
 
+pub mod api;
+pub mod config;
+pub mod error;
+pub mod ingest;
+pub mod service;
 pub mod store;
+pub mod stream;
+pub mod wire;
+
+pub use error::{ApiError, JetStreamError};
+pub use service::JetStream;

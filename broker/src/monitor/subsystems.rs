@@ -6,8 +6,11 @@
 use std::time::SystemTime;
 
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
+use crate::jetstream::api::account::API_LEVEL;
+use crate::jetstream::store::StorageKind;
+use crate::jetstream::JetStream;
 use crate::server::state::Shared;
 
 use super::connz::GLOBAL_ACCOUNT;
@@ -78,7 +81,7 @@ pub fn accountz(shared: &Shared, q: &Query) -> Result<Value, RequestError> {
             "update_time": rfc3339(shared.started_at),
             "expired": false,
             "complete": true,
-            "jetstream_enabled": false,
+            "jetstream_enabled": shared.config().jetstream.enabled,
             "leafnode_connections": 0,
             "client_connections": shared.client_count(),
             "subscriptions": shared.sublist.count(),
@@ -142,8 +145,10 @@ pub fn accstatz(shared: &Shared, q: &Query) -> Result<Value, RequestError> {
     }))
 }
 
-/// `/jsz`: JetStream disabled. The options are decoded (and rejected) as
-/// nats-server does; `leader-only` asks for a leader that does not exist.
+/// `/jsz`: JetStream's usage, or its disabled shape. The options are
+/// decoded (and rejected) as nats-server does; `leader-only` asks for a
+/// leader that does not exist. Per-account and per-stream details are not
+/// reported yet.
 pub fn jsz(shared: &Shared, q: &Query) -> Result<Value, RequestError> {
     for key in [
         "accounts",
@@ -164,6 +169,9 @@ pub fn jsz(shared: &Shared, q: &Query) -> Result<Value, RequestError> {
             "filtered response: not leader".into(),
         ));
     }
+    if let Some(js) = shared.jetstream() {
+        return Ok(jsz_enabled(shared, &js));
+    }
     Ok(json!({
         "memory": 0,
         "storage": 0,
@@ -182,4 +190,56 @@ pub fn jsz(shared: &Shared, q: &Query) -> Result<Value, RequestError> {
         "bytes": 0,
         "total": 0,
     }))
+}
+
+/// JetStream's config as `/jsz` and `/varz` report it; unlimited
+/// `max_memory`/`max_storage` are -1.
+fn js_config(js: &JetStream) -> Value {
+    let limit = |v: Option<u64>| v.map_or(-1, |b| i64::try_from(b).unwrap_or(i64::MAX));
+    json!({
+        "max_memory": limit(js.config.max_memory_store),
+        "max_storage": limit(js.config.max_file_store),
+        "store_dir": js.store_root().display().to_string(),
+    })
+}
+
+/// JetStream's usage as `/jsz` and `/varz` (`stats`) report it.
+fn js_stats(js: &JetStream) -> Map<String, Value> {
+    let (total, errors) = js.api_counts();
+    let stats = json!({
+        "memory": js.used(StorageKind::Memory),
+        "storage": js.used(StorageKind::File),
+        "reserved_memory": 0,
+        "reserved_storage": 0,
+        "accounts": 1,
+        "ha_assets": 0,
+        "api": {
+            "level": API_LEVEL,
+            "total": total,
+            "errors": errors,
+        },
+    });
+    match stats {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+/// `/jsz` with JetStream running: the server-wide totals.
+fn jsz_enabled(shared: &Shared, js: &JetStream) -> Value {
+    let (streams, messages, bytes) = js.totals();
+    let mut out = js_stats(js);
+    out.insert("server_id".into(), shared.server_id.clone().into());
+    out.insert("now".into(), now().into());
+    out.insert("config".into(), js_config(js));
+    out.insert("streams".into(), streams.into());
+    out.insert("consumers".into(), 0.into());
+    out.insert("messages".into(), messages.into());
+    out.insert("bytes".into(), bytes.into());
+    Value::Object(out)
+}
+
+/// `/varz`'s `jetstream` section with JetStream running.
+pub fn varz_jetstream(js: &JetStream) -> Value {
+    json!({ "config": js_config(js), "stats": js_stats(js) })
 }

@@ -262,7 +262,7 @@ fn server_info(shared: &Shared, seq: &AtomicU64) -> Value {
         "host": shared.local_addr.ip().to_string(),
         "id": shared.server_id,
         "ver": NATS_COMPAT_VERSION,
-        "jetstream": false,
+        "jetstream": shared.config().jetstream.enabled,
         "flags": 0,
         "seq": seq.fetch_add(1, Ordering::Relaxed) + 1,
         "time": rfc3339(SystemTime::now()),

@@ -49,7 +49,8 @@ pub struct Varz {
     pub leaf: Empty,
     pub mqtt: Empty,
     pub websocket: Empty,
-    pub jetstream: Empty,
+    /// `{}` while JetStream is off; its config and usage when on.
+    pub jetstream: serde_json::Value,
     pub tls_timeout: f64,
     pub write_deadline: u64,
     pub start: String,
@@ -154,7 +155,10 @@ pub fn varz(shared: &Shared, state: &MonitorState) -> Varz {
         leaf: Empty {},
         mqtt: Empty {},
         websocket: Empty {},
-        jetstream: Empty {},
+        jetstream: shared.jetstream().map_or_else(
+            || serde_json::json!({}),
+            |js| super::subsystems::varz_jetstream(&js),
+        ),
         tls_timeout: TLS_TIMEOUT_SECS,
         write_deadline: duration_nanos(cfg.write_deadline),
         start: rfc3339(shared.started_at),

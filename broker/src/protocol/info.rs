@@ -30,6 +30,9 @@ pub struct ServerInfo {
     pub connect_urls: Option<Vec<String>>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub ldm: bool,
+    /// JetStream is enabled (`-js`, `jetstream {}`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub jetstream: bool,
 }
 
 impl ServerInfo {

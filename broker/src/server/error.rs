@@ -28,6 +28,8 @@ pub enum ServerError {
     /// nats-server: `Can't start monitoring: ...`.
     #[error("Can't start monitoring: {0}")]
     Monitor(#[from] crate::monitor::MonitorError),
+    #[error("Could not start JetStream: {0}")]
+    JetStream(#[from] crate::jetstream::JetStreamError),
     #[error("invalid listen address {0}")]
     BadAddress(String),
     #[error("I/O error on {addr}: {source}")]

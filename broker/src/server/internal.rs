@@ -81,6 +81,20 @@ impl InternalSubscription {
         self.rx.recv().await
     }
 
+    /// Polls for the next message (for services that wait on several
+    /// subscriptions at once).
+    pub fn poll_recv(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<InternalMessage>> {
+        self.rx.poll_recv(cx)
+    }
+
+    /// Takes a message already waiting, without waiting.
+    pub fn try_recv(&mut self) -> Option<InternalMessage> {
+        self.rx.try_recv().ok()
+    }
+
     /// Messages dropped because this subscriber fell behind.
     pub fn dropped(&self) -> u64 {
         self.inbox.dropped()

@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
+use crate::jetstream::JetStream;
 use crate::monitor::{join_host_port, Monitor};
 use crate::protocol::info::NATS_COMPAT_VERSION;
 
@@ -24,6 +25,7 @@ pub struct Server {
     accept: JoinHandle<()>,
     monitor: Option<Monitor>,
     ports_file: Option<PathBuf>,
+    jetstream: Option<Arc<JetStream>>,
 }
 
 impl Server {
@@ -65,6 +67,10 @@ impl Server {
         );
         tracing::info!("  ID:       {}", shared.server_id);
         tracing::info!("  Name:     {}", shared.server_name);
+        let jetstream = match shared.config().jetstream.enabled {
+            true => Some(JetStream::start(&shared).await?),
+            false => None,
+        };
         let monitor = Monitor::start(&shared).await?;
         tracing::info!("Listening for client connections on {local_addr}");
         let ports_file = match ports_dir {
@@ -86,6 +92,7 @@ impl Server {
             accept,
             monitor,
             ports_file,
+            jetstream,
         })
     }
 
@@ -100,6 +107,11 @@ impl Server {
 
     pub fn shared(&self) -> &Arc<Shared> {
         &self.shared
+    }
+
+    /// The JetStream service, when enabled.
+    pub fn jetstream(&self) -> Option<&Arc<JetStream>> {
+        self.jetstream.as_ref()
     }
 
     /// Apply a reloaded configuration (SIGHUP). Settings that need a new
@@ -121,6 +133,10 @@ impl Server {
             );
             new.host = old.host.clone();
             new.port = old.port;
+        }
+        if new.jetstream != old.jetstream {
+            tracing::warn!("Reload: JetStream settings changes need a restart; keeping them");
+            new.jetstream = old.jetstream.clone();
         }
         self.shared.replace_config(new);
         tracing::info!("Reloaded server configuration");
@@ -172,6 +188,9 @@ impl Server {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
         while self.shared.client_count() > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        if let Some(jetstream) = &self.jetstream {
+            jetstream.shutdown().await;
         }
         if let Some(monitor) = self.monitor {
             monitor.stopped().await;

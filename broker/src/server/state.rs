@@ -6,7 +6,7 @@
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Instant, SystemTime};
 
 use parking_lot::{Mutex, RwLock};
@@ -15,6 +15,7 @@ use tokio::sync::watch;
 
 use crate::auth::Authenticator;
 use crate::config::Config;
+use crate::jetstream::JetStream;
 use crate::protocol::info::NATS_COMPAT_VERSION;
 use crate::protocol::ServerInfo;
 use crate::subject::Sublist;
@@ -81,6 +82,8 @@ pub struct Shared {
     max_closed: usize,
     /// Where the monitoring listener is bound, once it is.
     monitor_addr: OnceLock<SocketAddr>,
+    /// The JetStream service, once started (weak: it holds `Shared`).
+    jetstream: OnceLock<Weak<JetStream>>,
 }
 
 impl Shared {
@@ -115,6 +118,7 @@ impl Shared {
             closed: Mutex::new(VecDeque::new()),
             max_closed,
             monitor_addr: OnceLock::new(),
+            jetstream: OnceLock::new(),
         }
     }
 
@@ -199,6 +203,15 @@ impl Shared {
         self.monitor_addr.get().copied()
     }
 
+    pub fn set_jetstream(&self, js: &Arc<JetStream>) {
+        let _ = self.jetstream.set(Arc::downgrade(js));
+    }
+
+    /// The running JetStream service, for monitoring.
+    pub fn jetstream(&self) -> Option<Arc<JetStream>> {
+        self.jetstream.get().and_then(Weak::upgrade)
+    }
+
     pub fn next_client_id(&self) -> u64 {
         self.next_client_id.fetch_add(1, Ordering::Relaxed)
     }
@@ -270,6 +283,7 @@ impl Shared {
             client_ip,
             connect_urls: None,
             ldm: self.run_state() == RunState::LameDuck,
+            jetstream: cfg.jetstream.enabled,
         }
     }
 }

@@ -52,9 +52,33 @@ pub fn subject_matches(filter: &[u8], subject: &[u8]) -> bool {
     }
 }
 
+/// Could some literal subject match both (possibly wildcard) filters?
+pub fn subjects_overlap(a: &[u8], b: &[u8]) -> bool {
+    let mut a = a.split(|c| *c == b'.');
+    let mut b = b.split(|c| *c == b'.');
+    loop {
+        match (a.next(), b.next()) {
+            (Some(b">"), Some(_)) | (Some(_), Some(b">")) => return true,
+            (Some(x), Some(y)) if x == b"*" || y == b"*" || x == y => {}
+            (None, None) => return true,
+            _ => return false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn overlap() {
+        assert!(subjects_overlap(b"a.*", b"a.b"));
+        assert!(subjects_overlap(b"a.>", b"*.b.c"));
+        assert!(subjects_overlap(b">", b"x"));
+        assert!(!subjects_overlap(b"a.*", b"a.b.c"));
+        assert!(!subjects_overlap(b"a.b", b"a.c"));
+        assert!(!subjects_overlap(b"a.>", b"a"));
+    }
 
     #[test]
     fn validity() {

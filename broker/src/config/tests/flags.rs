@@ -131,7 +131,6 @@ fn unsupported_flags_are_recorded_as_typed() {
     assert_eq!(
         got,
         [
-            ("jetstream", "-js"),
             ("cluster", "--cluster_name"),
             ("cluster", "-cluster"),
             ("tls", "--tlscert"),
@@ -152,7 +151,8 @@ fn off_values_of_unsupported_flags_are_not_recorded() {
 #[test]
 fn disabling_flags_switch_off_the_config_files_feature() {
     let mut config = Config::default();
-    for feature in ["jetstream", "tls", "cluster"] {
+    config.jetstream.enabled = true;
+    for feature in ["tls", "cluster"] {
         config.unsupported.push(Unsupported {
             feature: feature.into(),
             origin: Origin {
@@ -171,6 +171,18 @@ fn disabling_flags_switch_off_the_config_files_feature() {
         .map(|u| u.feature.as_str())
         .collect();
     assert_eq!(left, ["cluster"]);
+    assert!(!config.jetstream.enabled);
+}
+
+#[test]
+fn jetstream_flags() {
+    let c = applied("-js -sd /tmp/x").unwrap();
+    assert!(c.jetstream.enabled);
+    assert_eq!(
+        c.jetstream.store_dir.as_deref(),
+        Some(std::path::Path::new("/tmp/x"))
+    );
+    assert!(c.unsupported.is_empty());
 }
 
 #[test]

@@ -354,7 +354,6 @@ fn unsupported_features_are_recorded_where_written() {
     assert_eq!(
         got,
         [
-            "jetstream@test.conf:2:jetstream",
             "cluster@test.conf:5:cluster",
             "leafnodes@test.conf:7:leafnodes",
             "websocket@test.conf:8:websocket",
@@ -377,7 +376,7 @@ fn values_that_leave_a_feature_off_are_not_unsupported() {
     assert!(conf("jetstream { enabled: false, store_dir: /x }\n")
         .unsupported
         .is_empty());
-    assert_eq!(conf("jetstream: enabled\n").unsupported.len(), 1);
+    assert!(conf("jetstream: enabled\n").unsupported.is_empty());
     assert_eq!(
         conf("syslog: true\nremote_syslog: \"udp://x:514\"\n")
             .unsupported
@@ -422,4 +421,32 @@ fn monitoring_keys() {
     let c = conf("https: 8443\n");
     assert_eq!(c.unsupported.len(), 1);
     assert_eq!(c.unsupported[0].feature, "https monitoring");
+}
+
+#[test]
+fn jetstream_block_and_store_dir() {
+    let c = conf("jetstream {\n  store_dir: /data\n  max_mem: 1MB\n  max_file_store: -1\n}\n");
+    assert!(c.unsupported.is_empty(), "{:?}", c.unsupported);
+    assert!(c.jetstream.enabled);
+    assert_eq!(
+        c.jetstream.store_dir.as_deref(),
+        Some(std::path::Path::new("/data"))
+    );
+    assert_eq!(c.jetstream.max_memory_store, Some(1024 * 1024));
+    assert_eq!(c.jetstream.max_file_store, None);
+    assert_eq!(
+        c.jetstream.store_root(),
+        std::path::Path::new("/data/jetstream")
+    );
+    let c = conf("store_dir: /x\njetstream: enabled\n");
+    assert!(c.jetstream.enabled);
+    assert_eq!(
+        c.jetstream.store_dir.as_deref(),
+        Some(std::path::Path::new("/x"))
+    );
+    assert!(!conf("store_dir: /x\n").jetstream.enabled);
+    assert!(!conf("jetstream { enabled: false }\n").jetstream.enabled);
+    let c = conf("jetstream { domain: hub }\n");
+    assert_eq!(c.unsupported.len(), 1);
+    assert_eq!(c.unsupported[0].feature, "jetstream domain");
 }

@@ -1,0 +1,393 @@
+//! A stream's configuration as `$JS.API.STREAM.CREATE/UPDATE` carry it, with
+//! nats-server's JSON field names and defaults (`-1` for "unlimited",
+//! durations in nanoseconds), its checks, and the mapping to the limits the
+//! store enforces. Features Tern's streams do not have yet are refused with
+//! an error naming them, never silently accepted.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::subject;
+
+use super::error::ApiError;
+use super::store::{DiscardPolicy, StorageKind, StoreLimits};
+
+/// nats-server's default duplicate window: two minutes.
+pub const DEFAULT_DUPLICATE_WINDOW_NS: i64 = 120_000_000_000;
+/// Longest stream name (nats-server's `JSMaxNameLen`).
+const MAX_NAME_LEN: usize = 255;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Retention {
+    #[default]
+    Limits,
+    Interest,
+    #[serde(rename = "workqueue")]
+    WorkQueue,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Discard {
+    #[default]
+    Old,
+    New,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Storage {
+    #[default]
+    File,
+    Memory,
+}
+
+impl Storage {
+    pub fn kind(self) -> StorageKind {
+        match self {
+            Storage::File => StorageKind::File,
+            Storage::Memory => StorageKind::Memory,
+        }
+    }
+}
+
+/// A field sent as `null` takes its default.
+pub(crate) fn nullable<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+fn unlimited() -> i64 {
+    -1
+}
+fn one() -> i64 {
+    1
+}
+fn is_zero(v: &i64) -> bool {
+    *v == 0
+}
+fn is_zero_u64(v: &u64) -> bool {
+    *v == 0
+}
+fn is_false(v: &bool) -> bool {
+    !*v
+}
+fn none_compression() -> String {
+    "none".to_string()
+}
+
+/// `StreamConfig`, field for field as nats-server names them. Fields of
+/// features Tern lacks are kept as raw JSON only to be refused by
+/// [`StreamConfig::check`] when set.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StreamConfig {
+    #[serde(default)]
+    pub name: String,
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub description: String,
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub subjects: Vec<String>,
+    #[serde(default)]
+    pub retention: Retention,
+    #[serde(default = "unlimited")]
+    pub max_consumers: i64,
+    #[serde(default = "unlimited")]
+    pub max_msgs: i64,
+    #[serde(default = "unlimited")]
+    pub max_bytes: i64,
+    /// Nanoseconds; 0 = forever.
+    #[serde(default)]
+    pub max_age: i64,
+    #[serde(default = "unlimited")]
+    pub max_msgs_per_subject: i64,
+    #[serde(default = "unlimited")]
+    pub max_msg_size: i64,
+    #[serde(default)]
+    pub discard: Discard,
+    #[serde(default)]
+    pub storage: Storage,
+    #[serde(default = "one")]
+    pub num_replicas: i64,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub no_ack: bool,
+    /// Nanoseconds.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub duplicate_window: i64,
+    #[serde(default = "none_compression")]
+    pub compression: String,
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub first_seq: u64,
+    #[serde(default)]
+    pub allow_direct: bool,
+    #[serde(default)]
+    pub mirror_direct: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub discard_new_per_subject: bool,
+    #[serde(default)]
+    pub sealed: bool,
+    #[serde(default)]
+    pub deny_delete: bool,
+    #[serde(default)]
+    pub deny_purge: bool,
+    #[serde(default)]
+    pub allow_rollup_hdrs: bool,
+    #[serde(default)]
+    pub allow_msg_ttl: bool,
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub metadata: Option<BTreeMap<String, String>>,
+    /// Everything else the request carried (mirror, sources, republish,
+    /// subject_transform, placement, consumer_limits, ...).
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, Value>,
+}
+
+/// Request fields that turn on a feature Tern's streams lack, when set to
+/// anything but null/false/0/empty.
+const UNSUPPORTED_FIELDS: &[&str] = &[
+    "mirror",
+    "sources",
+    "subject_transform",
+    "republish",
+    "subject_delete_marker_ttl",
+    "allow_msg_counter",
+    "allow_atomic",
+    "allow_msg_schedules",
+    "allow_batched",
+    "persist_mode",
+];
+
+/// Request fields accepted and echoed back without effect on a single
+/// server (placement is about clusters; pedantic asks for strict checks).
+const PASSIVE_FIELDS: &[&str] = &["placement", "consumer_limits", "pedantic", "template_owner"];
+
+fn is_set(v: &Value) -> bool {
+    match v {
+        Value::Null | Value::Bool(false) => false,
+        Value::Number(n) => n.as_f64() != Some(0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(o) => !o.is_empty(),
+        Value::Bool(true) => true,
+    }
+}
+
+impl StreamConfig {
+    /// Parses a create/update request body.
+    pub fn parse(body: &[u8]) -> Result<StreamConfig, ApiError> {
+        serde_json::from_slice(body).map_err(ApiError::invalid_json)
+    }
+
+    /// nats-server's defaults for what was left out or zero.
+    pub fn apply_defaults(&mut self) {
+        for v in [
+            &mut self.max_msgs,
+            &mut self.max_bytes,
+            &mut self.max_msgs_per_subject,
+            &mut self.max_msg_size,
+            &mut self.max_consumers,
+        ] {
+            if *v == 0 {
+                *v = -1;
+            }
+        }
+        if self.num_replicas == 0 {
+            self.num_replicas = 1;
+        }
+        if self.subjects.is_empty() {
+            self.subjects.push(self.name.clone());
+        }
+        if self.duplicate_window == 0 {
+            self.duplicate_window = if self.max_age > 0 {
+                self.max_age.min(DEFAULT_DUPLICATE_WINDOW_NS)
+            } else {
+                DEFAULT_DUPLICATE_WINDOW_NS
+            };
+        }
+        if self.compression.is_empty() {
+            self.compression = none_compression();
+        }
+        self.other.retain(|k, v| {
+            let keep = PASSIVE_FIELDS.contains(&k.as_str()) && k != "pedantic";
+            keep || (UNSUPPORTED_FIELDS.contains(&k.as_str()) && is_set(v))
+        });
+    }
+
+    /// Refuses a configuration nats-server would refuse, or one that needs
+    /// a feature Tern's streams do not have.
+    pub fn check(&self) -> Result<(), ApiError> {
+        check_name(&self.name)?;
+        if self.num_replicas > 1 {
+            return Err(ApiError::replicas_not_supported());
+        }
+        if self.max_age < 0 {
+            return Err(ApiError::invalid_config("max age needs to be >= 0"));
+        }
+        if self.duplicate_window < 0 {
+            return Err(ApiError::invalid_config(
+                "duplicates window can not be negative",
+            ));
+        }
+        if self.max_age > 0 && self.duplicate_window > self.max_age {
+            return Err(ApiError::invalid_config(
+                "duplicates window can not be larger then max age",
+            ));
+        }
+        if self.discard_new_per_subject
+            && (self.discard != Discard::New || self.max_msgs_per_subject <= 0)
+        {
+            return Err(ApiError::invalid_config(
+                "discard new per subject requires discard new policy and max msgs per subject to be set",
+            ));
+        }
+        for (i, s) in self.subjects.iter().enumerate() {
+            if !subject::is_valid_subject(s.as_bytes()) {
+                return Err(ApiError::invalid_config(format!("invalid subject {s:?}")));
+            }
+            if !self.no_ack && subject::subjects_overlap(s.as_bytes(), b"$JS.API.>") {
+                return Err(ApiError::invalid_config(
+                    "subjects that overlap with jetstream api require no-ack to be true",
+                ));
+            }
+            if self.subjects[..i]
+                .iter()
+                .any(|o| subject::subjects_overlap(o.as_bytes(), s.as_bytes()))
+            {
+                return Err(ApiError::invalid_config("subjects overlap"));
+            }
+        }
+        if self.retention != Retention::Limits {
+            return Err(ApiError::invalid_config(
+                "retention policies other than limits are not supported by this server yet",
+            ));
+        }
+        if self.compression != "none" {
+            return Err(ApiError::invalid_config(
+                "stream compression is not supported by this server yet",
+            ));
+        }
+        if self.allow_msg_ttl {
+            return Err(ApiError::invalid_config(
+                "per-message TTL is not supported by this server yet",
+            ));
+        }
+        if self.mirror_direct {
+            return Err(ApiError::invalid_config(
+                "mirrors are not supported by this server yet",
+            ));
+        }
+        if let Some(k) = UNSUPPORTED_FIELDS
+            .iter()
+            .find(|k| self.other.get(**k).is_some_and(is_set))
+        {
+            return Err(ApiError::invalid_config(format!(
+                "stream {k} is not supported by this server yet"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The limits the store enforces.
+    pub fn store_limits(&self) -> StoreLimits {
+        let positive = |v: i64| u64::try_from(v).ok().filter(|&v| v > 0);
+        StoreLimits {
+            max_msgs: positive(self.max_msgs),
+            max_bytes: positive(self.max_bytes),
+            max_age: positive(self.max_age).map(Duration::from_nanos),
+            max_msgs_per_subject: positive(self.max_msgs_per_subject),
+            discard: match self.discard {
+                Discard::Old => DiscardPolicy::Old,
+                Discard::New => DiscardPolicy::New,
+            },
+            discard_new_per_subject: self.discard_new_per_subject,
+        }
+    }
+
+    /// Does any of this stream's subjects overlap any of `other`'s?
+    pub fn overlaps(&self, other: &StreamConfig) -> bool {
+        self.subjects.iter().any(|a| {
+            other
+                .subjects
+                .iter()
+                .any(|b| subject::subjects_overlap(a.as_bytes(), b.as_bytes()))
+        })
+    }
+}
+
+/// nats-server's stream name rules.
+pub fn check_name(name: &str) -> Result<(), ApiError> {
+    if name.is_empty() {
+        return Err(ApiError::invalid_config("stream name is required"));
+    }
+    if name.contains(['/', '\\']) {
+        return Err(ApiError::new(
+            400,
+            10128,
+            "Stream name can not contain path separators",
+        ));
+    }
+    if name.len() > MAX_NAME_LEN {
+        return Err(ApiError::invalid_config(format!(
+            "stream name is too long, maximum allowed is {MAX_NAME_LEN}"
+        )));
+    }
+    if name.contains(['.', '*', '>', ' ', '\t', '\r', '\n']) || name.chars().any(char::is_control) {
+        return Err(ApiError::invalid_config("invalid name"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_like_nats_server() {
+        let mut c = StreamConfig::parse(br#"{"name":"S"}"#).unwrap();
+        c.apply_defaults();
+        c.check().unwrap();
+        assert_eq!(c.subjects, ["S"]);
+        assert_eq!(c.max_msgs, -1);
+        assert_eq!(c.duplicate_window, DEFAULT_DUPLICATE_WINDOW_NS);
+        let json = serde_json::to_value(&c).unwrap();
+        assert_eq!(json["storage"], "file");
+        assert_eq!(json["retention"], "limits");
+        assert_eq!(json["discard"], "old");
+        assert_eq!(c.store_limits(), StoreLimits::default());
+    }
+
+    #[test]
+    fn refusals() {
+        let check = |j: &str| {
+            let mut c = StreamConfig::parse(j.as_bytes()).unwrap();
+            c.apply_defaults();
+            c.check()
+        };
+        assert!(check(r#"{"name":"a.b"}"#).is_err());
+        assert_eq!(check(r#"{"name":"a/b"}"#).unwrap_err().err_code, 10128);
+        assert!(check(r#"{"name":"S","subjects":["a.*","a.b"]}"#).is_err());
+        assert!(check(r#"{"name":"S","retention":"workqueue"}"#).is_err());
+        assert!(check(r#"{"name":"S","mirror":{"name":"X"}}"#).is_err());
+        assert!(check(r#"{"name":"S","mirror":null,"sources":[]}"#).is_ok());
+        assert!(check(r#"{"name":"S","subjects":[">"]}"#).is_err());
+        assert!(StreamConfig::parse(b"{").is_err());
+    }
+}

@@ -1,0 +1,414 @@
+//! Ingest: a stream's task that takes messages published on its subjects
+//! (internal subscriptions, one per subject), checks them (`max_msg_size`,
+//! sealed, the `Nats-*` headers, `Nats-Msg-Id` dedupe, the server's
+//! `max_file_store`/`max_memory_store`), and submits them to the store
+//! **in arrival order** — the order sequences are assigned in.
+//!
+//! Acknowledgements are the acker's job (a second task): it awaits each
+//! append's future in submission order (a group commit resolves them
+//! together) and only then publishes the PubAck to the reply subject, so an
+//! acknowledged message is durable. The ingest task never waits for a
+//! commit, so appends keep flowing into the next group while one is being
+//! written.
+//!
+//! Messages on different subjects of one stream arrive through different
+//! inboxes; their relative order is the order the task sees them in.
+//! When the task starts it first rebuilds the dedupe window from the stored
+//! messages inside it, so a retry after a restart is still recognised.
+
+use std::collections::{HashMap, VecDeque};
+use std::future::{pending, poll_fn};
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Duration;
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use serde::Serialize;
+use tokio::sync::mpsc;
+
+use crate::server::internal::{InternalMessage, InternalSubscription};
+
+use super::config::StreamConfig;
+use super::error::{ApiError, JetStreamError};
+use super::service::JetStream;
+use super::store::{AppendOptions, ExpectedSubjectSeq, NewMessage, Rollup, StoreFuture, Timestamp};
+use super::stream::Stream;
+use super::wire::{header, now_ns};
+
+/// Orders for a running ingest task.
+pub(crate) enum Control {
+    /// The subjects changed (stream update): take what is waiting on the
+    /// old subscriptions, then switch.
+    Resubscribe(Vec<InternalSubscription>),
+    /// Stop (stream deleted, server shutting down).
+    Stop,
+}
+
+/// One internal subscription per stream subject.
+pub(crate) fn subscribe(
+    js: &Arc<JetStream>,
+    config: &StreamConfig,
+) -> Result<Vec<InternalSubscription>, JetStreamError> {
+    config
+        .subjects
+        .iter()
+        .map(|s| {
+            js.shared
+                .subscribe_internal(s, None)
+                .map_err(|e| JetStreamError::Subscribe {
+                    subject: s.clone(),
+                    reason: e.to_string(),
+                })
+        })
+        .collect()
+}
+
+/// What the acker is handed, in submission order.
+enum Pending {
+    Append {
+        fut: StoreFuture<u64>,
+        reply: Option<Bytes>,
+        msg_id: Option<String>,
+    },
+    Duplicate {
+        reply: Option<Bytes>,
+        msg_id: String,
+    },
+    Refused {
+        reply: Option<Bytes>,
+        err: ApiError,
+    },
+}
+
+/// `Nats-Msg-Id`s seen within the duplicate window, with the sequence once
+/// their append has committed.
+#[derive(Default)]
+struct Dedupe {
+    ids: HashMap<String, (Timestamp, Option<u64>)>,
+    order: VecDeque<(Timestamp, String)>,
+}
+
+impl Dedupe {
+    fn prune(&mut self, now: Timestamp, window: i64) {
+        while let Some((ts, _)) = self.order.front() {
+            if now.saturating_sub(*ts) <= window {
+                break;
+            }
+            if let Some((ts, id)) = self.order.pop_front() {
+                if self.ids.get(&id).is_some_and(|(t, _)| *t == ts) {
+                    self.ids.remove(&id);
+                }
+            }
+        }
+    }
+}
+
+/// The PubAck JSON.
+#[derive(Serialize)]
+struct PubAck<'a> {
+    stream: &'a str,
+    seq: u64,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    duplicate: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a ApiError>,
+}
+
+/// The ingest task of `stream`.
+pub(crate) async fn run(
+    js: Arc<JetStream>,
+    stream: Arc<Stream>,
+    mut subs: Vec<InternalSubscription>,
+    mut control: mpsc::UnboundedReceiver<Control>,
+) {
+    let dedupe = Arc::new(Mutex::new(rebuild_dedupe(&stream).await));
+    let (ack_tx, ack_rx) = mpsc::unbounded_channel();
+    let acker = tokio::spawn(ack_loop(
+        js.clone(),
+        stream.name.clone(),
+        dedupe.clone(),
+        ack_rx,
+    ));
+    let mut ingest = Ingest {
+        js,
+        stream,
+        dedupe,
+        acks: ack_tx,
+        last_msg_id: None,
+    };
+    let last_seq = ingest.stream.store.state().last_seq;
+    if let Ok(Some(last)) = ingest.stream.store.load(last_seq).await {
+        ingest.last_msg_id = header(Some(&last.headers), "Nats-Msg-Id").map(str::to_string);
+    }
+    loop {
+        let expiry = ingest.stream.store.next_expiry();
+        let timer = async move {
+            match expiry {
+                Some(at) => {
+                    let wait = u64::try_from(at.saturating_sub(now_ns())).unwrap_or(0);
+                    tokio::time::sleep(Duration::from_nanos(wait).max(Duration::from_millis(20)))
+                        .await
+                }
+                None => pending().await,
+            }
+        };
+        tokio::select! {
+            biased;
+            c = control.recv() => match c {
+                Some(Control::Resubscribe(new)) => {
+                    for sub in &mut subs {
+                        while let Some(m) = sub.try_recv() {
+                            ingest.accept(m);
+                        }
+                    }
+                    subs = new;
+                }
+                Some(Control::Stop) | None => break,
+            },
+            m = next_message(&mut subs) => {
+                if let Some(m) = m {
+                    ingest.accept(m);
+                }
+            }
+            () = timer => {
+                if let Err(e) = ingest.stream.store.expire(now_ns()).await {
+                    tracing::error!("JetStream stream '{}': expiring messages: {e}", ingest.stream.name);
+                }
+            }
+        }
+    }
+    drop(subs);
+    drop(ingest);
+    let _ = acker.await;
+}
+
+/// The `Nats-Msg-Id`s of the stored messages still inside the window.
+async fn rebuild_dedupe(stream: &Stream) -> Dedupe {
+    let mut dedupe = Dedupe::default();
+    let window = stream.config().duplicate_window;
+    if stream.store.state().messages == 0 || window <= 0 {
+        return dedupe;
+    }
+    let since = now_ns().saturating_sub(window);
+    let Ok(mut from) = stream.store.seq_from_time(since).await else {
+        return dedupe;
+    };
+    loop {
+        let batch = match stream.store.load_batch(from, None, 1024, 8 << 20).await {
+            Ok(b) if !b.is_empty() => b,
+            _ => break,
+        };
+        for m in &batch {
+            if let Some(id) = header(Some(&m.headers), "Nats-Msg-Id").filter(|id| !id.is_empty()) {
+                dedupe
+                    .ids
+                    .insert(id.to_string(), (m.timestamp, Some(m.seq)));
+                dedupe.order.push_back((m.timestamp, id.to_string()));
+            }
+        }
+        from = batch.last().map_or(u64::MAX, |m| m.seq.saturating_add(1));
+    }
+    dedupe
+}
+
+/// The next message on any of `subs`.
+async fn next_message(subs: &mut [InternalSubscription]) -> Option<InternalMessage> {
+    poll_fn(|cx| {
+        for sub in subs.iter_mut() {
+            if let Poll::Ready(Some(m)) = sub.poll_recv(cx) {
+                return Poll::Ready(Some(m));
+            }
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+struct Ingest {
+    js: Arc<JetStream>,
+    stream: Arc<Stream>,
+    dedupe: Arc<Mutex<Dedupe>>,
+    acks: mpsc::UnboundedSender<Pending>,
+    /// The `Nats-Msg-Id` of the last message submitted (`None` when it had
+    /// none), for `Nats-Expected-Last-Msg-Id`.
+    last_msg_id: Option<String>,
+}
+
+impl Ingest {
+    fn accept(&mut self, msg: InternalMessage) {
+        let config = self.stream.config();
+        let reply = if config.no_ack {
+            None
+        } else {
+            msg.reply.clone()
+        };
+        let pending = match self.check_and_submit(&config, msg) {
+            Ok(p) => p,
+            Err(err) => Pending::Refused { reply: None, err },
+        };
+        let pending = match pending {
+            Pending::Append { fut, msg_id, .. } => Pending::Append { fut, reply, msg_id },
+            Pending::Duplicate { msg_id, .. } => Pending::Duplicate { reply, msg_id },
+            Pending::Refused { err, .. } => Pending::Refused { reply, err },
+        };
+        let _ = self.acks.send(pending);
+    }
+
+    fn check_and_submit(
+        &mut self,
+        config: &StreamConfig,
+        msg: InternalMessage,
+    ) -> Result<Pending, ApiError> {
+        let hdrs = msg.headers.as_deref();
+        if config.sealed {
+            return Err(ApiError::sealed());
+        }
+        let size = hdrs.map_or(0, <[u8]>::len) + msg.payload.len();
+        if config.max_msg_size > 0 && size as i64 > config.max_msg_size {
+            return Err(ApiError::message_too_big());
+        }
+        if let Some(expected) = header(hdrs, "Nats-Expected-Stream") {
+            if expected != self.stream.name {
+                return Err(ApiError::stream_not_match());
+            }
+        }
+        if header(hdrs, "Nats-TTL").is_some() && !config.allow_msg_ttl {
+            return Err(ApiError::new(400, 10166, "per-message TTL is disabled"));
+        }
+        let now = now_ns();
+        let msg_id = header(hdrs, "Nats-Msg-Id")
+            .filter(|id| !id.is_empty())
+            .map(str::to_string);
+        if let Some(id) = &msg_id {
+            let mut d = self.dedupe.lock();
+            d.prune(now, config.duplicate_window);
+            if d.ids.contains_key(id) {
+                return Ok(Pending::Duplicate {
+                    reply: None,
+                    msg_id: id.clone(),
+                });
+            }
+        }
+        if let Some(expected) = header(hdrs, "Nats-Expected-Last-Msg-Id") {
+            let last = self.last_msg_id.as_deref().unwrap_or("");
+            if expected != last {
+                return Err(ApiError::wrong_last_msg_id(last));
+            }
+        }
+        let mut opts = AppendOptions::default();
+        if let Some(v) = header(hdrs, "Nats-Expected-Last-Sequence") {
+            opts.expected_last_seq = Some(v.parse().map_err(|_| ApiError::bad_request())?);
+        }
+        if let Some(v) = header(hdrs, "Nats-Expected-Last-Subject-Sequence") {
+            opts.expected_last_subject_seq = Some(ExpectedSubjectSeq {
+                seq: v.parse().map_err(|_| ApiError::bad_request())?,
+                subject: header(hdrs, "Nats-Expected-Last-Subject-Sequence-Subject")
+                    .map(|s| Bytes::copy_from_slice(s.as_bytes())),
+            });
+        }
+        if let Some(v) = header(hdrs, "Nats-Rollup") {
+            if !config.allow_rollup_hdrs {
+                return Err(ApiError::rollup_failed("rollup not permitted"));
+            }
+            opts.rollup = Some(match v.to_lowercase().as_str() {
+                "sub" => Rollup::Subject,
+                "all" => Rollup::All,
+                _ => {
+                    return Err(ApiError::rollup_failed(format!(
+                        "rollup value invalid: {v}"
+                    )))
+                }
+            });
+        }
+        let kind = config.storage.kind();
+        let stored = kind.msg_size(
+            msg.subject.len(),
+            hdrs.map_or(0, <[u8]>::len),
+            msg.payload.len(),
+        );
+        self.js.check_account_limit(kind, stored)?;
+        if let Some(id) = &msg_id {
+            let mut d = self.dedupe.lock();
+            d.ids.insert(id.clone(), (now, None));
+            d.order.push_back((now, id.clone()));
+        }
+        self.last_msg_id.clone_from(&msg_id);
+        let fut = self.stream.store.append(
+            NewMessage {
+                subject: msg.subject,
+                headers: msg.headers.unwrap_or_default(),
+                payload: msg.payload,
+                timestamp: now,
+            },
+            opts,
+        );
+        Ok(Pending::Append {
+            fut,
+            reply: None,
+            msg_id,
+        })
+    }
+}
+
+/// Awaits appends in order and publishes their acknowledgements.
+async fn ack_loop(
+    js: Arc<JetStream>,
+    stream: String,
+    dedupe: Arc<Mutex<Dedupe>>,
+    mut rx: mpsc::UnboundedReceiver<Pending>,
+) {
+    while let Some(p) = rx.recv().await {
+        let (reply, seq, duplicate, err) = match p {
+            Pending::Append { fut, reply, msg_id } => match fut.await {
+                Ok(seq) => {
+                    if let Some(id) = msg_id {
+                        if let Some(entry) = dedupe.lock().ids.get_mut(&id) {
+                            entry.1 = Some(seq);
+                        }
+                    }
+                    (reply, seq, false, None)
+                }
+                Err(e) => {
+                    if let Some(id) = msg_id {
+                        dedupe.lock().ids.remove(&id);
+                    }
+                    if !e.is_refusal() {
+                        tracing::error!("JetStream stream '{stream}': storing a message: {e}");
+                    }
+                    (reply, 0, false, Some(ApiError::from_store(&e)))
+                }
+            },
+            Pending::Duplicate { reply, msg_id } => {
+                let seq = dedupe.lock().ids.get(&msg_id).and_then(|e| e.1);
+                match seq {
+                    Some(seq) => (reply, seq, true, None),
+                    // The first copy failed to store after this one was
+                    // judged its duplicate.
+                    None => (
+                        reply,
+                        0,
+                        false,
+                        Some(ApiError::new(
+                            409,
+                            10158,
+                            "duplicate message id is in process",
+                        )),
+                    ),
+                }
+            }
+            Pending::Refused { reply, err } => (reply, 0, false, Some(err)),
+        };
+        if let Some(reply) = reply {
+            let ack = PubAck {
+                stream: &stream,
+                seq,
+                duplicate,
+                error: err.as_ref(),
+            };
+            if let Ok(body) = serde_json::to_vec(&ack) {
+                js.shared.publish_internal(&reply, None, None, &body);
+            }
+        }
+    }
+}
