@@ -23,6 +23,13 @@ pub enum Scenario {
         subs: usize,
         queue: bool,
     },
+    /// Pub/sub 1→1 on a broker started with monitoring, while a scraper
+    /// fetches `/varz` and `/connz?subs=1` (and Tern's `/metrics`; for
+    /// nats-server that is an exporter's job) every 10 ms: compare with the
+    /// plain pub/sub row to see what monitoring costs.
+    Scraped {
+        payload: usize,
+    },
     /// Sequential requests; with `one_cpu`, the broker and both clients
     /// share one CPU, which takes the VM's cross-CPU wake-up cost (tens of
     /// µs, and bimodal) out of the figure and leaves the software path.
@@ -84,6 +91,16 @@ pub const SCENARIOS: &[(&str, Scenario, &[Metric])] = &[
             queue: false,
         },
         &[metric("pub/sub 1→1, 1 KiB", "msgs/s", true, Some(1.2))],
+    ),
+    (
+        "scraped-16b",
+        Scenario::Scraped { payload: 16 },
+        &[metric(
+            "pub/sub 1→1, 16 B, scraped every 10 ms",
+            "msgs/s",
+            true,
+            None,
+        )],
     ),
     (
         "fanout-16b",
@@ -362,7 +379,17 @@ fn request_reply_round(
 /// One scenario against one freshly started broker.
 fn run_one(scenario: Scenario, kind: Kind, sizes: &Sizes) -> Result<Outcome> {
     let t0 = Instant::now();
-    let broker = Broker::start(kind)?;
+    let monitor_port = crate::free_port();
+    let broker = match scenario {
+        Scenario::Scraped { .. } => Broker::start_with(
+            kind,
+            crate::BrokerOptions {
+                args: vec!["-m".into(), monitor_port.to_string()],
+                ..Default::default()
+            },
+        )?,
+        _ => Broker::start(kind)?,
+    };
     let addr = broker.addr();
     let cpu0 = (process_cpu(broker.pid()), own_cpu());
     take_flow_waits();
@@ -375,6 +402,10 @@ fn run_one(scenario: Scenario, kind: Kind, sizes: &Sizes) -> Result<Outcome> {
             subs,
             queue,
         } => flow(&addr, payload, subs, queue, sizes.msgs(payload)).map(|r| vec![r]),
+        Scenario::Scraped { payload } => scraped(kind, monitor_port, || {
+            flow(&addr, payload, 1, false, sizes.msgs(payload))
+        })
+        .map(|r| vec![r]),
         Scenario::Idle => idle(&broker, sizes.idle_conns, sizes.settle),
         Scenario::RequestReply { .. } | Scenario::Startup => unreachable!("interleaved scenarios"),
     };
@@ -385,5 +416,41 @@ fn run_one(scenario: Scenario, kind: Kind, sizes: &Sizes) -> Result<Outcome> {
         client_cpu: Some(own_cpu() - cpu0.1),
         flow_waits: take_flow_waits(),
         took: t0.elapsed(),
+    })
+}
+
+/// Run `work` while another thread scrapes the monitoring endpoints every
+/// 10 ms; a failed scrape fails the scenario.
+fn scraped(kind: Kind, port: u16, work: impl FnOnce() -> Result<f64>) -> Result<f64> {
+    let paths: &[&str] = match kind {
+        Kind::Tern => &["/varz", "/connz?subs=1", "/metrics"],
+        Kind::NatsServer => &["/varz", "/connz?subs=1"],
+    };
+    use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let scraper = scope.spawn(|| -> Result<u64> {
+            let mut scrapes = 0u64;
+            while !stop.load(Relaxed) {
+                for path in paths {
+                    let r = crate::http_get(port, path)?;
+                    if r.status != 200 {
+                        return Err(anyhow!("GET {path}: status {}", r.status));
+                    }
+                    scrapes += 1;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Ok(scrapes)
+        });
+        let result = work();
+        stop.store(true, Relaxed);
+        let scrapes = scraper
+            .join()
+            .map_err(|_| anyhow!("scraper thread panicked"))??;
+        if scrapes == 0 {
+            return Err(anyhow!("no scrape completed during the run"));
+        }
+        result
     })
 }
