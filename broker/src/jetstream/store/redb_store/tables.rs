@@ -127,7 +127,7 @@ where
             .messages
             .range(from..=to)
             .map_err(|e| db_err(self.path, e))?;
-        let mut visit = |entry: Result<_, redb::StorageError>| -> StoreResult<ControlFlow<()>> {
+        let visit = |entry: Result<_, redb::StorageError>| -> StoreResult<ControlFlow<()>> {
             let (k, v): (redb::AccessGuard<u64>, redb::AccessGuard<&[u8]>) =
                 entry.map_err(|e| db_err(self.path, e))?;
             let seq = k.value();
@@ -141,20 +141,7 @@ where
                 payload_len: h.payload_len,
             }))
         };
-        if rev {
-            for entry in range.rev() {
-                if visit(entry)?.is_break() {
-                    break;
-                }
-            }
-        } else {
-            for entry in range {
-                if visit(entry)?.is_break() {
-                    break;
-                }
-            }
-        }
-        Ok(())
+        walk(range, rev, visit)
     }
 
     fn subject_count(&self, subject: &[u8]) -> StoreResult<u64> {
@@ -180,25 +167,12 @@ where
             .index
             .range((subject, from)..=(subject, to))
             .map_err(|e| db_err(self.path, e))?;
-        let mut visit = |entry: Result<_, redb::StorageError>| -> StoreResult<ControlFlow<()>> {
+        let visit = |entry: Result<_, redb::StorageError>| -> StoreResult<ControlFlow<()>> {
             let (k, _): (redb::AccessGuard<(&[u8], u64)>, redb::AccessGuard<()>) =
                 entry.map_err(|e| db_err(self.path, e))?;
             Ok(f(k.value().1))
         };
-        if rev {
-            for entry in range.rev() {
-                if visit(entry)?.is_break() {
-                    break;
-                }
-            }
-        } else {
-            for entry in range {
-                if visit(entry)?.is_break() {
-                    break;
-                }
-            }
-        }
-        Ok(())
+        walk(range, rev, visit)
     }
 
     fn subjects(&self, f: &mut dyn FnMut(&[u8], u64) -> ControlFlow<()>) -> StoreResult<()> {
@@ -406,6 +380,28 @@ where
             reason: format!("metadata disagrees with contents: {}", problems.join("; ")),
         })
     }
+}
+
+/// Visit a table range forwards or backwards until `visit` says stop.
+fn walk<I, F>(range: I, rev: bool, mut visit: F) -> StoreResult<()>
+where
+    I: DoubleEndedIterator,
+    F: FnMut(I::Item) -> StoreResult<ControlFlow<()>>,
+{
+    if rev {
+        for entry in range.rev() {
+            if visit(entry)?.is_break() {
+                break;
+            }
+        }
+    } else {
+        for entry in range {
+            if visit(entry)?.is_break() {
+                break;
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
