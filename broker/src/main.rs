@@ -62,7 +62,7 @@ fn check_config(config: &Config) -> ExitCode {
         ExitCode::from(1)
     } else {
         for u in &config.unsupported {
-            eprintln!("tern: not supported yet: {} ({})", u.feature, u.origin);
+            eprintln!("tern: not supported yet: {u}");
         }
         eprintln!(
             "tern: configuration file {name} parses, but uses features Tern does not support yet"
@@ -81,8 +81,8 @@ fn run(config: Config, args: Vec<String>) -> ExitCode {
     }
     if !config.unsupported.is_empty() {
         for u in &config.unsupported {
-            tracing::error!("not supported yet: {} ({})", u.feature, u.origin);
-            eprintln!("tern: not supported yet: {} ({})", u.feature, u.origin);
+            tracing::error!("not supported yet: {u}");
+            eprintln!("tern: not supported yet: {u}");
         }
         return ExitCode::from(1);
     }

@@ -31,15 +31,7 @@ pub struct Server {
 impl Server {
     /// Bind the client port and start accepting connections.
     pub async fn start(config: Config) -> Result<Server, ServerError> {
-        if let Some(first) = config.unsupported.first() {
-            let all: Vec<String> = config
-                .unsupported
-                .iter()
-                .map(|u| format!("{} ({})", u.feature, u.origin))
-                .collect();
-            let _ = first;
-            return Err(ServerError::Unsupported(all.join(", ")));
-        }
+        refuse_unsupported(&config)?;
         let addr = format!("{}:{}", config.host, config.port);
         let listener = TcpListener::bind(&addr)
             .await
@@ -117,12 +109,7 @@ impl Server {
     /// Apply a reloaded configuration (SIGHUP). Settings that need a new
     /// listener are reported and kept as they were.
     pub fn reload(&self, new: Config) -> Result<(), ServerError> {
-        if let Some(u) = new.unsupported.first() {
-            return Err(ServerError::Unsupported(format!(
-                "{} ({})",
-                u.feature, u.origin
-            )));
-        }
+        refuse_unsupported(&new)?;
         let old = self.shared.config();
         let mut new = new;
         if new.host != old.host || new.port != old.port {
@@ -283,4 +270,14 @@ fn interface_addresses() -> Vec<IpAddr> {
     // SAFETY: `head` came from getifaddrs and is freed once.
     unsafe { libc::freeifaddrs(head) };
     out
+}
+
+/// Configured features Tern does not have yet stop a start or a reload,
+/// every one of them named with where it was asked for.
+fn refuse_unsupported(config: &Config) -> Result<(), ServerError> {
+    if config.unsupported.is_empty() {
+        return Ok(());
+    }
+    let all: Vec<String> = config.unsupported.iter().map(ToString::to_string).collect();
+    Err(ServerError::Unsupported(all.join(", ")))
 }
