@@ -399,7 +399,7 @@ async fn unimplemented_api_is_an_error_reply_on_tern() {
     }
     let broker = start_js(Kind::Tern, "store").expect("start tern");
     let client = connect(&broker.url()).await.expect("connect");
-    let v = request(&client, "$JS.API.CONSUMER.NAMES.X", "")
+    let v = request(&client, "$JS.API.STREAM.SNAPSHOT.X", "")
         .await
         .expect("an answer");
     assert!(v["error"]["description"]

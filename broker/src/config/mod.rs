@@ -42,7 +42,7 @@ use std::path::Path;
 pub use error::ConfigError;
 pub use flags::{COMMAND_LINE, SIGNAL_COMMANDS};
 pub use model::*;
-pub(crate) use units::format_go_duration;
+pub(crate) use units::{format_go_duration, parse_go_duration};
 pub use usage::usage;
 
 use apply::Dialect;

@@ -124,12 +124,7 @@ pub(crate) async fn run(
 ) {
     let dedupe = Arc::new(Mutex::new(rebuild_dedupe(&stream).await));
     let (ack_tx, ack_rx) = mpsc::unbounded_channel();
-    let acker = tokio::spawn(ack_loop(
-        js.clone(),
-        stream.name.clone(),
-        dedupe.clone(),
-        ack_rx,
-    ));
+    let acker = tokio::spawn(ack_loop(js.clone(), stream.clone(), dedupe.clone(), ack_rx));
     let mut ingest = Ingest {
         js,
         stream,
@@ -354,14 +349,16 @@ impl Ingest {
 /// Awaits appends in order and publishes their acknowledgements.
 async fn ack_loop(
     js: Arc<JetStream>,
-    stream: String,
+    stream_ref: Arc<Stream>,
     dedupe: Arc<Mutex<Dedupe>>,
     mut rx: mpsc::UnboundedReceiver<Pending>,
 ) {
+    let stream = stream_ref.name.clone();
     while let Some(p) = rx.recv().await {
         let (reply, seq, duplicate, err) = match p {
             Pending::Append { fut, reply, msg_id } => match fut.await {
                 Ok(seq) => {
+                    stream_ref.notify_appended(seq);
                     if let Some(id) = msg_id {
                         if let Some(entry) = dedupe.lock().ids.get_mut(&id) {
                             entry.1 = Some(seq);

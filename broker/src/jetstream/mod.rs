@@ -28,6 +28,7 @@
 
 pub mod api;
 pub mod config;
+pub mod consumer;
 pub mod error;
 pub mod ingest;
 pub mod service;

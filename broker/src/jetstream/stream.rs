@@ -6,15 +6,18 @@
 //! recovered at start-up. A memory stream has no directory and, as on a
 //! single nats-server, does not outlive the process.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use super::config::{Storage, StreamConfig};
+use super::consumer::{self, Command, Consumer, ConsumerConfig};
+use super::error::ApiError;
 use super::error::JetStreamError;
 use super::ingest::{self, Control};
 use super::service::JetStream;
@@ -39,6 +42,9 @@ pub struct Stream {
     pub store: Arc<dyn MessageStore>,
     control: mpsc::UnboundedSender<Control>,
     task: Mutex<Option<JoinHandle<()>>>,
+    pub(crate) consumers: RwLock<BTreeMap<String, Arc<Consumer>>>,
+    /// The last sequence committed, watched by the consumers.
+    appended: watch::Sender<u64>,
 }
 
 impl Stream {
@@ -81,6 +87,7 @@ impl Stream {
         }
         let subscriptions = ingest::subscribe(js, &config)?;
         let (control, control_rx) = mpsc::unbounded_channel();
+        let last_seq = store.state().last_seq;
         let stream = Arc::new(Stream {
             name: config.name.clone(),
             dir,
@@ -89,7 +96,12 @@ impl Stream {
             store,
             control,
             task: Mutex::new(None),
+            consumers: RwLock::new(BTreeMap::new()),
+            appended: watch::Sender::new(last_seq),
         });
+        if !persist {
+            stream.recover_consumers(js).await;
+        }
         let task = tokio::spawn(ingest::run(
             js.clone(),
             stream.clone(),
@@ -149,9 +161,161 @@ impl Stream {
         Ok(())
     }
 
-    /// Stops ingesting (answering what was already accepted) and closes
-    /// the store.
+    /// Whether consumers of this stream keep their config and state on disk.
+    fn persists(&self) -> bool {
+        self.store.kind() == super::store::StorageKind::File
+    }
+
+    /// The last committed sequence, for consumers to wait on.
+    pub(crate) fn watch_appended(&self) -> watch::Receiver<u64> {
+        self.appended.subscribe()
+    }
+
+    /// A message was committed at `seq`.
+    pub(crate) fn notify_appended(&self, seq: u64) {
+        self.appended.send_replace(seq);
+    }
+
+    /// Messages left the stream other than by the consumers' own doing.
+    pub(crate) fn notify_removed(&self) {
+        for c in self.consumers.read().values() {
+            c.send(Command::StreamChanged);
+        }
+    }
+
+    pub fn consumer(&self, name: &str) -> Option<Arc<Consumer>> {
+        self.consumers.read().get(name).cloned()
+    }
+
+    pub fn consumer_count(&self) -> usize {
+        self.consumers.read().len()
+    }
+
+    /// Starts a new consumer and records it (on disk for file streams).
+    pub(crate) async fn add_consumer(
+        self: &Arc<Self>,
+        js: &Arc<JetStream>,
+        name: String,
+        config: ConsumerConfig,
+        created: super::store::Timestamp,
+    ) -> Result<Arc<Consumer>, ApiError> {
+        let persist = self.persists() && !config.memory_storage;
+        if persist {
+            consumer::persist::write(&self.dir, &name, &config, created)
+                .await
+                .map_err(|e| {
+                    ApiError::new(
+                        500,
+                        10104,
+                        format!("error creating store for consumer: {e}"),
+                    )
+                })?;
+        }
+        let c =
+            consumer::engine::start(js, self, name.clone(), config, created, None, persist).await?;
+        self.consumers.write().insert(name, c.clone());
+        Ok(c)
+    }
+
+    /// Persists an updated config and hands it to the running consumer.
+    pub(crate) async fn update_consumer(
+        &self,
+        c: &Consumer,
+        config: ConsumerConfig,
+    ) -> Result<(), ApiError> {
+        if self.persists() && !config.memory_storage {
+            consumer::persist::write(&self.dir, &c.name, &config, c.created)
+                .await
+                .map_err(|e| ApiError::new(500, 10012, e.to_string()))?;
+        }
+        c.update(config);
+        Ok(())
+    }
+
+    /// Stops and removes consumer `name` with its files and state.
+    pub(crate) async fn delete_consumer(&self, name: &str) -> bool {
+        let Some(c) = self.consumers.write().remove(name) else {
+            return false;
+        };
+        c.stop(true).await;
+        self.erase_consumer(name).await;
+        true
+    }
+
+    /// Called by a consumer's own task when it found itself inactive: it
+    /// leaves the map now; its files go in the background.
+    pub(crate) fn forget_consumer(self: &Arc<Self>, name: &str) {
+        self.consumers.write().remove(name);
+        let stream = self.clone();
+        let name = name.to_string();
+        tokio::spawn(async move { stream.erase_consumer(&name).await });
+    }
+
+    async fn erase_consumer(&self, name: &str) {
+        if !self.persists() {
+            return;
+        }
+        if let Err(e) = consumer::persist::remove(&self.dir, name).await {
+            tracing::error!(
+                "JetStream consumer '{} > {name}': removing its file: {e}",
+                self.name
+            );
+        }
+        if let Err(e) = self.store.delete_consumer_state(name).await {
+            tracing::error!(
+                "JetStream consumer '{} > {name}': removing its state: {e}",
+                self.name
+            );
+        }
+    }
+
+    /// Brings back the consumers saved with a file stream.
+    async fn recover_consumers(self: &Arc<Self>, js: &Arc<JetStream>) {
+        if !self.persists() {
+            return;
+        }
+        for (name, saved) in consumer::persist::read_all(&self.dir).await {
+            let result = match saved {
+                Ok(p) => {
+                    let state = self.store.load_consumer_state(&name).await;
+                    match state {
+                        Ok(state) => consumer::engine::start(
+                            js,
+                            self,
+                            name.clone(),
+                            p.config,
+                            p.created,
+                            Some(state.unwrap_or_default()),
+                            true,
+                        )
+                        .await
+                        .map_err(|e| e.description),
+                        Err(e) => Err(e.to_string()),
+                    }
+                }
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(c) => {
+                    self.consumers.write().insert(name, c);
+                }
+                Err(e) => tracing::error!(
+                    "JetStream consumer '{} > {name}' not restored: {e}",
+                    self.name
+                ),
+            }
+        }
+    }
+
+    /// Stops ingesting (answering what was already accepted), stops the
+    /// consumers, and closes the store.
     pub(crate) async fn stop(&self) {
+        let consumers: Vec<_> = std::mem::take(&mut *self.consumers.write())
+            .into_values()
+            .collect();
+        for c in consumers {
+            c.stop(false).await;
+        }
         let _ = self.control.send(Control::Stop);
         let task = self.task.lock().take();
         if let Some(task) = task {

@@ -28,6 +28,85 @@ pub fn time_string(ts: Timestamp) -> String {
     }
 }
 
+/// Parses an RFC 3339 time (`2006-01-02T15:04:05.999999999Z07:00`, as Go
+/// writes them) into nanoseconds since the epoch; `None` if malformed.
+pub fn parse_time(text: &str) -> Option<Timestamp> {
+    let b = text.as_bytes();
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let part = text.get(r)?;
+        if part.is_empty() || !part.bytes().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        part.parse().ok()
+    };
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    if b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
+        return None;
+    }
+    let mut pos = 19;
+    let mut nanos = 0i64;
+    if b.get(pos) == Some(&b'.') {
+        let start = pos + 1;
+        let mut end = start;
+        while end < b.len() && b[end].is_ascii_digit() {
+            end += 1;
+        }
+        if end == start || end - start > 9 {
+            return None;
+        }
+        nanos = num(start..end)? * 10i64.pow(9 - (end - start) as u32);
+        pos = end;
+    }
+    let offset = match b.get(pos)? {
+        b'Z' | b'z' if pos + 1 == b.len() => 0,
+        sign @ (b'+' | b'-') if pos + 6 == b.len() && b[pos + 3] == b':' => {
+            let mins = num(pos + 1..pos + 3)? * 60 + num(pos + 4..pos + 6)?;
+            if *sign == b'+' {
+                mins * 60
+            } else {
+                -mins * 60
+            }
+        }
+        _ => return None,
+    };
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset;
+    secs.checked_mul(1_000_000_000)?.checked_add(nanos)
+}
+
+/// A status message's header block (`NATS/1.0 408 Request Timeout`) with
+/// extra header lines.
+pub fn status_headers(code: u16, description: &str, extra: &[(&str, String)]) -> Vec<u8> {
+    let mut out = format!("NATS/1.0 {code} {description}\r\n");
+    for (k, v) in extra {
+        out.push_str(k);
+        out.push_str(": ");
+        out.push_str(v);
+        out.push_str("\r\n");
+    }
+    out.push_str("\r\n");
+    out.into_bytes()
+}
+
 /// The value of header `name` (exact case, as nats-server looks its own
 /// headers up) in a raw header block, trimmed.
 pub fn header<'a>(block: Option<&'a [u8]>, name: &str) -> Option<&'a str> {
@@ -81,5 +160,20 @@ mod tests {
         assert_eq!(header(None, "X"), None);
         assert_eq!(time_string(0), ZERO_TIME);
         assert_eq!(time_string(1_500_000_000), "1970-01-01T00:00:01.5Z");
+    }
+
+    #[test]
+    fn times_parse_back() {
+        for ts in [
+            1_500_000_000i64,
+            1_764_410_498_157_669_000,
+            86_400_000_000_000,
+        ] {
+            assert_eq!(parse_time(&time_string(ts)), Some(ts));
+        }
+        assert_eq!(parse_time("1970-01-01T01:00:00+01:00"), Some(0));
+        assert_eq!(parse_time("2026-13-01T00:00:00Z"), None);
+        assert_eq!(parse_time("yesterday"), None);
+        assert_eq!(parse_time("2026-01-01T00:00:00.Z"), None);
     }
 }

@@ -155,22 +155,37 @@ impl Shared {
         headers: Option<&[u8]>,
         payload: &[u8],
     ) -> bool {
-        let result = self.sublist.matches(subject);
+        self.deliver_internal(
+            subject,
+            &Delivery {
+                subject,
+                reply,
+                headers,
+                payload,
+            },
+        )
+    }
+
+    /// Routes `msg` to the subscribers of `to` while its `MSG` line names
+    /// `msg.subject`: how JetStream hands a stream message to a consumer's
+    /// deliver subject or a pull request's inbox. Returns whether anyone
+    /// received it.
+    pub fn deliver_internal(&self, to: &[u8], msg: &Delivery<'_>) -> bool {
+        let result = self.sublist.matches(to);
         if result.is_empty() {
             return false;
         }
-        let msg = Delivery {
-            subject,
-            reply,
-            headers,
-            payload,
-        };
         // Internal publishers never match their own id (0 is no client's).
         let publisher = Publisher { id: 0, echo: true };
         let mut pending = PendingFlush::default();
-        let delivered = deliver(self, &publisher, &result, &msg, &mut pending);
+        let delivered = deliver(self, &publisher, &result, msg, &mut pending);
         pending.flush();
         delivered
+    }
+
+    /// Does anyone subscribe to `subject`?
+    pub fn has_interest(&self, subject: &[u8]) -> bool {
+        !self.sublist.matches(subject).is_empty()
     }
 }
 

@@ -7,5 +7,6 @@ pub mod validate;
 pub use cache::MatchCache;
 pub use sublist::{MatchResult, QueueGroup, Sublist, SublistError};
 pub use validate::{
-    is_literal, is_valid_publish_subject, is_valid_subject, subject_matches, subjects_overlap,
+    is_literal, is_subset_match, is_valid_publish_subject, is_valid_subject, subject_matches,
+    subjects_overlap,
 };

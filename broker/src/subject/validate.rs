@@ -66,9 +66,36 @@ pub fn subjects_overlap(a: &[u8], b: &[u8]) -> bool {
     }
 }
 
+/// Is every subject `a` matches also matched by `b` (nats-server's
+/// `subjectIsSubsetMatch`)?
+pub fn is_subset_match(a: &[u8], b: &[u8]) -> bool {
+    let mut a = a.split(|c| *c == b'.');
+    let mut b = b.split(|c| *c == b'.');
+    loop {
+        match (a.next(), b.next()) {
+            (Some(_), Some(b">")) => return true,
+            (Some(x), Some(b"*")) if x != b">" => {}
+            (Some(x), Some(y)) if x == y && x != b"*" && x != b">" => {}
+            (None, None) => return true,
+            _ => return false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn subset() {
+        assert!(is_subset_match(b"a.b", b"a.>"));
+        assert!(is_subset_match(b"a.*", b"a.>"));
+        assert!(is_subset_match(b"a.*", b"*.*"));
+        assert!(!is_subset_match(b"a.>", b"a.*"));
+        assert!(!is_subset_match(b"a.*", b"a.b"));
+        assert!(!is_subset_match(b"a", b"a.>"));
+        assert!(is_subset_match(b"a.b", b"a.b"));
+    }
 
     #[test]
     fn overlap() {

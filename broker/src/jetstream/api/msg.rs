@@ -99,6 +99,7 @@ pub(crate) async fn delete(js: &Arc<JetStream>, name: &str, body: &[u8]) -> Repl
         if !removed {
             return Err(ApiError::msg_delete_failed("no message found"));
         }
+        stream.notify_removed();
         Ok(fields(&json!({ "success": true })))
     }
     .await;

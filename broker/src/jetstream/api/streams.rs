@@ -73,7 +73,7 @@ pub(crate) async fn stream_info(
         "first_ts": time_string(s.first_ts),
         "last_seq": s.last_seq,
         "last_ts": time_string(s.last_ts),
-        "consumer_count": 0,
+        "consumer_count": stream.consumer_count(),
     });
     if s.num_subjects > 0 {
         state["num_subjects"] = s.num_subjects.into();
@@ -258,6 +258,7 @@ pub(crate) async fn purge(js: &Arc<JetStream>, name: &str, body: &[u8]) -> Reply
             StoreError::InvalidPurge(_) => ApiError::bad_request(),
             other => ApiError::purge_failed(other.to_string()),
         })?;
+        stream.notify_removed();
         Ok(fields(&json!({ "success": true, "purged": purged })))
     }
     .await;

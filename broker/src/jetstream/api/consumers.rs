@@ -1,0 +1,292 @@
+//! `$JS.API.CONSUMER.CREATE|DURABLE.CREATE|INFO|DELETE|NAMES|LIST` and
+//! `CONSUMER.MSG.NEXT` (handed to the consumer's task).
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use rand::Rng;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use super::{fields, parse_optional, Reply};
+use crate::jetstream::consumer::config::valid_name;
+use crate::jetstream::consumer::info::consumer_info;
+use crate::jetstream::consumer::pull::PullRequest;
+use crate::jetstream::consumer::{Command, Consumer, ConsumerConfig};
+use crate::jetstream::error::ApiError;
+use crate::jetstream::service::JetStream;
+use crate::jetstream::stream::Stream;
+use crate::jetstream::wire::now_ns;
+
+const CREATE: &str = "io.nats.jetstream.api.v1.consumer_create_response";
+const INFO: &str = "io.nats.jetstream.api.v1.consumer_info_response";
+const DELETE: &str = "io.nats.jetstream.api.v1.consumer_delete_response";
+const NAMES: &str = "io.nats.jetstream.api.v1.consumer_names_response";
+const LIST: &str = "io.nats.jetstream.api.v1.consumer_list_response";
+
+/// nats-server's page sizes for names and full infos.
+const NAMES_LIMIT: usize = 1024;
+const LIST_LIMIT: usize = 256;
+
+/// How a create request named its consumer (nats-server's request kinds).
+pub(crate) enum CreateForm<'a> {
+    /// `CONSUMER.CREATE.<stream>`: ephemeral, or named in the config.
+    Legacy,
+    /// `CONSUMER.DURABLE.CREATE.<stream>.<durable>`.
+    Durable(&'a str),
+    /// `CONSUMER.CREATE.<stream>.<name>[.<filter>]`.
+    Named(&'a str, Option<String>),
+}
+
+#[derive(Deserialize)]
+struct CreateRequest {
+    #[serde(default, rename = "stream_name")]
+    stream: String,
+    #[serde(default)]
+    config: Option<ConsumerConfig>,
+    #[serde(default)]
+    action: String,
+}
+
+#[derive(Default, Deserialize)]
+struct PageRequest {
+    #[serde(default, deserialize_with = "crate::jetstream::config::nullable")]
+    offset: usize,
+}
+
+fn not_found() -> ApiError {
+    ApiError::new(404, 10014, "consumer not found")
+}
+
+fn stream(js: &JetStream, name: &str) -> Result<Arc<Stream>, ApiError> {
+    js.stream(name).ok_or_else(ApiError::stream_not_found)
+}
+
+/// The info of a running consumer.
+pub(crate) async fn info_of(c: &Consumer) -> Result<Map<String, Value>, ApiError> {
+    let progress = c.progress().await.ok_or_else(not_found)?;
+    Ok(consumer_info(c, &progress))
+}
+
+pub(crate) async fn create(
+    js: &Arc<JetStream>,
+    stream_name: &str,
+    form: CreateForm<'_>,
+    body: &[u8],
+) -> Reply {
+    (CREATE, create_inner(js, stream_name, form, body).await)
+}
+
+async fn create_inner(
+    js: &Arc<JetStream>,
+    stream_name: &str,
+    form: CreateForm<'_>,
+    body: &[u8],
+) -> Result<Map<String, Value>, ApiError> {
+    let req: CreateRequest = serde_json::from_slice(body).map_err(ApiError::invalid_json)?;
+    if req.stream != stream_name {
+        return Err(ApiError::stream_mismatch());
+    }
+    let mut config = req
+        .config
+        .ok_or_else(|| ApiError::new(400, 10078, "consumer config required"))?;
+    let name = match &form {
+        CreateForm::Legacy => config.name.clone(),
+        CreateForm::Durable(n) | CreateForm::Named(n, _) => n.to_string(),
+    };
+    if name.contains(['\\', '/']) {
+        return Err(ApiError::new(
+            400,
+            10127,
+            "Consumer name can not contain path separators",
+        ));
+    }
+    match &form {
+        CreateForm::Durable(n) => {
+            if config.durable.is_empty() {
+                return Err(ApiError::new(
+                    400,
+                    10018,
+                    "consumer expected to be durable but a durable name was not set",
+                ));
+            }
+            if config.durable != *n {
+                return Err(ApiError::new(
+                    400,
+                    10017,
+                    "consumer name in subject does not match durable name in request",
+                ));
+            }
+            config.name = n.to_string();
+        }
+        CreateForm::Named(n, filter) => {
+            if !config.durable.is_empty() && config.durable != *n {
+                return Err(ApiError::new(
+                    400,
+                    10017,
+                    "consumer name in subject does not match durable name in request",
+                ));
+            }
+            config.name = n.to_string();
+            if let Some(f) = filter {
+                if !config.filter_subjects.is_empty() {
+                    return Err(ApiError::new(
+                        400,
+                        10137,
+                        "consumer with multiple subject filters cannot use subject based API",
+                    ));
+                }
+                if config.filter_subject != *f {
+                    return Err(ApiError::new(
+                        400,
+                        10131,
+                        "Consumer create request did not match filtered subject from create subject",
+                    ));
+                }
+            }
+        }
+        CreateForm::Legacy => {
+            if !config.durable.is_empty() {
+                return Err(ApiError::new(
+                    400,
+                    10020,
+                    "consumer expected to be ephemeral but a durable name was set in request",
+                ));
+            }
+        }
+    }
+    if config.replicas > 1 {
+        return Err(ApiError::replicas_not_supported());
+    }
+    let stream = stream(js, stream_name)?;
+    let stream_config = stream.config();
+    let named = if !config.durable.is_empty() {
+        config.durable.clone()
+    } else {
+        config.name.clone()
+    };
+    config.apply_defaults(!config.is_durable());
+    config.check(&stream_config)?;
+    let _admin = js.admin.lock().await;
+    if !named.is_empty() {
+        if let Some(existing) = stream.consumer(&named) {
+            let old = existing.config();
+            if req.action == "create" && *old != config {
+                return Err(ApiError::new(400, 10148, "consumer already exists"));
+            }
+            if *old != config {
+                old.check_update(&config)?;
+                stream.update_consumer(&existing, config).await?;
+            }
+            return info_of(&existing).await;
+        }
+    }
+    if req.action == "update" {
+        return Err(ApiError::new(400, 10149, "consumer does not exist"));
+    }
+    let max = stream_config.max_consumers;
+    if max > 0 && stream.consumer_count() as i64 >= max {
+        return Err(ApiError::new(400, 10026, "maximum consumers limit reached"));
+    }
+    let name = if named.is_empty() {
+        ephemeral_name()
+    } else {
+        named
+    };
+    if !valid_name(&name) {
+        return Err(ApiError::invalid_config(
+            "consumer name can not contain '.', '*', '>', '\\\\', '/'",
+        ));
+    }
+    let consumer = stream.add_consumer(js, name, config, now_ns()).await?;
+    info_of(&consumer).await
+}
+
+/// nats-server's ephemeral names: 8 random letters and digits.
+fn ephemeral_name() -> String {
+    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::rng();
+    (0..8)
+        .map(|_| CHARS[rng.random_range(0..CHARS.len())] as char)
+        .collect()
+}
+
+pub(crate) async fn info(js: &Arc<JetStream>, stream_name: &str, name: &str) -> Reply {
+    let result = async {
+        let s = stream(js, stream_name)?;
+        let c = s.consumer(name).ok_or_else(not_found)?;
+        info_of(&c).await
+    }
+    .await;
+    (INFO, result)
+}
+
+pub(crate) async fn delete(js: &Arc<JetStream>, stream_name: &str, name: &str) -> Reply {
+    let result = async {
+        let s = stream(js, stream_name)?;
+        let _admin = js.admin.lock().await;
+        if !s.delete_consumer(name).await {
+            return Err(not_found());
+        }
+        Ok(fields(&json!({ "success": true })))
+    }
+    .await;
+    (DELETE, result)
+}
+
+pub(crate) fn names(js: &Arc<JetStream>, stream_name: &str, body: &[u8]) -> Reply {
+    let result = (|| {
+        let req: PageRequest = parse_optional(body)?;
+        let s = stream(js, stream_name)?;
+        let all: Vec<String> = s.consumers.read().keys().cloned().collect();
+        let page: Vec<&String> = all.iter().skip(req.offset).take(NAMES_LIMIT).collect();
+        Ok(fields(&json!({
+            "total": all.len(),
+            "offset": req.offset,
+            "limit": NAMES_LIMIT,
+            "consumers": page,
+        })))
+    })();
+    (NAMES, result)
+}
+
+pub(crate) async fn list(js: &Arc<JetStream>, stream_name: &str, body: &[u8]) -> Reply {
+    let result = async {
+        let req: PageRequest = parse_optional(body)?;
+        let s = stream(js, stream_name)?;
+        let all: Vec<Arc<Consumer>> = s.consumers.read().values().cloned().collect();
+        let mut infos = Vec::new();
+        for c in all.iter().skip(req.offset).take(LIST_LIMIT) {
+            if let Ok(info) = info_of(c).await {
+                infos.push(Value::Object(info));
+            }
+        }
+        Ok(fields(&json!({
+            "total": all.len(),
+            "offset": req.offset,
+            "limit": LIST_LIMIT,
+            "consumers": infos,
+        })))
+    }
+    .await;
+    (LIST, result)
+}
+
+/// `CONSUMER.MSG.NEXT`: true if a consumer took the request. Without one,
+/// nats-server has no subscriber there and the requester gets "no
+/// responders"; the caller answers the same way.
+pub(crate) fn next(
+    js: &JetStream,
+    stream_name: &str,
+    name: &str,
+    reply: Bytes,
+    body: &[u8],
+) -> bool {
+    let Some(c) = js.stream(stream_name).and_then(|s| s.consumer(name)) else {
+        return false;
+    };
+    c.send(Command::Next {
+        reply,
+        request: PullRequest::parse(body),
+    })
+}

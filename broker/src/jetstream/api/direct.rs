@@ -1,0 +1,219 @@
+//! `$JS.API.DIRECT.GET.<stream>` (JSON request: by sequence, last or next
+//! by subject, from a start time, batches) and
+//! `$JS.API.DIRECT.GET.<stream>.<subject>` (last message on that subject,
+//! what KV `get` uses). Answers are the stored message itself with
+//! `Nats-Stream`, `Nats-Subject`, `Nats-Sequence`, `Nats-Time-Stamp`
+//! headers, or a status (`404 Message Not Found`, `408 Bad Request`, ...);
+//! batches end with `204 EOB`. Only streams with `allow_direct` answer.
+
+use bytes::Bytes;
+use serde::Deserialize;
+
+use super::Answer;
+use crate::jetstream::store::{MessageStore, StoredMessage};
+use crate::jetstream::stream::Stream;
+use crate::jetstream::wire::{parse_time, status_headers, time_string};
+
+/// nats-server's default `max_pending` (64 MiB): the byte cap of a batch
+/// without `max_bytes`.
+const DEFAULT_MAX_BYTES: usize = 64 << 20;
+
+#[derive(Default, Deserialize)]
+struct Request {
+    #[serde(default)]
+    seq: u64,
+    #[serde(default)]
+    last_by_subj: String,
+    #[serde(default)]
+    next_by_subj: String,
+    #[serde(default)]
+    batch: usize,
+    #[serde(default)]
+    max_bytes: usize,
+    #[serde(default)]
+    start_time: Option<String>,
+    #[serde(default)]
+    multi_last: Vec<String>,
+    #[serde(default)]
+    up_to_seq: u64,
+    #[serde(default)]
+    up_to_time: Option<String>,
+    #[serde(default)]
+    no_hdr: bool,
+}
+
+fn status(code: u16, text: &str) -> Answer {
+    Answer::Raw(vec![(status_headers(code, text, &[]), Bytes::new())])
+}
+
+/// `DIRECT.GET.<stream>` with a JSON body.
+pub(crate) async fn get(stream: &Stream, body: &[u8]) -> Answer {
+    if body.trim_ascii().is_empty() {
+        return status(408, "Empty Request");
+    }
+    let Ok(req) = serde_json::from_slice::<Request>(body) else {
+        return status(408, "Malformed Request");
+    };
+    let has_start = req.start_time.is_some();
+    let has_last = !req.last_by_subj.is_empty();
+    let has_next = !req.next_by_subj.is_empty();
+    let multi = !req.multi_last.is_empty();
+    if req.seq == 0 && !has_last && !has_next && !multi && !has_start {
+        return status(408, "Empty Request");
+    }
+    let has_seq = req.seq > 0;
+    let conflicts = [
+        has_seq && (has_last || has_start),
+        has_last && (has_start || has_next || req.batch > 0 || multi),
+        has_next && multi,
+        req.up_to_seq > 0 && req.up_to_time.is_some(),
+    ];
+    if conflicts.contains(&true) {
+        return status(408, "Bad Request");
+    }
+    if multi {
+        return status(501, "Multi Last Not Supported");
+    }
+    serve(stream, req).await
+}
+
+/// `DIRECT.GET.<stream>.<subject>`: the last message on `subject`.
+pub(crate) async fn get_last_for(stream: &Stream, subject: &str, body: &[u8]) -> Answer {
+    let mut req = Request::default();
+    if !body.trim_ascii().is_empty() {
+        match serde_json::from_slice::<Request>(body) {
+            Ok(r) => req = r,
+            Err(_) => return status(408, "Malformed Request"),
+        }
+    }
+    if subject.is_empty()
+        || !req.last_by_subj.is_empty()
+        || !req.next_by_subj.is_empty()
+        || !req.multi_last.is_empty()
+        || req.seq != 0
+        || req.batch != 0
+        || req.start_time.is_some()
+        || req.up_to_seq != 0
+        || req.up_to_time.is_some()
+    {
+        return status(408, "Bad Request");
+    }
+    req.last_by_subj = subject.to_string();
+    serve(stream, req).await
+}
+
+async fn serve(stream: &Stream, req: Request) -> Answer {
+    let store = &stream.store;
+    let not_found = || status(404, "Message Not Found");
+    let mut seq = match &req.start_time {
+        Some(t) => match parse_time(t) {
+            Some(ts) => store.seq_from_time(ts).await.unwrap_or(u64::MAX),
+            None => return status(408, "Malformed Request"),
+        },
+        None => req.seq,
+    };
+    if !req.last_by_subj.is_empty() {
+        return match store.load_last(req.last_by_subj.as_bytes()).await {
+            Ok(Some(m)) => Answer::Raw(vec![reply(stream, &m, None, req.no_hdr)]),
+            _ => not_found(),
+        };
+    }
+    let filter = (!req.next_by_subj.is_empty()).then_some(req.next_by_subj.as_bytes());
+    let batch_mode = req.batch > 0;
+    if !batch_mode {
+        let found = if filter.is_none() {
+            store.load(seq).await
+        } else {
+            store.load_next(seq, filter).await
+        };
+        return match found {
+            Ok(Some(m)) => Answer::Raw(vec![reply(stream, &m, None, req.no_hdr)]),
+            _ => not_found(),
+        };
+    }
+    let max_bytes = if req.max_bytes > 0 {
+        req.max_bytes
+    } else {
+        DEFAULT_MAX_BYTES
+    };
+    let mut pending = pending_from(store.as_ref(), seq, filter).await;
+    let mut out = Vec::new();
+    let mut sent = 0usize;
+    let mut last = 0u64;
+    while out.len() < req.batch {
+        let Ok(Some(m)) = store.load_next(seq, filter).await else {
+            break;
+        };
+        if req.up_to_seq > 0 && m.seq > req.up_to_seq {
+            break;
+        }
+        pending = pending.saturating_sub(1);
+        sent += m.subject.len() + m.headers.len() + m.payload.len();
+        seq = m.seq + 1;
+        out.push(reply(stream, &m, Some((pending, last)), req.no_hdr));
+        last = m.seq;
+        if sent >= max_bytes {
+            break;
+        }
+    }
+    if out.is_empty() {
+        return not_found();
+    }
+    let pending = pending_from(store.as_ref(), seq, filter).await;
+    out.push((
+        status_headers(
+            204,
+            "EOB",
+            &[
+                ("Nats-Num-Pending", pending.to_string()),
+                ("Nats-Last-Sequence", last.to_string()),
+            ],
+        ),
+        Bytes::new(),
+    ));
+    Answer::Raw(out)
+}
+
+async fn pending_from(store: &dyn MessageStore, from: u64, filter: Option<&[u8]>) -> u64 {
+    store
+        .filtered_state(from, filter)
+        .await
+        .map_or(0, |s| s.messages)
+}
+
+/// One answer message: the stored headers plus nats-server's, and the
+/// payload. In a batch, `Some((pending, last))` adds the batch headers.
+fn reply(
+    stream: &Stream,
+    m: &StoredMessage,
+    batch: Option<(u64, u64)>,
+    no_hdr: bool,
+) -> (Vec<u8>, Bytes) {
+    if no_hdr {
+        return (Vec::new(), m.payload.clone());
+    }
+    let mut hdr = if m.headers.is_empty() {
+        b"NATS/1.0\r\n".to_vec()
+    } else {
+        m.headers
+            .strip_suffix(b"\r\n")
+            .unwrap_or(&m.headers)
+            .to_vec()
+    };
+    let mut add = |k: &str, v: &str| {
+        hdr.extend_from_slice(k.as_bytes());
+        hdr.extend_from_slice(b": ");
+        hdr.extend_from_slice(v.as_bytes());
+        hdr.extend_from_slice(b"\r\n");
+    };
+    add("Nats-Stream", &stream.name);
+    add("Nats-Subject", &String::from_utf8_lossy(&m.subject));
+    add("Nats-Sequence", &m.seq.to_string());
+    add("Nats-Time-Stamp", &time_string(m.timestamp));
+    if let Some((pending, last)) = batch {
+        add("Nats-Num-Pending", &pending.to_string());
+        add("Nats-Last-Sequence", &last.to_string());
+    }
+    hdr.extend_from_slice(b"\r\n");
+    (hdr, m.payload.clone())
+}

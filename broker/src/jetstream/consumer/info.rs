@@ -1,0 +1,45 @@
+//! `ConsumerInfo` as nats-server writes it: stream and consumer name,
+//! creation time, config, the delivered and ack-floor sequences (with the
+//! time of the last activity when there was any), the counters, and `ts`.
+
+use serde_json::{json, Map, Value};
+
+use crate::jetstream::store::{SequencePair, Timestamp};
+use crate::jetstream::wire::{now_ns, time_string};
+
+use super::{Consumer, Progress};
+
+fn sequence_info(pair: SequencePair, last: Timestamp) -> Value {
+    let mut v = json!({
+        "consumer_seq": pair.consumer_seq,
+        "stream_seq": pair.stream_seq,
+    });
+    if last > 0 {
+        v["last_active"] = time_string(last).into();
+    }
+    v
+}
+
+/// The info fields of `consumer` with counters `p`.
+pub fn consumer_info(consumer: &Consumer, p: &Progress) -> Map<String, Value> {
+    let mut info = json!({
+        "stream_name": consumer.stream,
+        "name": consumer.name,
+        "created": time_string(consumer.created),
+        "config": *consumer.config(),
+        "delivered": sequence_info(p.delivered, p.last_delivered),
+        "ack_floor": sequence_info(p.ack_floor, p.last_acked),
+        "num_ack_pending": p.num_ack_pending,
+        "num_redelivered": p.num_redelivered,
+        "num_waiting": p.num_waiting,
+        "num_pending": p.num_pending,
+        "ts": time_string(now_ns()),
+    });
+    if p.push_bound {
+        info["push_bound"] = true.into();
+    }
+    match info {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}

@@ -1,0 +1,121 @@
+//! Consumers: a stream's readers, durable or ephemeral, push or pull.
+//!
+//! ## Shape
+//! Each consumer is one tokio task (the [`engine`]) that owns all of its
+//! delivery state, so nothing on the path from the store to a client takes
+//! a lock shared with other consumers. The task wakes when:
+//! - the stream commits new messages (a `watch` on the last sequence),
+//! - an ack arrives on its internal subscription `$JS.ACK.<stream>.<name>.>`,
+//! - a pull request, info request, update or stop arrives as a [`Command`]
+//!   from the `$JS.API` handlers,
+//! - a deadline passes (ack wait, request expiry, heartbeat, inactivity).
+//!
+//! Messages leave through the broker's internal publish, routed to the
+//! deliver subject (push) or the request's reply inbox (pull) while the
+//! `MSG` line keeps the stream subject — what clients expect of JetStream.
+//!
+//! ## Files
+//! [`config`] (the JSON config, defaults, checks), [`tracking`] (pending
+//! acks, redelivery, ack floor), [`pull`] (requests and their queue),
+//! [`ack`] (ack subjects and bodies), [`source`] (which message is next),
+//! [`engine`] (the task), [`push`] (deliver subject, flow control,
+//! heartbeats), [`info`] (the `ConsumerInfo` JSON), [`persist`] (config
+//! files next to the stream's store; state lives in the store itself).
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use parking_lot::{Mutex, RwLock};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::jetstream::store::{SequencePair, Timestamp};
+
+pub mod ack;
+pub mod config;
+pub(crate) mod engine;
+pub mod info;
+pub(crate) mod persist;
+pub mod pull;
+pub(crate) mod push;
+pub(crate) mod source;
+pub mod tracking;
+
+pub use config::ConsumerConfig;
+
+/// What the `$JS.API` side asks of a running consumer.
+pub(crate) enum Command {
+    /// A `MSG.NEXT` request (already parsed, or the parse error).
+    Next {
+        reply: Bytes,
+        request: Result<pull::PullRequest, String>,
+    },
+    /// Report the counters for `CONSUMER.INFO`.
+    Info(oneshot::Sender<Progress>),
+    /// A checked config update.
+    Update(Arc<ConsumerConfig>),
+    /// Messages left the stream (purge, delete, limits): re-check positions.
+    StreamChanged,
+    /// Stop; `deleted` answers waiting pull requests with 409.
+    Stop { deleted: bool },
+}
+
+/// The live counters of `ConsumerInfo`.
+#[derive(Clone, Debug, Default)]
+pub struct Progress {
+    pub delivered: SequencePair,
+    pub ack_floor: SequencePair,
+    pub num_ack_pending: u64,
+    pub num_redelivered: u64,
+    pub num_waiting: u64,
+    pub num_pending: u64,
+    pub push_bound: bool,
+    /// When something was last delivered / acknowledged (0 = never).
+    pub last_delivered: Timestamp,
+    pub last_acked: Timestamp,
+}
+
+/// A running consumer, as the stream and the API see it.
+pub struct Consumer {
+    pub name: String,
+    pub stream: String,
+    config: RwLock<Arc<ConsumerConfig>>,
+    pub created: Timestamp,
+    commands: mpsc::UnboundedSender<Command>,
+    task: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Consumer {
+    pub fn config(&self) -> Arc<ConsumerConfig> {
+        self.config.read().clone()
+    }
+
+    pub(crate) fn send(&self, cmd: Command) -> bool {
+        self.commands.send(cmd).is_ok()
+    }
+
+    /// The live counters; `None` if the task has stopped.
+    pub async fn progress(&self) -> Option<Progress> {
+        let (tx, rx) = oneshot::channel();
+        if !self.send(Command::Info(tx)) {
+            return None;
+        }
+        rx.await.ok()
+    }
+
+    /// Applies a checked config update.
+    pub(crate) fn update(&self, config: ConsumerConfig) {
+        let config = Arc::new(config);
+        *self.config.write() = config.clone();
+        self.send(Command::Update(config));
+    }
+
+    /// Stops the task and waits for it.
+    pub(crate) async fn stop(&self, deleted: bool) {
+        self.send(Command::Stop { deleted });
+        let task = self.task.lock().take();
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+    }
+}
