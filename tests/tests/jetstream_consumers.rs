@@ -594,3 +594,204 @@ async fn durable_consumer_resumes_after_kill() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn key_value_bucket_end_to_end() {
+    use async_nats::jetstream::kv;
+    each_target(|kind| async move {
+        let broker = start_js(kind, "store")?;
+        let js = jetstream::new(connect(&broker.url()).await?);
+        let bucket = js
+            .create_key_value(kv::Config {
+                bucket: "config".into(),
+                history: 5,
+                ..Default::default()
+            })
+            .await?;
+        let mut watch = bucket.watch_all().await?;
+        let r1 = bucket.put("site.name", "edge-1".into()).await?;
+        let r2 = bucket.put("site.zone", "north".into()).await?;
+        ensure!((r1, r2) == (1, 2), "revisions {r1} {r2}");
+        ensure!(bucket.get("site.name").await?.as_deref() == Some(&b"edge-1"[..]));
+        ensure!(bucket.get("missing").await?.is_none());
+        let r3 = bucket.update("site.name", "edge-2".into(), r1).await?;
+        ensure!(r3 == 3);
+        ensure!(
+            bucket
+                .update("site.name", "stale".into(), r1)
+                .await
+                .is_err(),
+            "update with a stale revision must fail"
+        );
+        ensure!(bucket.create("site.zone", "x".into()).await.is_err());
+        let entry = bucket.entry("site.name").await?.context("entry")?;
+        ensure!(entry.revision == 3 && entry.value == "edge-2", "{entry:?}");
+
+        let mut keys: Vec<String> = bucket.keys().await?.try_collect_vec().await?;
+        keys.sort();
+        ensure!(keys == ["site.name", "site.zone"], "{keys:?}");
+
+        bucket.delete("site.zone").await?;
+        ensure!(bucket.get("site.zone").await?.is_none());
+        let history: Vec<kv::Entry> = bucket.history("site.name").await?.try_collect_vec().await?;
+        let values: Vec<_> = history.iter().map(|e| e.value.clone()).collect();
+        ensure!(values == ["edge-1", "edge-2"], "{values:?}");
+        bucket.purge("site.name").await?;
+        ensure!(bucket.get("site.name").await?.is_none());
+        let keys: Vec<String> = bucket.keys().await?.try_collect_vec().await?;
+        ensure!(keys.is_empty(), "{keys:?}");
+
+        let mut seen = Vec::new();
+        while seen.len() < 5 {
+            let e = tokio::time::timeout(WAIT, watch.next())
+                .await?
+                .context("watch ended")??;
+            seen.push(format!("{:?} {} r{}", e.operation, e.key, e.revision));
+        }
+        ensure!(
+            seen == [
+                "Put site.name r1",
+                "Put site.zone r2",
+                "Put site.name r3",
+                "Delete site.zone r4",
+                "Purge site.name r5"
+            ],
+            "{seen:?}"
+        );
+        Ok(())
+    })
+    .await;
+}
+
+/// `try_collect` for the KV listings, whose errors are not `anyhow`'s.
+trait CollectVec<T> {
+    async fn try_collect_vec(self) -> Result<Vec<T>>;
+}
+
+impl<S, T, E> CollectVec<T> for S
+where
+    S: futures::Stream<Item = Result<T, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    async fn try_collect_vec(mut self) -> Result<Vec<T>> {
+        let mut out = Vec::new();
+        while let Some(item) = tokio::time::timeout(WAIT, self.next()).await? {
+            out.push(item.map_err(|e| anyhow::anyhow!("{e}"))?);
+        }
+        Ok(out)
+    }
+}
+
+#[tokio::test]
+async fn work_queue_and_interest_retention() {
+    use async_nats::jetstream::stream::RetentionPolicy;
+    each_target(|kind| async move {
+        let broker = start_js(kind, "store")?;
+        let client = connect(&broker.url()).await?;
+        let js = jetstream::new(client.clone());
+
+        // Work queue: each message goes once, and leaves when acknowledged.
+        let mut wq = js
+            .create_stream(stream::Config {
+                name: "JOBS".into(),
+                subjects: vec!["jobs.>".into()],
+                retention: RetentionPolicy::WorkQueue,
+                ..Default::default()
+            })
+            .await?;
+        for i in 1..=4 {
+            js.publish(format!("jobs.{}", i % 2), format!("j{i}").into())
+                .await?
+                .await?;
+        }
+        let rules = [
+            (r#"{"ack_policy":"none"}"#, 10084),
+            (r#"{"ack_policy":"explicit","deliver_policy":"new"}"#, 10101),
+        ];
+        for (config, code) in rules {
+            let body = format!(r#"{{"stream_name":"JOBS","config":{config}}}"#);
+            let v = request(&client, "$JS.API.CONSUMER.CREATE.JOBS.bad", &body).await?;
+            ensure!(err_code(&v) == code, "{config}: {v}");
+        }
+        let even = wq
+            .create_consumer(pull::Config {
+                durable_name: Some("even".into()),
+                filter_subject: "jobs.0".into(),
+                ack_policy: AckPolicy::Explicit,
+                ..Default::default()
+            })
+            .await?;
+        for (config, code) in [
+            (r#"{"ack_policy":"explicit"}"#, 10099),
+            (
+                r#"{"ack_policy":"explicit","filter_subject":"jobs.*"}"#,
+                10100,
+            ),
+        ] {
+            let body = format!(r#"{{"stream_name":"JOBS","config":{config}}}"#);
+            let v = request(&client, "$JS.API.CONSUMER.CREATE.JOBS.bad", &body).await?;
+            ensure!(err_code(&v) == code, "{config}: {v}");
+        }
+        let got = fetch(&even, 10).await?;
+        ensure!(payloads(&got) == ["j2", "j4"], "{:?}", payloads(&got));
+        for m in &got {
+            m.double_ack().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+        let state = wq.info().await?.state.clone();
+        ensure!(state.messages == 2, "{state:?}");
+
+        // Interest: kept until every consumer acknowledged; not kept at all
+        // while nobody is interested.
+        let mut ev = js
+            .create_stream(stream::Config {
+                name: "EVENTS".into(),
+                subjects: vec!["events.>".into()],
+                retention: RetentionPolicy::Interest,
+                ..Default::default()
+            })
+            .await?;
+        let ack = js.publish("events.early", "lost".into()).await?.await?;
+        ensure!(ack.sequence == 1, "{ack:?}");
+        ensure!(ev.info().await?.state.messages == 0);
+        let mut consumers = Vec::new();
+        for name in ["a", "b"] {
+            consumers.push(
+                ev.create_consumer(pull::Config {
+                    durable_name: Some(name.into()),
+                    ack_policy: AckPolicy::Explicit,
+                    ..Default::default()
+                })
+                .await?,
+            );
+        }
+        js.publish("events.x", "kept".into()).await?.await?;
+        ensure!(ev.info().await?.state.messages == 1);
+        let got = fetch(&consumers[0], 1).await?;
+        got[0]
+            .double_ack()
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        ensure!(ev.info().await?.state.messages == 1, "b has not acked yet");
+        let got = fetch(&consumers[1], 1).await?;
+        ensure!(payloads(&got) == ["kept"]);
+        got[0]
+            .double_ack()
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let state = ev.info().await?.state.clone();
+        ensure!(state.messages == 0 && state.last_sequence == 2, "{state:?}");
+
+        // Deleting a consumer lets go of what only it still needed.
+        js.publish("events.y", "pending".into()).await?.await?;
+        let got = fetch(&consumers[0], 1).await?;
+        got[0]
+            .double_ack()
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        ensure!(ev.info().await?.state.messages == 1);
+        ev.delete_consumer("b").await?;
+        ensure!(ev.info().await?.state.messages == 0);
+        Ok(())
+    })
+    .await;
+}

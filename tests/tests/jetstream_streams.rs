@@ -531,3 +531,54 @@ async fn pipelined_publishes_are_acked_in_order() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn per_message_ttl() {
+    each_target(|kind| async move {
+        let broker = start_js(kind, "store")?;
+        let client = connect(&broker.url()).await?;
+        let v = request(
+            &client,
+            "$JS.API.STREAM.CREATE.T",
+            r#"{"name":"T","subjects":["t.>"],"allow_msg_ttl":true}"#,
+        )
+        .await?;
+        ensure!(err_code(&v) == 0, "{v}");
+        let js = jetstream::new(client.clone());
+        let publish = |ttl: &'static str, subject: &'static str| {
+            let client = client.clone();
+            async move {
+                let mut h = HeaderMap::new();
+                h.insert("Nats-TTL", ttl);
+                let msg = tokio::time::timeout(
+                    WAIT,
+                    client.request_with_headers(subject, h, Bytes::from_static(b"x")),
+                )
+                .await??;
+                anyhow::Ok(serde_json::from_slice::<Value>(&msg.payload)?)
+            }
+        };
+        ensure!(err_code(&publish("1s", "t.short").await?) == 0);
+        ensure!(err_code(&publish("1h", "t.long").await?) == 0);
+        ensure!(err_code(&publish("soon", "t.bad").await?) == 10165);
+        js.publish("t.plain", "y".into()).await?.await?;
+        let mut s = js.get_stream("T").await?;
+        ensure!(s.info().await?.state.messages == 3);
+        tokio::time::sleep(std::time::Duration::from_millis(1800)).await;
+        let state = s.info().await?.state.clone();
+        ensure!(
+            state.messages == 2 && state.first_sequence == 2,
+            "{state:?}"
+        );
+
+        js.create_stream(stream::Config {
+            name: "NOTTL".into(),
+            subjects: vec!["n".into()],
+            ..Default::default()
+        })
+        .await?;
+        ensure!(err_code(&publish("1s", "n").await?) == 10166);
+        Ok(())
+    })
+    .await;
+}

@@ -274,19 +274,9 @@ impl StreamConfig {
                 return Err(ApiError::invalid_config("subjects overlap"));
             }
         }
-        if self.retention != Retention::Limits {
-            return Err(ApiError::invalid_config(
-                "retention policies other than limits are not supported by this server yet",
-            ));
-        }
         if self.compression != "none" {
             return Err(ApiError::invalid_config(
                 "stream compression is not supported by this server yet",
-            ));
-        }
-        if self.allow_msg_ttl {
-            return Err(ApiError::invalid_config(
-                "per-message TTL is not supported by this server yet",
             ));
         }
         if self.mirror_direct {
@@ -384,7 +374,6 @@ mod tests {
         assert!(check(r#"{"name":"a.b"}"#).is_err());
         assert_eq!(check(r#"{"name":"a/b"}"#).unwrap_err().err_code, 10128);
         assert!(check(r#"{"name":"S","subjects":["a.*","a.b"]}"#).is_err());
-        assert!(check(r#"{"name":"S","retention":"workqueue"}"#).is_err());
         assert!(check(r#"{"name":"S","mirror":{"name":"X"}}"#).is_err());
         assert!(check(r#"{"name":"S","mirror":null,"sources":[]}"#).is_ok());
         assert!(check(r#"{"name":"S","subjects":[">"]}"#).is_err());

@@ -29,11 +29,12 @@ use tokio::sync::mpsc;
 
 use crate::server::internal::{InternalMessage, InternalSubscription};
 
-use super::config::StreamConfig;
+use super::config::{Retention, StreamConfig};
 use super::error::{ApiError, JetStreamError};
 use super::service::JetStream;
 use super::store::{AppendOptions, ExpectedSubjectSeq, NewMessage, Rollup, StoreFuture, Timestamp};
 use super::stream::Stream;
+use super::ttl::parse_ttl;
 use super::wire::{header, now_ns};
 
 /// Orders for a running ingest task.
@@ -70,6 +71,11 @@ enum Pending {
         fut: StoreFuture<u64>,
         reply: Option<Bytes>,
         msg_id: Option<String>,
+        /// `interest` retention with no consumer for the subject: the
+        /// message takes a sequence and is acknowledged, but not kept.
+        unwanted: bool,
+        /// When a `Nats-TTL` makes it expire.
+        expires: Option<Timestamp>,
     },
     Duplicate {
         reply: Option<Bytes>,
@@ -136,8 +142,14 @@ pub(crate) async fn run(
     if let Ok(Some(last)) = ingest.stream.store.load(last_seq).await {
         ingest.last_msg_id = header(Some(&last.headers), "Nats-Msg-Id").map(str::to_string);
     }
+    if ingest.stream.config().allow_msg_ttl {
+        rebuild_ttl(&ingest.stream).await;
+    }
     loop {
-        let expiry = ingest.stream.store.next_expiry();
+        let expiry = match (ingest.stream.store.next_expiry(), ingest.stream.ttl.next()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         let timer = async move {
             match expiry {
                 Some(at) => {
@@ -166,9 +178,20 @@ pub(crate) async fn run(
                     ingest.accept(m);
                 }
             }
+            () = ingest.stream.ttl.changed() => {}
             () = timer => {
-                if let Err(e) = ingest.stream.store.expire(now_ns()).await {
+                let now = now_ns();
+                if let Err(e) = ingest.stream.store.expire(now).await {
                     tracing::error!("JetStream stream '{}': expiring messages: {e}", ingest.stream.name);
+                }
+                let due = ingest.stream.ttl.take_due(now);
+                if !due.is_empty() {
+                    for seq in due {
+                        if let Err(e) = ingest.stream.store.remove(seq).await {
+                            tracing::error!("JetStream stream '{}': expiring message {seq}: {e}", ingest.stream.name);
+                        }
+                    }
+                    ingest.stream.notify_removed();
                 }
             }
         }
@@ -176,6 +199,23 @@ pub(crate) async fn run(
     drop(subs);
     drop(ingest);
     let _ = acker.await;
+}
+
+/// The expiry of every stored message with a `Nats-TTL`.
+async fn rebuild_ttl(stream: &Stream) {
+    let mut from = stream.store.state().first_seq;
+    loop {
+        let batch = match stream.store.load_batch(from, None, 1024, 8 << 20).await {
+            Ok(b) if !b.is_empty() => b,
+            _ => break,
+        };
+        for m in &batch {
+            if let Some(Ok(Some(ns))) = header(Some(&m.headers), "Nats-TTL").map(parse_ttl) {
+                stream.ttl.add(m.timestamp.saturating_add(ns), m.seq);
+            }
+        }
+        from = batch.last().map_or(u64::MAX, |m| m.seq.saturating_add(1));
+    }
 }
 
 /// The `Nats-Msg-Id`s of the stored messages still inside the window.
@@ -243,7 +283,19 @@ impl Ingest {
             Err(err) => Pending::Refused { reply: None, err },
         };
         let pending = match pending {
-            Pending::Append { fut, msg_id, .. } => Pending::Append { fut, reply, msg_id },
+            Pending::Append {
+                fut,
+                msg_id,
+                unwanted,
+                expires,
+                ..
+            } => Pending::Append {
+                fut,
+                reply,
+                msg_id,
+                unwanted,
+                expires,
+            },
             Pending::Duplicate { msg_id, .. } => Pending::Duplicate { reply, msg_id },
             Pending::Refused { err, .. } => Pending::Refused { reply, err },
         };
@@ -268,10 +320,14 @@ impl Ingest {
                 return Err(ApiError::stream_not_match());
             }
         }
-        if header(hdrs, "Nats-TTL").is_some() && !config.allow_msg_ttl {
-            return Err(ApiError::new(400, 10166, "per-message TTL is disabled"));
-        }
         let now = now_ns();
+        let mut expires = None;
+        if let Some(ttl) = header(hdrs, "Nats-TTL") {
+            if !config.allow_msg_ttl {
+                return Err(ApiError::new(400, 10166, "per-message TTL is disabled"));
+            }
+            expires = parse_ttl(ttl)?.map(|ns| now.saturating_add(ns));
+        }
         let msg_id = header(hdrs, "Nats-Msg-Id")
             .filter(|id| !id.is_empty())
             .map(str::to_string);
@@ -329,6 +385,8 @@ impl Ingest {
             d.order.push_back((now, id.clone()));
         }
         self.last_msg_id.clone_from(&msg_id);
+        let unwanted =
+            config.retention == Retention::Interest && !self.stream.has_consumer_for(&msg.subject);
         let fut = self.stream.store.append(
             NewMessage {
                 subject: msg.subject,
@@ -342,6 +400,8 @@ impl Ingest {
             fut,
             reply: None,
             msg_id,
+            unwanted,
+            expires,
         })
     }
 }
@@ -356,8 +416,25 @@ async fn ack_loop(
     let stream = stream_ref.name.clone();
     while let Some(p) = rx.recv().await {
         let (reply, seq, duplicate, err) = match p {
-            Pending::Append { fut, reply, msg_id } => match fut.await {
+            Pending::Append {
+                fut,
+                reply,
+                msg_id,
+                unwanted,
+                expires,
+            } => match fut.await {
                 Ok(seq) => {
+                    if let Some(at) = expires {
+                        stream_ref.ttl.add(at, seq);
+                    }
+                    // Gone before the PubAck, so nobody sees it stored.
+                    if unwanted {
+                        if let Err(e) = stream_ref.store.remove(seq).await {
+                            tracing::error!(
+                                "JetStream stream '{stream}': dropping message {seq} nobody wants: {e}"
+                            );
+                        }
+                    }
                     stream_ref.notify_appended(seq);
                     if let Some(id) = msg_id {
                         if let Some(entry) = dedupe.lock().ids.get_mut(&id) {

@@ -19,12 +19,15 @@
 //! - [`error`]: nats-server's API errors ([`error::ApiError`]) and start-up
 //!   failures ([`JetStreamError`]); [`wire`]: headers, times, base64.
 //!
+//! - [`consumer`]: consumers, durable and ephemeral, push and pull, one
+//!   task each; retention `interest` and `workqueue` release messages as
+//!   their consumers acknowledge them.
+//! - [`ttl`]: per-message TTL (`Nats-TTL`).
+//!
 //! ## Still to come
-//! Consumers (push/pull, acks, redelivery), `DIRECT.GET`, retention
-//! interest/work-queue, mirrors and sources, subject transforms, republish,
-//! per-message TTL, compression, and remembering `Nats-Msg-Id`s across a
-//! restart. Stream configs that ask for those are refused with an error
-//! naming the feature.
+//! Mirrors and sources, subject transforms, republish, subject delete
+//! markers, compression. Stream configs that ask for those are refused with
+//! an error naming the feature.
 
 pub mod api;
 pub mod config;
@@ -34,6 +37,7 @@ pub mod ingest;
 pub mod service;
 pub mod store;
 pub mod stream;
+pub mod ttl;
 pub mod wire;
 
 pub use error::{ApiError, JetStreamError};

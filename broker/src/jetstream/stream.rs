@@ -15,7 +15,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use super::config::{Storage, StreamConfig};
+use super::config::{Retention, Storage, StreamConfig};
+use super::consumer::retention::AckView;
 use super::consumer::{self, Command, Consumer, ConsumerConfig};
 use super::error::ApiError;
 use super::error::JetStreamError;
@@ -45,6 +46,8 @@ pub struct Stream {
     pub(crate) consumers: RwLock<BTreeMap<String, Arc<Consumer>>>,
     /// The last sequence committed, watched by the consumers.
     appended: watch::Sender<u64>,
+    /// Expiry of messages stored with `Nats-TTL`.
+    pub(crate) ttl: super::ttl::TtlIndex,
 }
 
 impl Stream {
@@ -98,6 +101,7 @@ impl Stream {
             task: Mutex::new(None),
             consumers: RwLock::new(BTreeMap::new()),
             appended: watch::Sender::new(last_seq),
+            ttl: super::ttl::TtlIndex::default(),
         });
         if !persist {
             stream.recover_consumers(js).await;
@@ -232,14 +236,82 @@ impl Stream {
         Ok(())
     }
 
-    /// Stops and removes consumer `name` with its files and state.
+    /// Stops and removes consumer `name` with its files and state. On an
+    /// `interest` stream, messages nobody else needs go with it.
     pub(crate) async fn delete_consumer(&self, name: &str) -> bool {
         let Some(c) = self.consumers.write().remove(name) else {
             return false;
         };
         c.stop(true).await;
         self.erase_consumer(name).await;
+        if self.config().retention == Retention::Interest {
+            self.drop_unwanted().await;
+        }
         true
+    }
+
+    /// The views of every consumer but `except`.
+    fn views_except(&self, except: &str) -> Vec<Arc<Mutex<AckView>>> {
+        self.consumers
+            .read()
+            .values()
+            .filter(|c| c.name != except)
+            .filter_map(|c| c.view.clone())
+            .collect()
+    }
+
+    /// Is any consumer interested in `subject` (`interest` retention: a
+    /// message nobody wants is not kept)?
+    pub(crate) fn has_consumer_for(&self, subject: &[u8]) -> bool {
+        self.views_except("")
+            .iter()
+            .any(|v| v.lock().interested_in(subject))
+    }
+
+    /// Consumer `by` acknowledged `seqs`: on a `workqueue` stream they go;
+    /// on an `interest` stream those no other consumer needs go.
+    pub(crate) async fn release(&self, by: &str, seqs: Vec<u64>) {
+        let retention = self.config().retention;
+        let others = match retention {
+            Retention::Limits => return,
+            Retention::WorkQueue => Vec::new(),
+            Retention::Interest => self.views_except(by),
+        };
+        for seq in seqs {
+            if !others.is_empty() {
+                let Ok(Some(m)) = self.store.load(seq).await else {
+                    continue;
+                };
+                if others.iter().any(|v| v.lock().needs(seq, &m.subject)) {
+                    continue;
+                }
+            }
+            if let Err(e) = self.store.remove(seq).await {
+                tracing::error!(
+                    "JetStream stream '{}': removing acknowledged message {seq}: {e}",
+                    self.name
+                );
+            }
+        }
+    }
+
+    /// Removes every message no consumer needs (`interest` retention, after
+    /// a consumer went away).
+    async fn drop_unwanted(&self) {
+        let views = self.views_except("");
+        let mut from = self.store.state().first_seq;
+        loop {
+            let batch = match self.store.load_batch(from, None, 1024, 8 << 20).await {
+                Ok(b) if !b.is_empty() => b,
+                _ => return,
+            };
+            for m in &batch {
+                if !views.iter().any(|v| v.lock().needs(m.seq, &m.subject)) {
+                    let _ = self.store.remove(m.seq).await;
+                }
+            }
+            from = batch.last().map_or(u64::MAX, |m| m.seq + 1);
+        }
     }
 
     /// Called by a consumer's own task when it found itself inactive: it

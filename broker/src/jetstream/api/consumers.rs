@@ -9,7 +9,8 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::{fields, parse_optional, Reply};
-use crate::jetstream::consumer::config::valid_name;
+use crate::jetstream::config::Retention;
+use crate::jetstream::consumer::config::{valid_name, AckPolicy, DeliverPolicy};
 use crate::jetstream::consumer::info::consumer_info;
 use crate::jetstream::consumer::pull::PullRequest;
 use crate::jetstream::consumer::{Command, Consumer, ConsumerConfig};
@@ -184,6 +185,9 @@ async fn create_inner(
     if req.action == "update" {
         return Err(ApiError::new(400, 10149, "consumer does not exist"));
     }
+    if stream_config.retention == Retention::WorkQueue {
+        check_work_queue(&stream, &config)?;
+    }
     let max = stream_config.max_consumers;
     if max > 0 && stream.consumer_count() as i64 >= max {
         return Err(ApiError::new(400, 10026, "maximum consumers limit reached"));
@@ -200,6 +204,56 @@ async fn create_inner(
     }
     let consumer = stream.add_consumer(js, name, config, now_ns()).await?;
     info_of(&consumer).await
+}
+
+/// A work queue hands each message to one consumer: nats-server's rules.
+fn check_work_queue(stream: &Stream, config: &ConsumerConfig) -> Result<(), ApiError> {
+    if config.ack_policy != AckPolicy::Explicit {
+        return Err(ApiError::new(
+            400,
+            10098,
+            "workqueue stream requires explicit ack",
+        ));
+    }
+    if config.deliver_policy != DeliverPolicy::All {
+        return Err(ApiError::new(
+            400,
+            10101,
+            "consumer must be deliver all on workqueue stream",
+        ));
+    }
+    let others: Vec<Vec<String>> = stream
+        .consumers
+        .read()
+        .values()
+        .map(|c| c.config().filters())
+        .collect();
+    if others.is_empty() {
+        return Ok(());
+    }
+    let mine = config.filters();
+    if mine.is_empty() {
+        return Err(ApiError::new(
+            400,
+            10099,
+            "multiple non-filtered consumers not allowed on workqueue stream",
+        ));
+    }
+    let overlap = others.iter().any(|theirs| {
+        theirs.is_empty()
+            || theirs.iter().any(|t| {
+                mine.iter()
+                    .any(|m| crate::subject::subjects_overlap(m.as_bytes(), t.as_bytes()))
+            })
+    });
+    if overlap {
+        return Err(ApiError::new(
+            400,
+            10100,
+            "filtered consumer not unique on workqueue stream",
+        ));
+    }
+    Ok(())
 }
 
 /// nats-server's ephemeral names: 8 random letters and digits.

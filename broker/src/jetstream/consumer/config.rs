@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::jetstream::config::{nullable, StreamConfig};
+use crate::jetstream::config::{nullable, Retention, StreamConfig};
 use crate::jetstream::error::ApiError;
 use crate::jetstream::wire::parse_time;
 use crate::subject;
@@ -462,6 +462,13 @@ impl ConsumerConfig {
                 ));
             }
         } else {
+            if self.ack_policy == AckPolicy::None && stream.retention == Retention::WorkQueue {
+                return Err(ApiError::new(
+                    400,
+                    10084,
+                    "consumer in pull mode requires explicit ack policy on workqueue stream",
+                ));
+            }
             if self.rate_limit > 0 {
                 return Err(ApiError::new(
                     400,

@@ -25,9 +25,11 @@ use super::ack::{ack_subject, parse_ack, parse_ack_subject, Ack, AckKind, ACK_PR
 use super::config::{AckPolicy, ConsumerConfig, DeliverPolicy, ReplayPolicy};
 use super::pull::{PullRequest, Waiting, WaitingQueue};
 use super::push::Push;
+use super::retention::AckView;
 use super::source::{Origin, Source};
 use super::tracking::Tracker;
 use super::{Command, Consumer, Progress};
+use crate::jetstream::config::Retention;
 
 /// How often a push consumer without interest looks again.
 const INTEREST_POLL: Duration = Duration::from_millis(100);
@@ -55,6 +57,10 @@ pub(crate) struct Engine {
     replay_wait: Option<Instant>,
     /// Set when the inactivity threshold deleted this consumer.
     gone: bool,
+    /// On `interest`/`workqueue` streams: what this consumer still needs,
+    /// and the acknowledged sequences the stream may now let go.
+    view: Option<Arc<Mutex<AckView>>>,
+    released: Vec<u64>,
 }
 
 /// Creates the consumer's task. `state` is what was saved (recovery) or
@@ -113,6 +119,18 @@ pub(crate) async fn start(
         config.ack_wait,
         now,
     );
+    let view = (stream.config().retention != Retention::Limits).then(|| {
+        Arc::new(Mutex::new(AckView {
+            filters: config
+                .filters()
+                .into_iter()
+                .filter(|f| f != ">")
+                .map(Bytes::from)
+                .collect(),
+            delivered_upto: tracker.state.delivered.stream_seq,
+            pending: tracker.state.pending.keys().copied().collect(),
+        }))
+    });
     let config = Arc::new(config);
     let (tx, rx) = mpsc::unbounded_channel();
     let consumer = Arc::new(Consumer {
@@ -122,6 +140,7 @@ pub(crate) async fn start(
         created,
         commands: tx,
         task: Mutex::new(None),
+        view: view.clone(),
     });
     let push = config.is_push().then(|| Push::new(&config, Instant::now()));
     let engine = Engine {
@@ -142,6 +161,8 @@ pub(crate) async fn start(
         replay_anchor: None,
         replay_wait: None,
         gone: false,
+        view,
+        released: Vec::new(),
     };
     let appended = stream.watch_appended();
     let task = tokio::spawn(engine.run(rx, acks, flow, appended));
@@ -216,6 +237,10 @@ impl Engine {
         let mut stop = None;
         while stop.is_none() && !self.gone {
             self.deliver().await;
+            if !self.released.is_empty() {
+                let released = std::mem::take(&mut self.released);
+                self.stream.release(&self.name, released).await;
+            }
             if saving.is_none() && self.dirty {
                 saving = Some(self.save());
             } else if !self.persist {
@@ -362,20 +387,14 @@ impl Engine {
         let seq = ack.target.stream_seq;
         let now = now_ns();
         match ack.kind {
-            AckKind::Ack | AckKind::Term => {
-                if self.tracker.ack(seq) {
-                    self.last_acked = now;
-                }
-            }
+            AckKind::Ack | AckKind::Term => self.acked(seq, now),
             AckKind::Nak { delay } => self.tracker.nak(seq, delay, now),
             AckKind::Progress => {
                 let wait = self.config.ack_wait_for(self.tracker.delivery_count(seq));
                 self.tracker.progress(seq, now, wait);
             }
             AckKind::Next(request) => {
-                if self.tracker.ack(seq) {
-                    self.last_acked = now;
-                }
+                self.acked(seq, now);
                 self.dirty |= self.persist;
                 if let Some(reply) = ack.reply {
                     self.enqueue_pull(reply, request);
@@ -386,6 +405,24 @@ impl Engine {
         self.dirty |= self.persist;
         if let Some(reply) = ack.reply {
             self.confirm_after_save.push(reply);
+        }
+    }
+
+    /// Records an ack of `seq` (and, with ack policy `all`, of what it
+    /// covers).
+    fn acked(&mut self, seq: u64, now: Timestamp) {
+        let acked = self.tracker.ack(seq);
+        if acked.is_empty() {
+            return;
+        }
+        self.last_acked = now;
+        if let Some(view) = &self.view {
+            let mut v = view.lock();
+            for s in &acked {
+                v.pending.remove(s);
+            }
+            drop(v);
+            self.released.extend(acked);
         }
     }
 
@@ -629,6 +666,18 @@ impl Engine {
                 .delivered(m.seq, redelivery, now, |n| config.ack_wait_for(n));
             self.last_delivered = now;
             self.dirty |= self.persist;
+            if let Some(view) = &self.view {
+                let mut v = view.lock();
+                if !redelivery {
+                    v.delivered_upto = v.delivered_upto.max(m.seq);
+                }
+                if self.config.ack_policy == AckPolicy::None {
+                    drop(v);
+                    self.released.push(m.seq);
+                } else {
+                    v.pending.insert(m.seq);
+                }
+            }
         }
         delivered
     }

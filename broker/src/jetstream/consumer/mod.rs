@@ -20,7 +20,9 @@
 //! [`ack`] (ack subjects and bodies), [`source`] (which message is next),
 //! [`engine`] (the task), [`push`] (deliver subject, flow control,
 //! heartbeats), [`info`] (the `ConsumerInfo` JSON), [`persist`] (config
-//! files next to the stream's store; state lives in the store itself).
+//! files next to the stream's store; state lives in the store itself),
+//! [`retention`] (what the consumer still needs, for `interest` and
+//! `workqueue` streams).
 
 use std::sync::Arc;
 
@@ -38,6 +40,7 @@ pub mod info;
 pub(crate) mod persist;
 pub mod pull;
 pub(crate) mod push;
+pub mod retention;
 pub(crate) mod source;
 pub mod tracking;
 
@@ -83,6 +86,8 @@ pub struct Consumer {
     pub created: Timestamp,
     commands: mpsc::UnboundedSender<Command>,
     task: Mutex<Option<JoinHandle<()>>>,
+    /// What this consumer still needs, on `interest`/`workqueue` streams.
+    pub(crate) view: Option<Arc<Mutex<retention::AckView>>>,
 }
 
 impl Consumer {

@@ -106,21 +106,26 @@ impl Tracker {
     }
 
     /// `+ACK` (or `+TERM`) of `seq`; with ack policy `all`, of everything up
-    /// to it. Returns whether anything was pending.
-    pub fn ack(&mut self, seq: u64) -> bool {
+    /// to it. Returns the sequences that were pending and now are not.
+    pub fn ack(&mut self, seq: u64) -> Vec<u64> {
         let acked = match self.ack_policy {
-            AckPolicy::None => false,
-            AckPolicy::Explicit => self.forget(seq),
+            AckPolicy::None => Vec::new(),
+            AckPolicy::Explicit => {
+                if self.forget(seq) {
+                    vec![seq]
+                } else {
+                    Vec::new()
+                }
+            }
             AckPolicy::All => {
                 let upto: Vec<u64> = self.state.pending.range(..=seq).map(|(s, _)| *s).collect();
-                let any = !upto.is_empty();
-                for s in upto {
-                    self.forget(s);
+                for s in &upto {
+                    self.forget(*s);
                 }
-                any
+                upto
             }
         };
-        if acked {
+        if !acked.is_empty() {
             self.refresh_floor();
         }
         acked
@@ -248,13 +253,13 @@ mod tests {
             t.delivered(seq, false, 0, |_| 100);
         }
         assert_eq!(t.num_ack_pending(), 3);
-        assert!(t.ack(2));
+        assert_eq!(t.ack(2), [2]);
         assert_eq!(t.state.ack_floor.stream_seq, 0);
-        assert!(t.ack(1));
+        assert_eq!(t.ack(1), [1]);
         assert_eq!(t.state.ack_floor.stream_seq, 2);
         assert_eq!(t.state.ack_floor.consumer_seq, 2);
-        assert!(!t.ack(1));
-        assert!(t.ack(3));
+        assert!(t.ack(1).is_empty());
+        assert_eq!(t.ack(3), [3]);
         assert_eq!(t.state.ack_floor, t.state.delivered);
     }
 
@@ -264,7 +269,7 @@ mod tests {
         for seq in 1..=5 {
             t.delivered(seq, false, 0, |_| 100);
         }
-        assert!(t.ack(4));
+        assert_eq!(t.ack(4), [1, 2, 3, 4]);
         assert_eq!(t.num_ack_pending(), 1);
         assert_eq!(t.state.ack_floor.stream_seq, 4);
     }
