@@ -226,9 +226,13 @@ impl StreamConfig {
             self.compression = none_compression();
         }
         self.other.retain(|k, v| {
-            let keep = PASSIVE_FIELDS.contains(&k.as_str()) && k != "pedantic";
+            let keep = PASSIVE_FIELDS.contains(&k.as_str()) && k != "pedantic" && !v.is_null();
             keep || (UNSUPPORTED_FIELDS.contains(&k.as_str()) && is_set(v))
         });
+        // nats-server always reports the (possibly empty) consumer limits.
+        self.other
+            .entry("consumer_limits")
+            .or_insert_with(|| Value::Object(serde_json::Map::new()));
     }
 
     /// Refuses a configuration nats-server would refuse, or one that needs

@@ -194,6 +194,20 @@ impl JetStream {
         (streams.len(), messages, bytes)
     }
 
+    /// Consumers over all streams.
+    pub fn consumer_total(&self) -> usize {
+        self.streams
+            .read()
+            .values()
+            .map(|s| s.consumer_count())
+            .sum()
+    }
+
+    /// Every stream, by name.
+    pub fn stream_list(&self) -> Vec<Arc<Stream>> {
+        self.streams.read().values().cloned().collect()
+    }
+
     pub(crate) fn count_request(&self, failed: bool) {
         self.api_total.fetch_add(1, Ordering::Relaxed);
         if failed {

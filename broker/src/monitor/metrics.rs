@@ -176,18 +176,44 @@ pub fn metrics(shared: &Shared, state: &MonitorState) -> String {
         "Configured largest message payload.",
         cfg.max_payload,
     );
-    // JetStream is not there yet: the families are declared (so queries
-    // and alerts on them are valid) without samples.
+    // Declared even without JetStream, so queries and alerts on them are
+    // valid; samples once streams and consumers exist.
     e.family(
         "nats_jetstream_stream_messages",
         "gauge",
         "Messages stored in a JetStream stream (label stream_name).",
     );
+    let streams = shared
+        .jetstream()
+        .map(|js| js.stream_list())
+        .unwrap_or_default();
+    for s in &streams {
+        let labels = format!("stream_name=\"{}\"", label(&s.name));
+        e.sample(
+            "nats_jetstream_stream_messages",
+            &labels,
+            s.store.state().messages,
+        );
+    }
     e.family(
         "nats_jetstream_consumer_num_pending",
         "gauge",
         "Messages a JetStream consumer has yet to receive (labels stream_name, consumer_name).",
     );
+    for s in &streams {
+        for c in s.consumers.read().values() {
+            let labels = format!(
+                "stream_name=\"{}\",consumer_name=\"{}\"",
+                label(&s.name),
+                label(&c.name)
+            );
+            e.sample(
+                "nats_jetstream_consumer_num_pending",
+                &labels,
+                c.snapshot.load().num_pending,
+            );
+        }
+    }
 
     // prometheus-nats-exporter's names for the same numbers.
     let id = format!("server_id=\"{}\"", label(&shared.server_id));

@@ -9,7 +9,10 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use crate::jetstream::api::account::API_LEVEL;
+use crate::jetstream::consumer::info::consumer_info;
 use crate::jetstream::store::StorageKind;
+use crate::jetstream::stream::Stream;
+use crate::jetstream::wire::time_string;
 use crate::jetstream::JetStream;
 use crate::server::state::Shared;
 
@@ -147,18 +150,17 @@ pub fn accstatz(shared: &Shared, q: &Query) -> Result<Value, RequestError> {
 
 /// `/jsz`: JetStream's usage, or its disabled shape. The options are
 /// decoded (and rejected) as nats-server does; `leader-only` asks for a
-/// leader that does not exist. Per-account and per-stream details are not
-/// reported yet.
+/// leader that does not exist. `accounts`, `streams`, `consumers` and
+/// `config` add the details of the one account, its streams and their
+/// consumers as nats-server nests them.
 pub fn jsz(shared: &Shared, q: &Query) -> Result<Value, RequestError> {
-    for key in [
-        "accounts",
-        "streams",
-        "consumers",
-        "direct-consumers",
-        "config",
-    ] {
-        q.bool(key)?;
-    }
+    let detail = JszDetail {
+        accounts: q.bool("accounts")?,
+        streams: q.bool("streams")?,
+        consumers: q.bool("consumers")?,
+        config: q.bool("config")?,
+    };
+    q.bool("direct-consumers")?;
     q.int("offset")?;
     q.int("limit")?;
     let leader_only = q.bool("leader-only")?;
@@ -170,7 +172,7 @@ pub fn jsz(shared: &Shared, q: &Query) -> Result<Value, RequestError> {
         ));
     }
     if let Some(js) = shared.jetstream() {
-        return Ok(jsz_enabled(shared, &js));
+        return Ok(jsz_enabled(shared, &js, detail));
     }
     Ok(json!({
         "memory": 0,
@@ -225,18 +227,92 @@ fn js_stats(js: &JetStream) -> Map<String, Value> {
     }
 }
 
-/// `/jsz` with JetStream running: the server-wide totals.
-fn jsz_enabled(shared: &Shared, js: &JetStream) -> Value {
+/// Which details `/jsz` was asked for.
+#[derive(Clone, Copy)]
+struct JszDetail {
+    accounts: bool,
+    streams: bool,
+    consumers: bool,
+    config: bool,
+}
+
+/// `/jsz` with JetStream running: the server-wide totals, and the details
+/// asked for.
+fn jsz_enabled(shared: &Shared, js: &JetStream, detail: JszDetail) -> Value {
     let (streams, messages, bytes) = js.totals();
     let mut out = js_stats(js);
     out.insert("server_id".into(), shared.server_id.clone().into());
     out.insert("now".into(), now().into());
     out.insert("config".into(), js_config(js));
     out.insert("streams".into(), streams.into());
-    out.insert("consumers".into(), 0.into());
+    out.insert("consumers".into(), js.consumer_total().into());
     out.insert("messages".into(), messages.into());
     out.insert("bytes".into(), bytes.into());
+    if detail.accounts || detail.streams || detail.consumers {
+        let mut account = js_stats(js);
+        account.insert("name".into(), "$G".into());
+        account.insert("id".into(), "$G".into());
+        account.insert("accounts".into(), 0.into());
+        if detail.streams || detail.consumers {
+            let streams: Vec<Value> = js
+                .stream_list()
+                .iter()
+                .map(|s| stream_detail(shared, s, detail))
+                .collect();
+            account.insert("stream_detail".into(), streams.into());
+        }
+        out.insert(
+            "account_details".into(),
+            vec![Value::Object(account)].into(),
+        );
+        out.insert("total".into(), 1.into());
+    }
     Value::Object(out)
+}
+
+/// One stream in `/jsz`'s `stream_detail`.
+fn stream_detail(shared: &Shared, s: &Stream, detail: JszDetail) -> Value {
+    let st = s.store.state();
+    let mut state = json!({
+        "messages": st.messages,
+        "bytes": st.bytes,
+        "first_seq": st.first_seq,
+        "first_ts": time_string(st.first_ts),
+        "last_seq": st.last_seq,
+        "last_ts": time_string(st.last_ts),
+        "consumer_count": s.consumer_count(),
+    });
+    if st.num_subjects > 0 {
+        state["num_subjects"] = st.num_subjects.into();
+    }
+    if st.num_deleted > 0 {
+        state["num_deleted"] = st.num_deleted.into();
+    }
+    let mut out = json!({
+        "name": s.name,
+        "created": time_string(s.created),
+        "cluster": { "leader": shared.server_id },
+        "state": state,
+    });
+    if detail.config {
+        out["config"] = serde_json::to_value(&*s.config()).unwrap_or_default();
+    }
+    if detail.consumers {
+        let consumers: Vec<Value> = s
+            .consumers
+            .read()
+            .values()
+            .map(|c| {
+                let mut info = consumer_info(c, &c.snapshot.load());
+                if !detail.config {
+                    info.remove("config");
+                }
+                Value::Object(info)
+            })
+            .collect();
+        out["consumer_detail"] = consumers.into();
+    }
+    out
 }
 
 /// `/varz`'s `jetstream` section with JetStream running.

@@ -24,7 +24,7 @@ pub(crate) fn info(js: &Arc<JetStream>) -> Reply {
         "reserved_memory": 0,
         "reserved_storage": 0,
         "streams": js.streams.read().len(),
-        "consumers": 0,
+        "consumers": js.consumer_total(),
         "limits": {
             "max_memory": -1,
             "max_storage": -1,

@@ -28,7 +28,7 @@ use super::push::Push;
 use super::retention::AckView;
 use super::source::{Origin, Source};
 use super::tracking::Tracker;
-use super::{Command, Consumer, Progress};
+use super::{Command, Consumer, Progress, Snapshot};
 use crate::jetstream::config::Retention;
 
 /// How often a push consumer without interest looks again.
@@ -61,6 +61,7 @@ pub(crate) struct Engine {
     /// and the acknowledged sequences the stream may now let go.
     view: Option<Arc<Mutex<AckView>>>,
     released: Vec<u64>,
+    snapshot: Arc<Snapshot>,
 }
 
 /// Creates the consumer's task. `state` is what was saved (recovery) or
@@ -141,6 +142,7 @@ pub(crate) async fn start(
         commands: tx,
         task: Mutex::new(None),
         view: view.clone(),
+        snapshot: Arc::new(Snapshot::default()),
     });
     let push = config.is_push().then(|| Push::new(&config, Instant::now()));
     let engine = Engine {
@@ -163,6 +165,7 @@ pub(crate) async fn start(
         gone: false,
         view,
         released: Vec::new(),
+        snapshot: consumer.snapshot.clone(),
     };
     let appended = stream.watch_appended();
     let task = tokio::spawn(engine.run(rx, acks, flow, appended));
@@ -247,6 +250,8 @@ impl Engine {
                 let confirms = std::mem::take(&mut self.confirm_after_save);
                 self.confirm(confirms);
             }
+            let progress = self.progress().await;
+            self.snapshot.store(&progress);
             let wake = self.next_wake();
             tokio::select! {
                 cmd = commands.recv() => match cmd {

@@ -24,6 +24,7 @@
 //! [`retention`] (what the consumer still needs, for `interest` and
 //! `workqueue` streams).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -78,6 +79,54 @@ pub struct Progress {
     pub last_acked: Timestamp,
 }
 
+/// The counters as of the end of the task's last turn, readable without
+/// asking the task (monitoring, metrics).
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    pub num_pending: AtomicU64,
+    pub num_ack_pending: AtomicU64,
+    pub num_redelivered: AtomicU64,
+    pub num_waiting: AtomicU64,
+    pub delivered_consumer_seq: AtomicU64,
+    pub delivered_stream_seq: AtomicU64,
+    pub ack_floor_consumer_seq: AtomicU64,
+    pub ack_floor_stream_seq: AtomicU64,
+}
+
+impl Snapshot {
+    pub(crate) fn store(&self, p: &Progress) {
+        let set = |a: &AtomicU64, v: u64| a.store(v, Ordering::Relaxed);
+        set(&self.num_pending, p.num_pending);
+        set(&self.num_ack_pending, p.num_ack_pending);
+        set(&self.num_redelivered, p.num_redelivered);
+        set(&self.num_waiting, p.num_waiting);
+        set(&self.delivered_consumer_seq, p.delivered.consumer_seq);
+        set(&self.delivered_stream_seq, p.delivered.stream_seq);
+        set(&self.ack_floor_consumer_seq, p.ack_floor.consumer_seq);
+        set(&self.ack_floor_stream_seq, p.ack_floor.stream_seq);
+    }
+
+    /// The counters as a [`Progress`] (without activity times).
+    pub fn load(&self) -> Progress {
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        Progress {
+            delivered: SequencePair {
+                consumer_seq: get(&self.delivered_consumer_seq),
+                stream_seq: get(&self.delivered_stream_seq),
+            },
+            ack_floor: SequencePair {
+                consumer_seq: get(&self.ack_floor_consumer_seq),
+                stream_seq: get(&self.ack_floor_stream_seq),
+            },
+            num_ack_pending: get(&self.num_ack_pending),
+            num_redelivered: get(&self.num_redelivered),
+            num_waiting: get(&self.num_waiting),
+            num_pending: get(&self.num_pending),
+            ..Default::default()
+        }
+    }
+}
+
 /// A running consumer, as the stream and the API see it.
 pub struct Consumer {
     pub name: String,
@@ -88,6 +137,7 @@ pub struct Consumer {
     task: Mutex<Option<JoinHandle<()>>>,
     /// What this consumer still needs, on `interest`/`workqueue` streams.
     pub(crate) view: Option<Arc<Mutex<retention::AckView>>>,
+    pub snapshot: Arc<Snapshot>,
 }
 
 impl Consumer {
