@@ -1,5 +1,6 @@
 //! The `jetstream` key (a boolean, `"enabled"`/`"disabled"`, or a block
-//! with `store_dir`, `max_memory_store`, `max_file_store`, `enabled`) and the
+//! with `store_dir`, `max_memory_store`, `max_file_store`, `sync_interval`,
+//! `enabled`) and the
 //! top-level `store_dir`, with nats-server's aliases. Block keys of features
 //! Tern's JetStream lacks (domain, encryption, clustering tunables, ...)
 //! are recorded as unsupported.
@@ -13,8 +14,6 @@ use super::value::Kind;
 /// Block keys nats-server knows that Tern does not implement.
 const UNSUPPORTED_KEYS: &[&str] = &[
     "strict",
-    "sync",
-    "sync_interval",
     "domain",
     "key",
     "ek",
@@ -69,6 +68,7 @@ pub(super) fn jetstream(cx: &mut Applier<'_>, f: &Field<'_>) -> Result<(), Confi
                         .size(cx.dialect)
                         .map(|v| cx.config.jetstream.max_file_store = limit(v)),
                     "enable" | "enabled" => child.bool().map(|on| enabled = on),
+                    "sync" | "sync_interval" => sync_interval(cx, &child),
                     k if UNSUPPORTED_KEYS.contains(&k) => {
                         cx.unsupported(&format!("jetstream {k}"), &child);
                         Ok(())
@@ -84,6 +84,23 @@ pub(super) fn jetstream(cx: &mut Applier<'_>, f: &Field<'_>) -> Result<(), Confi
         }
         _ => return Err(f.wrong_type("a boolean, \"enabled\"/\"disabled\" or a map")),
     }
+    Ok(())
+}
+
+/// `sync_interval: always` fsyncs every write group; a duration sets how
+/// often journaled writes are fsync'd (nats-server's option).
+fn sync_interval(cx: &mut Applier<'_>, f: &Field<'_>) -> Result<(), ConfigError> {
+    if let Kind::String(s) = &f.value.kind {
+        if s.eq_ignore_ascii_case("always") {
+            cx.config.jetstream.sync_always = true;
+            return Ok(());
+        }
+    }
+    let nanos = f.go_duration()?;
+    let d = super::units::nanos_to_duration(nanos)
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| f.invalid("must be a positive duration or \"always\""))?;
+    cx.config.jetstream.sync_interval = Some(d);
     Ok(())
 }
 

@@ -136,6 +136,12 @@ pub struct JetStreamConfig {
     pub max_memory_store: Option<u64>,
     /// Bytes all file streams may hold together; `None` = unlimited.
     pub max_file_store: Option<u64>,
+    /// How often journaled writes are fsync'd; `None` = nats-server's
+    /// default (2 minutes).
+    pub sync_interval: Option<std::time::Duration>,
+    /// `sync_interval: always`: fsync every write group before
+    /// acknowledging it.
+    pub sync_always: bool,
 }
 
 impl JetStreamConfig {

@@ -19,7 +19,8 @@ use crate::server::state::Shared;
 
 use super::api;
 use super::error::{ApiError, JetStreamError};
-use super::store::StorageKind;
+use super::store::redb_store::DEFAULT_SYNC_INTERVAL;
+use super::store::{RedbOptions, StorageKind};
 use super::stream::Stream;
 
 /// The only account: nats-server's global account.
@@ -192,6 +193,18 @@ impl JetStream {
             (m + st.messages, b + st.bytes)
         });
         (streams.len(), messages, bytes)
+    }
+
+    /// How file streams open their store: the configured sync policy.
+    pub(crate) fn redb_options(&self) -> RedbOptions {
+        RedbOptions {
+            sync_interval: if self.config.sync_always {
+                None
+            } else {
+                Some(self.config.sync_interval.unwrap_or(DEFAULT_SYNC_INTERVAL))
+            },
+            ..RedbOptions::default()
+        }
     }
 
     /// Consumers over all streams.

@@ -22,7 +22,7 @@ use super::error::ApiError;
 use super::error::JetStreamError;
 use super::ingest::{self, Control};
 use super::service::JetStream;
-use super::store::{MemoryStore, MessageStore, RedbOptions, RedbStore, StoreError, Timestamp};
+use super::store::{MemoryStore, MessageStore, RedbStore, StoreError, Timestamp};
 
 const CONFIG_FILE: &str = "config.json";
 
@@ -73,7 +73,7 @@ impl Stream {
         let store: Arc<dyn MessageStore> = if file {
             tokio::fs::create_dir_all(&dir).await.map_err(dir_err)?;
             Arc::new(
-                RedbStore::open_async(dir.clone(), limits, RedbOptions::default())
+                RedbStore::open_async(dir.clone(), limits, js.redb_options())
                     .await
                     .map_err(store_err)?,
             )

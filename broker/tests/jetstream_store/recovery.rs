@@ -126,3 +126,38 @@ fn block_on<F: std::future::Future>(f: F) -> F::Output {
         .expect("runtime")
         .block_on(f)
 }
+
+/// With a sync interval (the default) acknowledged groups go to the journal
+/// until a checkpoint (here: close) empties it — `crash.rs` shows they are
+/// replayed after `kill -9`. With `sync_interval: always` every group is
+/// fsync'd and the journal stays empty.
+#[tokio::test]
+async fn journal_carries_unsynced_groups_and_always_skips_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("j");
+    let journal = dir.join("journal.log");
+    {
+        let s = open(&dir);
+        for n in 1..=5 {
+            put(&s, "j.a", &format!("m{n}"), n).await;
+        }
+        assert!(std::fs::metadata(&journal).unwrap().len() > 0);
+        s.close().await.unwrap();
+        assert_eq!(std::fs::metadata(&journal).unwrap().len(), 0);
+    }
+    let s = open(&dir);
+    assert_eq!(s.state().messages, 5);
+    assert_eq!(std::fs::metadata(&journal).unwrap().len(), 0);
+    consistent(&s).await;
+    s.close().await.unwrap();
+
+    let always = RedbOptions {
+        sync_interval: None,
+        ..RedbOptions::default()
+    };
+    let s = RedbStore::open(&dir, StoreLimits::default(), always).expect("open");
+    put(&s, "j.a", "m6", 6).await;
+    assert_eq!(std::fs::metadata(&journal).unwrap().len(), 0);
+    assert_eq!(s.state().messages, 6);
+    s.close().await.unwrap();
+}

@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod footprint;
+pub mod jetstream;
 pub mod latency;
 pub mod report;
 pub mod scenarios;

@@ -22,7 +22,8 @@ pub fn percentile(sorted: &[f64], q: f64) -> f64 {
 pub fn fmt_value(v: f64, unit: &str) -> String {
     match unit {
         "msgs/s" if v >= 1e6 => format!("{:.2} M", v / 1e6),
-        "msgs/s" => format!("{:.0} k", v / 1e3),
+        "msgs/s" | "ops/s" if v >= 1e4 => format!("{:.0} k", v / 1e3),
+        "msgs/s" | "ops/s" => format!("{v:.0}"),
         "KiB" if v.abs() >= 100.0 => format!("{v:.0}"),
         _ => format!("{v:.2}"),
     }

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, Result};
 
 use super::footprint::{idle, timed_start};
+use super::jetstream::{self, JsWork};
 use super::latency::{pin_process, request_reply};
 use super::report::median;
 use super::throughput::{flow, publish_only, take_flow_waits};
@@ -39,6 +40,11 @@ pub enum Scenario {
     /// Idle RSS, then RSS per idle connection.
     Idle,
     Startup,
+    /// A JetStream measurement: `(quick, full)` operation counts.
+    JetStream {
+        work: JsWork,
+        counts: (u64, u64),
+    },
 }
 
 pub struct Metric {
@@ -167,10 +173,87 @@ pub const SCENARIOS: &[(&str, Scenario, &[Metric])] = &[
         Scenario::Startup,
         &[metric("start-up to first INFO", "ms", false, Some(0.5))],
     ),
+    (
+        "js-pub-seq",
+        Scenario::JetStream {
+            work: JsWork::Publish { window: 1 },
+            counts: (200, 5_000),
+        },
+        &[metric(
+            "JetStream publish + ack, one at a time",
+            "msgs/s",
+            true,
+            None,
+        )],
+    ),
+    (
+        "js-pub-pipelined",
+        Scenario::JetStream {
+            work: JsWork::Publish { window: 256 },
+            counts: (2_000, 200_000),
+        },
+        &[metric(
+            "JetStream publish + ack, 256 in flight",
+            "msgs/s",
+            true,
+            Some(1.0),
+        )],
+    ),
+    (
+        "js-fetch-ack",
+        Scenario::JetStream {
+            work: JsWork::FetchAck,
+            counts: (2_000, 200_000),
+        },
+        &[metric(
+            "JetStream pull fetch (256) + ack",
+            "msgs/s",
+            true,
+            Some(1.0),
+        )],
+    ),
+    (
+        "kv-put",
+        Scenario::JetStream {
+            work: JsWork::KvPut,
+            counts: (200, 5_000),
+        },
+        &[metric("KV put", "ops/s", true, Some(1.0))],
+    ),
+    (
+        "kv-get",
+        Scenario::JetStream {
+            work: JsWork::KvGet,
+            counts: (500, 20_000),
+        },
+        &[metric("KV get", "ops/s", true, Some(1.0))],
+    ),
+    (
+        "js-stream-create",
+        Scenario::JetStream {
+            work: JsWork::StreamCreate,
+            counts: (20, 200),
+        },
+        &[metric("stream create", "ops/s", true, None)],
+    ),
+    (
+        "js-startup",
+        Scenario::JetStream {
+            work: JsWork::Startup,
+            counts: (20_000, 1_000_000),
+        },
+        &[metric(
+            "start-up with a stream of 1 M msgs (quick: 20 k)",
+            "ms",
+            false,
+            None,
+        )],
+    ),
 ];
 
 /// How much work one run does.
 pub struct Sizes {
+    pub quick: bool,
     pub small_msgs: u64,
     pub large_msgs: u64,
     pub requests: usize,
@@ -184,6 +267,7 @@ impl Sizes {
     pub fn new(quick: bool) -> Sizes {
         if quick {
             Sizes {
+                quick,
                 small_msgs: 20_000,
                 large_msgs: 20_000,
                 requests: 500,
@@ -194,6 +278,7 @@ impl Sizes {
             }
         } else {
             Sizes {
+                quick,
                 small_msgs: 2_000_000,
                 large_msgs: 500_000,
                 requests: 20_000,
@@ -379,6 +464,17 @@ fn request_reply_round(
 /// One scenario against one freshly started broker.
 fn run_one(scenario: Scenario, kind: Kind, sizes: &Sizes) -> Result<Outcome> {
     let t0 = Instant::now();
+    if let Scenario::JetStream { work, counts } = scenario {
+        let count = if sizes.quick { counts.0 } else { counts.1 };
+        let (value, broker) = jetstream::run(kind, work, count)?;
+        return Ok(Outcome {
+            values: vec![value],
+            broker_cpu: Some(process_cpu(broker.pid())),
+            client_cpu: None,
+            flow_waits: 0,
+            took: t0.elapsed(),
+        });
+    }
     let monitor_port = crate::free_port();
     let broker = match scenario {
         Scenario::Scraped { .. } => Broker::start_with(
@@ -407,7 +503,9 @@ fn run_one(scenario: Scenario, kind: Kind, sizes: &Sizes) -> Result<Outcome> {
         })
         .map(|r| vec![r]),
         Scenario::Idle => idle(&broker, sizes.idle_conns, sizes.settle),
-        Scenario::RequestReply { .. } | Scenario::Startup => unreachable!("interleaved scenarios"),
+        Scenario::RequestReply { .. } | Scenario::Startup | Scenario::JetStream { .. } => {
+            unreachable!("scenarios run elsewhere")
+        }
     };
     let values = result.map_err(|e| anyhow!("{e:#}{}", log_tail(&broker)))?;
     Ok(Outcome {

@@ -449,4 +449,11 @@ fn jetstream_block_and_store_dir() {
     let c = conf("jetstream { domain: hub }\n");
     assert_eq!(c.unsupported.len(), 1);
     assert_eq!(c.unsupported[0].feature, "jetstream domain");
+    let c = conf("jetstream { sync_interval: \"10s\" }\n");
+    assert_eq!(
+        c.jetstream.sync_interval,
+        Some(std::time::Duration::from_secs(10))
+    );
+    assert!(!c.jetstream.sync_always);
+    assert!(conf("jetstream { sync: always }\n").jetstream.sync_always);
 }

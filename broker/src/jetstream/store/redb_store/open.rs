@@ -93,6 +93,18 @@ pub(super) fn open_database(
     Ok((Arc::new(db), state))
 }
 
+/// The id of the last write group the durable state contains (0 for a
+/// store that never journaled).
+pub(super) fn durable_group(db: &Database, path: &Path) -> StoreResult<u64> {
+    let txn = db.begin_read().map_err(|e| db_err(path, e))?;
+    let meta = txn.open_table(META).map_err(|e| db_err(path, e))?;
+    let group = meta
+        .get(super::writer::GROUP_KEY)
+        .map_err(|e| db_err(path, e))?
+        .map_or(0, |g| g.value());
+    Ok(group)
+}
+
 /// Builds an empty database under a temporary name and renames it into
 /// place; the rename (and the directory fsync after it) is the commit point.
 fn create(dir: &Path, path: &Path) -> StoreResult<()> {

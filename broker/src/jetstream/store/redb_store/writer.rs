@@ -2,11 +2,19 @@
 //!
 //! Every mutation is a [`Command`] on a channel. The thread takes the first
 //! command, drains whatever else is already queued (up to a batch limit),
-//! applies them all in order inside one redb write transaction, commits with
-//! `Durability::Immediate` (one fsync for the whole group), publishes the new
-//! state, and only then answers each caller. So an `Ok` means committed, and
-//! the more callers are waiting, the more each fsync carries. A dedicated OS
-//! thread (not a tokio worker) does the blocking I/O.
+//! applies them all in order inside one redb write transaction, makes the
+//! group durable, publishes the new state, and only then answers each
+//! caller. A dedicated OS thread (not a tokio worker) does the blocking I/O.
+//!
+//! "Durable" has two levels, chosen by `sync_interval` (nats-server's
+//! option of the same name):
+//! - an interval (the default, 2 minutes as on nats-server): the group is
+//!   committed to redb without fsync and appended to the [`Journal`] with
+//!   one `write` — safe against `kill -9` of the broker, since the kernel
+//!   keeps the written data; every interval a durable redb commit
+//!   (checkpoint) makes everything safe against power loss too;
+//! - `always`: every group is committed with `Durability::Immediate`, one
+//!   fsync per group, safe against power loss before the caller hears `Ok`.
 //!
 //! A refusal (wrong expected sequence, discard new) answers one command and
 //! writes nothing. Any other error aborts the transaction: the whole group
@@ -15,8 +23,9 @@
 //! then answers every write with [`StoreError::Failed`].
 
 use std::path::Path;
-use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use redb::{Database, Durability};
@@ -27,7 +36,11 @@ use super::super::error::StoreError;
 use super::super::types::{AppendOptions, NewMessage, PurgeRequest, StoreLimits, Timestamp};
 use super::super::view::StoreResult;
 use super::db_err;
+use super::journal::{Journal, MAX_JOURNAL_BYTES};
 use super::tables::{write_meta, Tables, CONSUMERS, MESSAGES, META, SUBJECTS, SUBJECT_INDEX};
+
+/// The `meta` key holding the id of the last group a commit contains.
+pub(super) const GROUP_KEY: &str = "journal_group";
 
 /// One mutation.
 pub(super) enum Op {
@@ -79,13 +92,37 @@ pub(super) struct Writer {
     pub limits: BatchLimits,
     /// Set when a commit failed; every later write gets it.
     pub failed: Option<StoreError>,
+    /// `None` with `sync_interval: always`.
+    pub journal: Option<Journal>,
+    pub sync_interval: Duration,
+    /// Id of the last group applied.
+    pub group: u64,
+    /// When the last durable commit was made, if anything came after it.
+    pub unsynced_since: Option<Instant>,
 }
 
 impl Writer {
     /// The thread body: runs until `Close` or until every sender is gone.
     pub(super) fn run(mut self, rx: Receiver<Command>) {
         let mut batch = Vec::new();
-        while let Ok(first) = rx.recv() {
+        loop {
+            let first = match self.unsynced_since {
+                Some(since) => {
+                    let wait = self.sync_interval.saturating_sub(since.elapsed());
+                    match rx.recv_timeout(wait) {
+                        Ok(cmd) => cmd,
+                        Err(RecvTimeoutError::Timeout) => {
+                            self.checkpoint_or_fail();
+                            continue;
+                        }
+                        Err(RecvTimeoutError::Disconnected) => break,
+                    }
+                }
+                None => match rx.recv() {
+                    Ok(cmd) => cmd,
+                    Err(_) => break,
+                },
+            };
             let mut weight = first.weight();
             batch.push(first);
             while batch.len() < self.limits.max_commands && weight < self.limits.max_bytes {
@@ -103,7 +140,50 @@ impl Writer {
         }
         // Dropping the receiver makes every later submission fail with
         // `Closed`; dropping the database releases the file lock.
+        if self.db.is_some() && self.unsynced_since.is_some() {
+            self.checkpoint_or_fail();
+        }
         self.db = None;
+    }
+
+    /// A checkpoint; a failure is logged and fails every later write.
+    fn checkpoint_or_fail(&mut self) {
+        if self.failed.is_some() {
+            return;
+        }
+        if let Err(e) = self.checkpoint() {
+            tracing::error!(
+                "stream store {}: checkpoint failed: {e}",
+                self.path.display()
+            );
+            self.failed = Some(StoreError::Failed {
+                path: self.path.to_path_buf(),
+                reason: e.to_string(),
+            });
+        }
+    }
+
+    /// Makes everything applied so far durable with one fsync'd redb
+    /// commit, then empties the journal it makes redundant.
+    pub(super) fn checkpoint(&mut self) -> StoreResult<()> {
+        let Some(db) = self.db.clone() else {
+            return Ok(());
+        };
+        let path = &*self.path;
+        let mut txn = db.begin_write().map_err(|e| db_err(path, e))?;
+        txn.set_durability(Durability::Immediate)
+            .map_err(|e| db_err(path, e))?;
+        {
+            let mut meta = txn.open_table(META).map_err(|e| db_err(path, e))?;
+            meta.insert(GROUP_KEY, self.group)
+                .map_err(|e| db_err(path, e))?;
+        }
+        txn.commit().map_err(|e| db_err(path, e))?;
+        if let Some(j) = self.journal.as_mut() {
+            j.reset()?;
+        }
+        self.unsynced_since = None;
+        Ok(())
     }
 
     /// Applies and commits one group, answers every command in it. Returns
@@ -121,7 +201,10 @@ impl Writer {
             (None, Some(db)) => {
                 let db = Arc::clone(db);
                 let before = self.engine.clone();
-                let result = self.apply(&db, batch);
+                self.group += 1;
+                let result = self
+                    .apply(&db, batch.iter().map(|c| &c.op))
+                    .and_then(|results| self.journal_group(batch).map(|()| results));
                 if result.is_err() {
                     self.engine = before;
                 }
@@ -131,6 +214,13 @@ impl Writer {
         match outcome {
             Ok(results) => {
                 *self.snapshot.lock() = self.engine.clone();
+                let journal_full = self
+                    .journal
+                    .as_ref()
+                    .is_some_and(|j| j.len() > MAX_JOURNAL_BYTES);
+                if close.is_some() || journal_full {
+                    self.checkpoint_or_fail();
+                }
                 if close.is_some() {
                     // Release the file before anyone hears the close is done,
                     // so they can reopen it at once.
@@ -152,14 +242,43 @@ impl Writer {
         close.is_some()
     }
 
-    /// Runs the group in one write transaction. `Err` means nothing of it
-    /// was committed.
-    fn apply(&mut self, db: &Database, batch: &[Command]) -> StoreResult<Vec<StoreResult<u64>>> {
+    /// Journals the group just applied (without a journal the commit was
+    /// durable already). A failed write fails the store: the group is in
+    /// redb but would not survive a crash, so nobody may hear `Ok` for it.
+    fn journal_group(&mut self, batch: &[Command]) -> StoreResult<()> {
+        let Some(journal) = self.journal.as_mut() else {
+            return Ok(());
+        };
+        if let Err(e) = journal.append(self.group, batch.iter().map(|c| &c.op)) {
+            self.failed = Some(StoreError::Failed {
+                path: self.path.to_path_buf(),
+                reason: e.to_string(),
+            });
+            return Err(e);
+        }
+        if self.unsynced_since.is_none() {
+            self.unsynced_since = Some(Instant::now());
+        }
+        Ok(())
+    }
+
+    /// Runs the ops in one write transaction, durable only without a
+    /// journal. `Err` means nothing of it was committed.
+    pub(super) fn apply<'a>(
+        &mut self,
+        db: &Database,
+        ops: impl Iterator<Item = &'a Op>,
+    ) -> StoreResult<Vec<StoreResult<u64>>> {
         let path = &*self.path;
         let mut txn = db.begin_write().map_err(|e| db_err(path, e))?;
-        txn.set_durability(Durability::Immediate)
+        let durability = if self.journal.is_some() {
+            Durability::None
+        } else {
+            Durability::Immediate
+        };
+        txn.set_durability(durability)
             .map_err(|e| db_err(path, e))?;
-        let mut results = Vec::with_capacity(batch.len());
+        let mut results = Vec::new();
         {
             let mut tables = Tables {
                 path,
@@ -169,8 +288,8 @@ impl Writer {
             };
             let mut consumers = txn.open_table(CONSUMERS).map_err(|e| db_err(path, e))?;
             let e = &mut self.engine;
-            for cmd in batch {
-                let result = match &cmd.op {
+            for op in ops {
+                let result = match op {
                     Op::Append(msg, opts) => e.append(&mut tables, msg, opts),
                     Op::Remove(seq) => e.remove(&mut tables, *seq).map(u64::from),
                     Op::Purge(req) => e.purge(&mut tables, req),
@@ -194,6 +313,8 @@ impl Writer {
             }
             let mut meta = txn.open_table(META).map_err(|e| db_err(path, e))?;
             write_meta(path, &mut meta, &self.engine.state)?;
+            meta.insert(GROUP_KEY, self.group)
+                .map_err(|e| db_err(path, e))?;
         }
         if let Err(err) = txn.commit() {
             let err = db_err(path, err);
