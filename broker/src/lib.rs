@@ -29,9 +29,9 @@
 //! - [`subject`]: subject validation, wildcard matching, the sublist.
 //! - [`auth`]: users, passwords (plain or bcrypt), tokens.
 //! - [`jetstream`]: persistence, started when JetStream is enabled: the
-//!   message store (redb file store, memory store), streams and their
-//!   ingest, and the `$JS.API` handlers for streams and messages (consumers
-//!   still to come).
+//!   message store (redb file store with its journal, memory store),
+//!   streams and their ingest, consumers (one task each), and the
+//!   `$JS.API` handlers.
 //! - [`server`]: listener, shared state, the connection task, signals,
 //!   lame-duck mode.
 //! - [`monitor`]: HTTP monitoring (`/varz`, `/connz`, ... and Prometheus

@@ -172,9 +172,11 @@ def check_kubernetes(root):
         check(get.get("path") == "/healthz" and get.get("port") == 8222,
               f"k8s: {probe} is not GET /healthz on 8222: {get}")
     volumes = {v["name"]: v for v in pod["spec"].get("volumes", [])}
+    claims = {t["metadata"]["name"] for t in sts["spec"].get("volumeClaimTemplates", [])}
     mounts = {m["mountPath"]: m["name"] for m in c.get("volumeMounts", [])}
     for path, name in mounts.items():
-        check(name in volumes, f"k8s: volumeMount {path} names no volume {name}")
+        check(name in volumes or name in claims,
+              f"k8s: volumeMount {path} names no volume or claim template {name}")
     command = list(c.get("command", [])) + list(c.get("args", []))
     conf_path = None
     for flag in ("-c", "--config"):

@@ -250,7 +250,8 @@ fn kubernetes_config_loads_and_serves_healthz() -> Result<()> {
     }
 
     // Started as the pod starts it, with loopback ports instead of the
-    // pod's and the pid file in the temp dir (flags override the file).
+    // pod's and the pid file and JetStream store in the temp dir (flags
+    // override the file).
     let (port, http) = (free_port(), free_port());
     let pid_file = dir.path().join("tern.pid");
     let child = Command::new(tern_binary()?)
@@ -259,6 +260,8 @@ fn kubernetes_config_loads_and_serves_healthz() -> Result<()> {
         .args(["-m", &http.to_string()])
         .arg("-P")
         .arg(&pid_file)
+        .arg("-sd")
+        .arg(dir.path().join("store"))
         .envs(env.iter().cloned())
         .current_dir(dir.path())
         .stdin(Stdio::null())
@@ -281,6 +284,11 @@ fn kubernetes_config_loads_and_serves_healthz() -> Result<()> {
         health.json()?["status"] == "ok",
         "/healthz body: {}",
         health.body
+    );
+    let jsz = http_get(http, "/jsz")?.json()?;
+    ensure!(
+        jsz["config"]["max_storage"] == 2u64 << 30 && jsz["config"]["max_memory"] == 256u64 << 20,
+        "JetStream as the ConfigMap configures it: {jsz}"
     );
     let varz = http_get(http, "/varz")?.json()?;
     let pod_name = env
