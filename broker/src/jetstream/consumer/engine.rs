@@ -33,6 +33,9 @@ use crate::jetstream::config::Retention;
 
 /// How often a push consumer without interest looks again.
 const INTEREST_POLL: Duration = Duration::from_millis(100);
+/// State changes nobody waits on (plain acks, deliveries) are saved at
+/// most this often; an ack that asked for confirmation is saved at once.
+const SAVE_EVERY: Duration = Duration::from_millis(25);
 
 pub(crate) struct Engine {
     pub(super) js: Arc<JetStream>,
@@ -46,6 +49,7 @@ pub(crate) struct Engine {
     /// Whether state is saved in the stream's store.
     persist: bool,
     dirty: bool,
+    last_save: Instant,
     /// Acks waiting for the save that makes them durable.
     confirm_after_save: Vec<Bytes>,
     last_activity: Instant,
@@ -156,6 +160,7 @@ pub(crate) async fn start(
         push,
         persist,
         dirty: fresh && persist,
+        last_save: Instant::now(),
         confirm_after_save: Vec::new(),
         last_activity: Instant::now(),
         last_delivered: 0,
@@ -244,7 +249,7 @@ impl Engine {
                 let released = std::mem::take(&mut self.released);
                 self.stream.release(&self.name, released).await;
             }
-            if saving.is_none() && self.dirty {
+            if saving.is_none() && self.save_due() {
                 saving = Some(self.save());
             } else if !self.persist {
                 let confirms = std::mem::take(&mut self.confirm_after_save);
@@ -252,7 +257,7 @@ impl Engine {
             }
             let progress = self.progress().await;
             self.snapshot.store(&progress);
-            let wake = self.next_wake();
+            let wake = self.next_wake(saving.is_some());
             tokio::select! {
                 cmd = commands.recv() => match cmd {
                     Some(Command::Stop { deleted }) => stop = Some(deleted),
@@ -310,8 +315,16 @@ impl Engine {
         }
     }
 
+    /// Whether to save now: something changed, and either an ack waits for
+    /// its confirmation or the last save is [`SAVE_EVERY`] old.
+    fn save_due(&self) -> bool {
+        self.dirty
+            && (!self.confirm_after_save.is_empty() || self.last_save.elapsed() >= SAVE_EVERY)
+    }
+
     fn save(&mut self) -> (StoreFuture<()>, Vec<Bytes>) {
         self.dirty = false;
+        self.last_save = Instant::now();
         let fut = self
             .stream
             .store
@@ -694,7 +707,7 @@ impl Engine {
     }
 
     /// When the task must wake without an event.
-    fn next_wake(&self) -> Option<Instant> {
+    fn next_wake(&self, saving: bool) -> Option<Instant> {
         let now = Instant::now();
         let mut wake: Option<Instant> = None;
         let mut at = |t: Instant| wake = Some(wake.map_or(t, |w| w.min(t)));
@@ -707,6 +720,9 @@ impl Engine {
         }
         if let Some(t) = self.replay_wait {
             at(t);
+        }
+        if self.dirty && !saving {
+            at(self.last_save + SAVE_EVERY);
         }
         if let Some(push) = &self.push {
             if let Some(t) = push.next_heartbeat() {
