@@ -1,92 +1,24 @@
 //! JetStream consumers end to end with async-nats, against Tern and
-//! nats-server: pull fetch/ack/info, redelivery (ack wait, NAK, TERM,
-//! max_deliver), push consumers and the ordered consumer, deliver
-//! policies, the API's error codes, pull request statuses, direct get,
-//! and a durable consumer resuming from its ack floor after `kill -9`
-//! (where Tern does more than nats-server: its confirmed acks are durable).
+//! nats-server: pull fetch/ack/info, redelivery (ack wait, NAK with and
+//! without delay, TERM, max_deliver), +NXT, max_ack_pending, headers only,
+//! push consumers (deliver groups, flow control, heartbeats) and the
+//! ordered consumer, deliver policies, inactive ephemerals, the API's error
+//! codes, pull request statuses, and a durable consumer resuming from its
+//! ack floor after `kill -9` (where Tern does more than nats-server: its
+//! confirmed acks are durable).
 
 mod common;
 
 use std::time::Duration;
 
-use anyhow::{ensure, Context, Result};
+use anyhow::{ensure, Context};
 use async_nats::jetstream::consumer::{self, pull, push, AckPolicy, DeliverPolicy};
-use async_nats::jetstream::{self, stream, AckKind};
-use async_nats::Client;
+use async_nats::jetstream::{self, AckKind};
 use bytes::Bytes;
+use common::jetstream::*;
 use common::{connect, each_target, WAIT};
 use futures::StreamExt;
-use serde_json::Value;
-use tern_tests::{Broker, BrokerOptions, Kind};
-
-fn start_js(kind: Kind, store_dir: &str) -> Result<Broker> {
-    Broker::start_with(
-        kind,
-        BrokerOptions {
-            args: vec!["-js".into(), "-sd".into(), store_dir.into()],
-            ..Default::default()
-        },
-    )
-    .with_context(|| format!("start {} with JetStream", kind.name()))
-}
-
-async fn request(client: &Client, subject: &str, body: &str) -> Result<Value> {
-    let msg = tokio::time::timeout(
-        WAIT,
-        client.request(subject.to_string(), Bytes::from(body.to_string())),
-    )
-    .await
-    .with_context(|| format!("request {subject} timed out"))??;
-    serde_json::from_slice(&msg.payload).with_context(|| {
-        format!(
-            "reply to {subject} is not JSON: {}",
-            String::from_utf8_lossy(&msg.payload)
-        )
-    })
-}
-
-fn err_code(v: &Value) -> u64 {
-    v["error"]["err_code"].as_u64().unwrap_or(0)
-}
-
-/// A stream `ORDERS` on `orders.>` holding `n` messages `m1..mn` on
-/// `orders.<i % 3>`.
-async fn orders(js: &jetstream::Context, n: usize) -> Result<stream::Stream> {
-    let s = js
-        .create_stream(stream::Config {
-            name: "ORDERS".into(),
-            subjects: vec!["orders.>".into()],
-            allow_direct: true,
-            ..Default::default()
-        })
-        .await?;
-    for i in 1..=n {
-        js.publish(format!("orders.{}", i % 3), format!("m{i}").into())
-            .await?
-            .await?;
-    }
-    Ok(s)
-}
-
-async fn fetch(c: &consumer::Consumer<pull::Config>, n: usize) -> Result<Vec<jetstream::Message>> {
-    let mut batch = c
-        .fetch()
-        .max_messages(n)
-        .expires(Duration::from_millis(500))
-        .messages()
-        .await?;
-    let mut out = Vec::new();
-    while let Some(m) = tokio::time::timeout(WAIT, batch.next()).await? {
-        out.push(m.map_err(|e| anyhow::anyhow!("{e}"))?);
-    }
-    Ok(out)
-}
-
-fn payloads(msgs: &[jetstream::Message]) -> Vec<String> {
-    msgs.iter()
-        .map(|m| String::from_utf8_lossy(&m.payload).into_owned())
-        .collect()
-}
+use tern_tests::Kind;
 
 #[tokio::test]
 async fn pull_fetch_ack_and_info() {
@@ -392,15 +324,6 @@ async fn consumer_api_errors_names_and_list() {
     .await;
 }
 
-/// The status line of a headers-only reply (`408 Request Timeout`).
-fn status_of(m: &async_nats::Message) -> String {
-    match (&m.status, &m.description) {
-        (Some(s), Some(d)) => format!("{} {d}", s.as_u16()),
-        (Some(s), None) => s.as_u16().to_string(),
-        _ => "none".into(),
-    }
-}
-
 #[tokio::test]
 async fn pull_request_statuses() {
     each_target(|kind| async move {
@@ -476,68 +399,134 @@ async fn pull_request_statuses() {
 }
 
 #[tokio::test]
-async fn direct_get() {
+async fn ack_kinds_limits_and_headers_only() {
     each_target(|kind| async move {
         let broker = start_js(kind, "store")?;
         let client = connect(&broker.url()).await?;
         let js = jetstream::new(client.clone());
         orders(&js, 5).await?;
-        let get = |subject: String, body: &'static str| {
-            let client = client.clone();
-            async move {
-                let inbox = client.new_inbox();
-                let mut sub = client.subscribe(inbox.clone()).await?;
-                client
-                    .publish_with_reply(subject, inbox, Bytes::from_static(body.as_bytes()))
-                    .await?;
-                let mut out = Vec::new();
-                while let Ok(Some(m)) =
-                    tokio::time::timeout(Duration::from_millis(500), sub.next()).await
-                {
-                    let h = |k: &str| {
-                        m.headers
-                            .as_ref()
-                            .and_then(|h| h.get(k))
-                            .map(|v| v.as_str().to_string())
-                            .unwrap_or_default()
-                    };
-                    out.push(if m.status.is_some() {
-                        format!("{} pending={}", status_of(&m), h("Nats-Num-Pending"))
-                    } else {
-                        format!(
-                            "{}@{} {} {}",
-                            h("Nats-Subject"),
-                            h("Nats-Sequence"),
-                            h("Nats-Stream"),
-                            String::from_utf8_lossy(&m.payload)
-                        )
-                    });
-                }
-                anyhow::Ok(out)
-            }
-        };
-        let d = "$JS.API.DIRECT.GET.ORDERS".to_string();
-        ensure!(get(d.clone(), r#"{"seq":2}"#).await? == ["orders.2@2 ORDERS m2"]);
+        let quiet = Duration::from_millis(400);
+        create_raw(
+            &client,
+            "ORDERS",
+            "limited",
+            r#"{"ack_policy":"explicit","max_ack_pending":2,"ack_wait":30000000000}"#,
+        )
+        .await?;
+        let inbox = client.new_inbox();
+        let mut sub = client.subscribe(inbox.clone()).await?;
+        let next = "$JS.API.CONSUMER.MSG.NEXT.ORDERS.limited";
+        client
+            .publish_with_reply(
+                next,
+                inbox.clone(),
+                r#"{"batch":5,"expires":300000000}"#.into(),
+            )
+            .await?;
+        // Only two may be unacknowledged at once.
+        let got = collect(&mut sub, 3, Duration::from_secs(2)).await;
         ensure!(
-            get(d.clone(), r#"{"last_by_subj":"orders.1"}"#).await? == ["orders.1@4 ORDERS m4"]
+            show(&got) == ["m1", "m2", "408 Request Timeout"],
+            "{:?}",
+            show(&got)
         );
+
+        // -NAK with a delay: not before it has passed.
+        let m1 = got[0].reply.clone().context("ack subject")?;
+        client
+            .publish(m1.clone(), r#"-NAK {"delay": 600000000}"#.into())
+            .await?;
+        // +NXT acks m2 and asks for the next message on its own reply.
+        let m2 = got[1].reply.clone().context("ack subject")?;
+        let inbox2 = client.new_inbox();
+        let mut sub2 = client.subscribe(inbox2.clone()).await?;
+        client.publish_with_reply(m2, inbox2, "+NXT".into()).await?;
+        let got = collect(&mut sub2, 1, Duration::from_secs(2)).await;
+        ensure!(show(&got) == ["m3"], "{:?}", show(&got));
+        let m3 = got[0].reply.clone().context("ack subject")?;
+        client.publish(m3, "+ACK".into()).await?;
+        // m1 waits out its delay: the next message is a new one.
+        client
+            .publish_with_reply(next, inbox.clone(), r#"{"batch":1,"no_wait":true}"#.into())
+            .await?;
+        let got = collect(&mut sub, 1, quiet).await;
         ensure!(
-            get(d.clone(), r#"{"seq":2,"next_by_subj":"orders.1"}"#).await?
-                == ["orders.1@4 ORDERS m4"]
+            show(&got) == ["m4"],
+            "before the NAK delay: {:?}",
+            show(&got)
         );
-        ensure!(get(d.clone(), r#"{"seq":99}"#).await? == ["404 Message Not Found pending="]);
-        ensure!(get(d.clone(), "").await? == ["408 Empty Request pending="]);
-        let got = get(d.clone(), r#"{"seq":3,"batch":2}"#).await?;
+        let m4 = got[0].reply.clone().context("ack subject")?;
+        client.publish(m4, "+ACK".into()).await?;
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        client
+            .publish_with_reply(
+                next,
+                inbox.clone(),
+                r#"{"batch":1,"expires":1000000000}"#.into(),
+            )
+            .await?;
+        let got = collect(&mut sub, 1, Duration::from_secs(2)).await;
         ensure!(
-            got == [
-                "orders.0@3 ORDERS m3",
-                "orders.1@4 ORDERS m4",
-                "204 EOB pending=1"
-            ],
-            "{got:?}"
+            show(&got) == ["m1"],
+            "after the NAK delay: {:?}",
+            show(&got)
         );
-        let got = get(format!("{d}.orders.2"), "").await?;
-        ensure!(got == ["orders.2@5 ORDERS m5"], "{got:?}");
+
+        // headers_only: the headers and the payload's size, no payload.
+        create_raw(&client, "ORDERS", "heads", r#"{"headers_only":true}"#).await?;
+        client
+            .publish_with_reply(
+                "$JS.API.CONSUMER.MSG.NEXT.ORDERS.heads",
+                inbox.clone(),
+                "1".into(),
+            )
+            .await?;
+        let got = collect(&mut sub, 1, Duration::from_secs(2)).await;
+        let m = got.first().context("headers-only message")?;
+        let size = m.headers.as_ref().and_then(|h| h.get("Nats-Msg-Size"));
+        ensure!(
+            m.payload.is_empty() && size.map(|v| v.as_str()) == Some("2"),
+            "{m:?}"
+        );
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn inactive_ephemeral_goes_and_push_groups_share() {
+    each_target(|kind| async move {
+        let broker = start_js(kind, "store")?;
+        let client = connect(&broker.url()).await?;
+        let js = jetstream::new(client.clone());
+        orders(&js, 6).await?;
+        let v = request(
+            &client,
+            "$JS.API.CONSUMER.CREATE.ORDERS",
+            r#"{"stream_name":"ORDERS","config":{"inactive_threshold":300000000}}"#,
+        )
+        .await?;
+        let name = v["name"].as_str().context("ephemeral name")?.to_string();
+        ensure!(v["config"]["inactive_threshold"] == 300_000_000, "{v}");
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        let v = request(&client, &format!("$JS.API.CONSUMER.INFO.ORDERS.{name}"), "").await?;
+        ensure!(err_code(&v) == 10014, "inactive ephemeral still there: {v}");
+
+        // A push consumer with a deliver group: each message to one member.
+        let mut a = client.queue_subscribe("grp.deliver", "g".into()).await?;
+        let mut b = client.queue_subscribe("grp.deliver", "g".into()).await?;
+        create_raw(
+            &client,
+            "ORDERS",
+            "grouped",
+            r#"{"deliver_subject":"grp.deliver","deliver_group":"g","ack_policy":"none"}"#,
+        )
+        .await?;
+        let quiet = Duration::from_millis(500);
+        let (ga, gb) = tokio::join!(collect(&mut a, 6, quiet), collect(&mut b, 6, quiet));
+        let mut all: Vec<String> = show(&ga).into_iter().chain(show(&gb)).collect();
+        all.sort();
+        ensure!(all == ["m1", "m2", "m3", "m4", "m5", "m6"], "{all:?}");
         Ok(())
     })
     .await;
@@ -593,324 +582,4 @@ async fn durable_consumer_resumes_after_kill() {
         Ok(())
     })
     .await;
-}
-
-#[tokio::test]
-async fn key_value_bucket_end_to_end() {
-    use async_nats::jetstream::kv;
-    each_target(|kind| async move {
-        let broker = start_js(kind, "store")?;
-        let js = jetstream::new(connect(&broker.url()).await?);
-        let bucket = js
-            .create_key_value(kv::Config {
-                bucket: "config".into(),
-                history: 5,
-                ..Default::default()
-            })
-            .await?;
-        let mut watch = bucket.watch_all().await?;
-        let r1 = bucket.put("site.name", "edge-1".into()).await?;
-        let r2 = bucket.put("site.zone", "north".into()).await?;
-        ensure!((r1, r2) == (1, 2), "revisions {r1} {r2}");
-        ensure!(bucket.get("site.name").await?.as_deref() == Some(&b"edge-1"[..]));
-        ensure!(bucket.get("missing").await?.is_none());
-        let r3 = bucket.update("site.name", "edge-2".into(), r1).await?;
-        ensure!(r3 == 3);
-        ensure!(
-            bucket
-                .update("site.name", "stale".into(), r1)
-                .await
-                .is_err(),
-            "update with a stale revision must fail"
-        );
-        ensure!(bucket.create("site.zone", "x".into()).await.is_err());
-        let entry = bucket.entry("site.name").await?.context("entry")?;
-        ensure!(entry.revision == 3 && entry.value == "edge-2", "{entry:?}");
-
-        let mut keys: Vec<String> = bucket.keys().await?.try_collect_vec().await?;
-        keys.sort();
-        ensure!(keys == ["site.name", "site.zone"], "{keys:?}");
-
-        bucket.delete("site.zone").await?;
-        ensure!(bucket.get("site.zone").await?.is_none());
-        let history: Vec<kv::Entry> = bucket.history("site.name").await?.try_collect_vec().await?;
-        let values: Vec<_> = history.iter().map(|e| e.value.clone()).collect();
-        ensure!(values == ["edge-1", "edge-2"], "{values:?}");
-        bucket.purge("site.name").await?;
-        ensure!(bucket.get("site.name").await?.is_none());
-        let keys: Vec<String> = bucket.keys().await?.try_collect_vec().await?;
-        ensure!(keys.is_empty(), "{keys:?}");
-
-        let mut seen = Vec::new();
-        while seen.len() < 5 {
-            let e = tokio::time::timeout(WAIT, watch.next())
-                .await?
-                .context("watch ended")??;
-            seen.push(format!("{:?} {} r{}", e.operation, e.key, e.revision));
-        }
-        ensure!(
-            seen == [
-                "Put site.name r1",
-                "Put site.zone r2",
-                "Put site.name r3",
-                "Delete site.zone r4",
-                "Purge site.name r5"
-            ],
-            "{seen:?}"
-        );
-        Ok(())
-    })
-    .await;
-}
-
-/// `try_collect` for the KV listings, whose errors are not `anyhow`'s.
-trait CollectVec<T> {
-    async fn try_collect_vec(self) -> Result<Vec<T>>;
-}
-
-impl<S, T, E> CollectVec<T> for S
-where
-    S: futures::Stream<Item = Result<T, E>> + Unpin,
-    E: std::fmt::Display,
-{
-    async fn try_collect_vec(mut self) -> Result<Vec<T>> {
-        let mut out = Vec::new();
-        while let Some(item) = tokio::time::timeout(WAIT, self.next()).await? {
-            out.push(item.map_err(|e| anyhow::anyhow!("{e}"))?);
-        }
-        Ok(out)
-    }
-}
-
-#[tokio::test]
-async fn work_queue_and_interest_retention() {
-    use async_nats::jetstream::stream::RetentionPolicy;
-    each_target(|kind| async move {
-        let broker = start_js(kind, "store")?;
-        let client = connect(&broker.url()).await?;
-        let js = jetstream::new(client.clone());
-
-        // Work queue: each message goes once, and leaves when acknowledged.
-        let mut wq = js
-            .create_stream(stream::Config {
-                name: "JOBS".into(),
-                subjects: vec!["jobs.>".into()],
-                retention: RetentionPolicy::WorkQueue,
-                ..Default::default()
-            })
-            .await?;
-        for i in 1..=4 {
-            js.publish(format!("jobs.{}", i % 2), format!("j{i}").into())
-                .await?
-                .await?;
-        }
-        let rules = [
-            (r#"{"ack_policy":"none"}"#, 10084),
-            (r#"{"ack_policy":"explicit","deliver_policy":"new"}"#, 10101),
-        ];
-        for (config, code) in rules {
-            let body = format!(r#"{{"stream_name":"JOBS","config":{config}}}"#);
-            let v = request(&client, "$JS.API.CONSUMER.CREATE.JOBS.bad", &body).await?;
-            ensure!(err_code(&v) == code, "{config}: {v}");
-        }
-        let even = wq
-            .create_consumer(pull::Config {
-                durable_name: Some("even".into()),
-                filter_subject: "jobs.0".into(),
-                ack_policy: AckPolicy::Explicit,
-                ..Default::default()
-            })
-            .await?;
-        for (config, code) in [
-            (r#"{"ack_policy":"explicit"}"#, 10099),
-            (
-                r#"{"ack_policy":"explicit","filter_subject":"jobs.*"}"#,
-                10100,
-            ),
-        ] {
-            let body = format!(r#"{{"stream_name":"JOBS","config":{config}}}"#);
-            let v = request(&client, "$JS.API.CONSUMER.CREATE.JOBS.bad", &body).await?;
-            ensure!(err_code(&v) == code, "{config}: {v}");
-        }
-        let got = fetch(&even, 10).await?;
-        ensure!(payloads(&got) == ["j2", "j4"], "{:?}", payloads(&got));
-        for m in &got {
-            m.double_ack().await.map_err(|e| anyhow::anyhow!("{e}"))?;
-        }
-        let state = wq.info().await?.state.clone();
-        ensure!(state.messages == 2, "{state:?}");
-
-        // Interest: kept until every consumer acknowledged; not kept at all
-        // while nobody is interested.
-        let mut ev = js
-            .create_stream(stream::Config {
-                name: "EVENTS".into(),
-                subjects: vec!["events.>".into()],
-                retention: RetentionPolicy::Interest,
-                ..Default::default()
-            })
-            .await?;
-        let ack = js.publish("events.early", "lost".into()).await?.await?;
-        ensure!(ack.sequence == 1, "{ack:?}");
-        ensure!(ev.info().await?.state.messages == 0);
-        let mut consumers = Vec::new();
-        for name in ["a", "b"] {
-            consumers.push(
-                ev.create_consumer(pull::Config {
-                    durable_name: Some(name.into()),
-                    ack_policy: AckPolicy::Explicit,
-                    ..Default::default()
-                })
-                .await?,
-            );
-        }
-        js.publish("events.x", "kept".into()).await?.await?;
-        ensure!(ev.info().await?.state.messages == 1);
-        let got = fetch(&consumers[0], 1).await?;
-        got[0]
-            .double_ack()
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        ensure!(ev.info().await?.state.messages == 1, "b has not acked yet");
-        let got = fetch(&consumers[1], 1).await?;
-        ensure!(payloads(&got) == ["kept"]);
-        got[0]
-            .double_ack()
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let state = ev.info().await?.state.clone();
-        ensure!(state.messages == 0 && state.last_sequence == 2, "{state:?}");
-
-        // Deleting a consumer lets go of what only it still needed.
-        js.publish("events.y", "pending".into()).await?.await?;
-        let got = fetch(&consumers[0], 1).await?;
-        got[0]
-            .double_ack()
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        ensure!(ev.info().await?.state.messages == 1);
-        ev.delete_consumer("b").await?;
-        ensure!(ev.info().await?.state.messages == 0);
-        Ok(())
-    })
-    .await;
-}
-
-#[tokio::test]
-async fn object_store_end_to_end() {
-    use async_nats::jetstream::object_store;
-    use tokio::io::AsyncReadExt;
-    each_target(|kind| async move {
-        let broker = start_js(kind, "store")?;
-        let js = jetstream::new(connect(&broker.url()).await?);
-        let bucket = js
-            .create_object_store(object_store::Config {
-                bucket: "files".into(),
-                ..Default::default()
-            })
-            .await?;
-        // Several chunks (128 KiB each by default) and a small object.
-        let big: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
-        let info = bucket.put("firmware.bin", &mut big.as_slice()).await?;
-        ensure!(info.size == big.len() && info.chunks == 3, "{info:?}");
-        bucket.put("notes.txt", &mut &b"hello"[..]).await?;
-
-        let mut obj = bucket.get("firmware.bin").await?;
-        let mut back = Vec::new();
-        obj.read_to_end(&mut back).await?;
-        ensure!(back == big, "read back {} bytes", back.len());
-
-        let mut names = Vec::new();
-        let mut list = bucket.list().await?;
-        while let Some(o) = tokio::time::timeout(WAIT, list.next()).await? {
-            names.push(o.map_err(|e| anyhow::anyhow!("{e}"))?.name);
-        }
-        names.sort();
-        ensure!(names == ["firmware.bin", "notes.txt"], "{names:?}");
-
-        bucket.delete("notes.txt").await?;
-        ensure!(
-            bucket.get("notes.txt").await.is_err(),
-            "deleted object still readable"
-        );
-        ensure!(bucket.info("firmware.bin").await?.size == big.len());
-        Ok(())
-    })
-    .await;
-}
-
-/// `/jsz` with every detail, and `/metrics`, after the same workload on
-/// both brokers: the same nesting, names and types, and the counters.
-#[tokio::test]
-async fn jsz_details_and_metrics_report_consumers() {
-    use common::monitoring::{shape_diff, Monitored};
-    let mut seen = Vec::new();
-    for kind in Kind::targets() {
-        let m = Monitored::start_with(kind, &["-js", "-sd", "store"]).expect("start");
-        let js = jetstream::new(connect(&m.broker.url()).await.expect("connect"));
-        let s = orders(&js, 3).await.expect("stream");
-        let c = s
-            .create_consumer(pull::Config {
-                durable_name: Some("d".into()),
-                ack_policy: AckPolicy::Explicit,
-                ..Default::default()
-            })
-            .await
-            .expect("consumer");
-        assert_eq!(fetch(&c, 1).await.expect("fetch").len(), 1);
-        let jsz = m
-            .wait_for(
-                "/jsz?accounts=true&streams=true&consumers=true&config=true",
-                |v| {
-                    v["account_details"][0]["stream_detail"][0]["consumer_detail"][0]["num_pending"]
-                        == 2
-                },
-            )
-            .expect("jsz");
-        assert_eq!(jsz["consumers"], 1, "{jsz:#}");
-        let stream = &jsz["account_details"][0]["stream_detail"][0];
-        assert_eq!(stream["state"]["messages"], 3, "{jsz:#}");
-        let consumer = &stream["consumer_detail"][0];
-        assert_eq!(consumer["num_ack_pending"], 1, "{jsz:#}");
-        assert_eq!(consumer["config"]["ack_policy"], "explicit", "{jsz:#}");
-        let plain = m.json("/jsz?accounts=true").expect("jsz");
-        assert!(
-            plain["account_details"][0].get("stream_detail").is_none(),
-            "{plain:#}"
-        );
-        let port = m.http;
-        let metrics = tokio::task::spawn_blocking(move || tern_tests::http_get(port, "/metrics"))
-            .await
-            .expect("join")
-            .expect("metrics");
-        if kind == Kind::Tern {
-            let body = metrics.body;
-            assert!(
-                body.contains("nats_jetstream_stream_messages{stream_name=\"ORDERS\"} 3"),
-                "{body}"
-            );
-            assert!(
-                body.contains(
-                    "nats_jetstream_consumer_num_pending{stream_name=\"ORDERS\",consumer_name=\"d\"} 2"
-                ),
-                "{body}"
-            );
-        }
-        seen.push(jsz);
-    }
-    if let [tern, nats] = &seen[..] {
-        // nats-server adds clustering and versioning extras Tern has no
-        // counterpart for.
-        let allowed = [
-            "limits",
-            "sync_interval",
-            "strict",
-            "metadata",
-            "last_active",
-            "consumer_limits",
-            "meta_cluster",
-        ];
-        let diff = shape_diff(tern, nats, &allowed, &[]);
-        assert!(diff.is_empty(), "{diff:#?}");
-    }
 }

@@ -6,48 +6,15 @@
 
 mod common;
 
-use anyhow::{ensure, Context, Result};
+use anyhow::{ensure, Context};
 use async_nats::jetstream::{self, stream};
-use async_nats::{Client, HeaderMap};
+use async_nats::HeaderMap;
 use bytes::Bytes;
+use common::jetstream::{err_code, request, start_js};
 use common::{connect, each_target, WAIT};
 use futures::TryStreamExt;
 use serde_json::Value;
 use tern_tests::{Broker, BrokerOptions, Kind};
-
-/// Start `kind` with JetStream storing in `store_dir`.
-fn start_js(kind: Kind, store_dir: &str) -> Result<Broker> {
-    Broker::start_with(
-        kind,
-        BrokerOptions {
-            args: vec!["-js".into(), "-sd".into(), store_dir.into()],
-            ..Default::default()
-        },
-    )
-    .with_context(|| format!("start {} with JetStream", kind.name()))
-}
-
-/// A `$JS.API` (or any) request answered with JSON.
-async fn request(client: &Client, subject: &str, body: &str) -> Result<Value> {
-    let msg = tokio::time::timeout(
-        WAIT,
-        client.request(subject.to_string(), Bytes::from(body.to_string())),
-    )
-    .await
-    .with_context(|| format!("request {subject} timed out"))?
-    .with_context(|| format!("request {subject}"))?;
-    serde_json::from_slice(&msg.payload).with_context(|| {
-        format!(
-            "reply to {subject} is not JSON: {}",
-            String::from_utf8_lossy(&msg.payload)
-        )
-    })
-}
-
-/// The `err_code` of an error reply (0 when the reply is no error).
-fn err_code(v: &Value) -> u64 {
-    v["error"]["err_code"].as_u64().unwrap_or(0)
-}
 
 #[tokio::test]
 async fn create_publish_get_purge_delete() {

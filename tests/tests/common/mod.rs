@@ -3,6 +3,7 @@
 //! first), async-nats connections with timeouts, and raw protocol clients.
 #![allow(dead_code)]
 
+pub mod jetstream;
 pub mod monitoring;
 
 use std::future::Future;

@@ -544,7 +544,11 @@ impl Engine {
             };
             let want = usize::try_from(head.left).unwrap_or(usize::MAX);
             let Some((m, origin)) = self.next_message(want).await else {
-                self.end_of_stream();
+                // Held back by max_ack_pending is not the end of the stream:
+                // `no_wait` requests wait, as on nats-server.
+                if !self.at_ack_limit() {
+                    self.end_of_stream();
+                }
                 return;
             };
             let Some(head) = self.waiting.head() else {
@@ -605,13 +609,18 @@ impl Engine {
         }
     }
 
+    /// Whether `max_ack_pending` holds back new messages.
+    fn at_ack_limit(&self) -> bool {
+        let max = self.config.max_ack_pending;
+        self.config.ack_policy != AckPolicy::None
+            && max > 0
+            && self.tracker.num_ack_pending() >= max as usize
+    }
+
     /// The next message that may go out now, honouring max ack pending and
     /// replay `original`.
     pub(super) async fn next_message(&mut self, want: usize) -> Option<(StoredMessage, Origin)> {
-        let max = self.config.max_ack_pending;
-        let room = self.config.ack_policy == AckPolicy::None
-            || max <= 0
-            || self.tracker.num_ack_pending() < max as usize;
+        let room = !self.at_ack_limit();
         let next = match self.source.next(&mut self.tracker, room, want).await {
             Ok(next) => next,
             Err(e) => {

@@ -1,0 +1,194 @@
+//! What the clients' KV and object-store layers need, end to end with
+//! async-nats against Tern and nats-server: KV put/get/update/create/
+//! delete/purge/history/keys/watch, objects put/get/list/delete across
+//! chunks, and `DIRECT.GET` in all its forms.
+
+mod common;
+
+use std::time::Duration;
+
+use anyhow::{ensure, Context};
+use async_nats::jetstream::{self};
+use bytes::Bytes;
+use common::jetstream::*;
+use common::{connect, each_target, WAIT};
+use futures::StreamExt;
+
+#[tokio::test]
+async fn direct_get() {
+    each_target(|kind| async move {
+        let broker = start_js(kind, "store")?;
+        let client = connect(&broker.url()).await?;
+        let js = jetstream::new(client.clone());
+        orders(&js, 5).await?;
+        let get = |subject: String, body: &'static str| {
+            let client = client.clone();
+            async move {
+                let inbox = client.new_inbox();
+                let mut sub = client.subscribe(inbox.clone()).await?;
+                client
+                    .publish_with_reply(subject, inbox, Bytes::from_static(body.as_bytes()))
+                    .await?;
+                let mut out = Vec::new();
+                while let Ok(Some(m)) =
+                    tokio::time::timeout(Duration::from_millis(500), sub.next()).await
+                {
+                    let h = |k: &str| {
+                        m.headers
+                            .as_ref()
+                            .and_then(|h| h.get(k))
+                            .map(|v| v.as_str().to_string())
+                            .unwrap_or_default()
+                    };
+                    out.push(if m.status.is_some() {
+                        format!("{} pending={}", status_of(&m), h("Nats-Num-Pending"))
+                    } else {
+                        format!(
+                            "{}@{} {} {}",
+                            h("Nats-Subject"),
+                            h("Nats-Sequence"),
+                            h("Nats-Stream"),
+                            String::from_utf8_lossy(&m.payload)
+                        )
+                    });
+                }
+                anyhow::Ok(out)
+            }
+        };
+        let d = "$JS.API.DIRECT.GET.ORDERS".to_string();
+        ensure!(get(d.clone(), r#"{"seq":2}"#).await? == ["orders.2@2 ORDERS m2"]);
+        ensure!(
+            get(d.clone(), r#"{"last_by_subj":"orders.1"}"#).await? == ["orders.1@4 ORDERS m4"]
+        );
+        ensure!(
+            get(d.clone(), r#"{"seq":2,"next_by_subj":"orders.1"}"#).await?
+                == ["orders.1@4 ORDERS m4"]
+        );
+        ensure!(get(d.clone(), r#"{"seq":99}"#).await? == ["404 Message Not Found pending="]);
+        ensure!(get(d.clone(), "").await? == ["408 Empty Request pending="]);
+        let got = get(d.clone(), r#"{"seq":3,"batch":2}"#).await?;
+        ensure!(
+            got == [
+                "orders.0@3 ORDERS m3",
+                "orders.1@4 ORDERS m4",
+                "204 EOB pending=1"
+            ],
+            "{got:?}"
+        );
+        let got = get(format!("{d}.orders.2"), "").await?;
+        ensure!(got == ["orders.2@5 ORDERS m5"], "{got:?}");
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn key_value_bucket_end_to_end() {
+    use async_nats::jetstream::kv;
+    each_target(|kind| async move {
+        let broker = start_js(kind, "store")?;
+        let js = jetstream::new(connect(&broker.url()).await?);
+        let bucket = js
+            .create_key_value(kv::Config {
+                bucket: "config".into(),
+                history: 5,
+                ..Default::default()
+            })
+            .await?;
+        let mut watch = bucket.watch_all().await?;
+        let r1 = bucket.put("site.name", "edge-1".into()).await?;
+        let r2 = bucket.put("site.zone", "north".into()).await?;
+        ensure!((r1, r2) == (1, 2), "revisions {r1} {r2}");
+        ensure!(bucket.get("site.name").await?.as_deref() == Some(&b"edge-1"[..]));
+        ensure!(bucket.get("missing").await?.is_none());
+        let r3 = bucket.update("site.name", "edge-2".into(), r1).await?;
+        ensure!(r3 == 3);
+        ensure!(
+            bucket
+                .update("site.name", "stale".into(), r1)
+                .await
+                .is_err(),
+            "update with a stale revision must fail"
+        );
+        ensure!(bucket.create("site.zone", "x".into()).await.is_err());
+        let entry = bucket.entry("site.name").await?.context("entry")?;
+        ensure!(entry.revision == 3 && entry.value == "edge-2", "{entry:?}");
+
+        let mut keys: Vec<String> = bucket.keys().await?.try_collect_vec().await?;
+        keys.sort();
+        ensure!(keys == ["site.name", "site.zone"], "{keys:?}");
+
+        bucket.delete("site.zone").await?;
+        ensure!(bucket.get("site.zone").await?.is_none());
+        let history: Vec<kv::Entry> = bucket.history("site.name").await?.try_collect_vec().await?;
+        let values: Vec<_> = history.iter().map(|e| e.value.clone()).collect();
+        ensure!(values == ["edge-1", "edge-2"], "{values:?}");
+        bucket.purge("site.name").await?;
+        ensure!(bucket.get("site.name").await?.is_none());
+        let keys: Vec<String> = bucket.keys().await?.try_collect_vec().await?;
+        ensure!(keys.is_empty(), "{keys:?}");
+
+        let mut seen = Vec::new();
+        while seen.len() < 5 {
+            let e = tokio::time::timeout(WAIT, watch.next())
+                .await?
+                .context("watch ended")??;
+            seen.push(format!("{:?} {} r{}", e.operation, e.key, e.revision));
+        }
+        ensure!(
+            seen == [
+                "Put site.name r1",
+                "Put site.zone r2",
+                "Put site.name r3",
+                "Delete site.zone r4",
+                "Purge site.name r5"
+            ],
+            "{seen:?}"
+        );
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn object_store_end_to_end() {
+    use async_nats::jetstream::object_store;
+    use tokio::io::AsyncReadExt;
+    each_target(|kind| async move {
+        let broker = start_js(kind, "store")?;
+        let js = jetstream::new(connect(&broker.url()).await?);
+        let bucket = js
+            .create_object_store(object_store::Config {
+                bucket: "files".into(),
+                ..Default::default()
+            })
+            .await?;
+        // Several chunks (128 KiB each by default) and a small object.
+        let big: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        let info = bucket.put("firmware.bin", &mut big.as_slice()).await?;
+        ensure!(info.size == big.len() && info.chunks == 3, "{info:?}");
+        bucket.put("notes.txt", &mut &b"hello"[..]).await?;
+
+        let mut obj = bucket.get("firmware.bin").await?;
+        let mut back = Vec::new();
+        obj.read_to_end(&mut back).await?;
+        ensure!(back == big, "read back {} bytes", back.len());
+
+        let mut names = Vec::new();
+        let mut list = bucket.list().await?;
+        while let Some(o) = tokio::time::timeout(WAIT, list.next()).await? {
+            names.push(o.map_err(|e| anyhow::anyhow!("{e}"))?.name);
+        }
+        names.sort();
+        ensure!(names == ["firmware.bin", "notes.txt"], "{names:?}");
+
+        bucket.delete("notes.txt").await?;
+        ensure!(
+            bucket.get("notes.txt").await.is_err(),
+            "deleted object still readable"
+        );
+        ensure!(bucket.info("firmware.bin").await?.size == big.len());
+        Ok(())
+    })
+    .await;
+}
