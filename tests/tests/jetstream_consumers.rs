@@ -14,7 +14,6 @@ use std::time::Duration;
 use anyhow::{ensure, Context};
 use async_nats::jetstream::consumer::{self, pull, push, AckPolicy, DeliverPolicy};
 use async_nats::jetstream::{self, AckKind};
-use bytes::Bytes;
 use common::jetstream::*;
 use common::{connect, each_target, WAIT};
 use futures::StreamExt;
@@ -351,26 +350,8 @@ async fn pull_request_statuses() {
         let ask = |subject: &'static str, body: &'static str| {
             let client = client.clone();
             async move {
-                let inbox = client.new_inbox();
-                let mut sub = client.subscribe(inbox.clone()).await?;
-                client
-                    .publish_with_reply(subject, inbox, Bytes::from_static(body.as_bytes()))
-                    .await?;
-                let mut out = Vec::new();
-                while let Ok(Some(m)) =
-                    tokio::time::timeout(Duration::from_millis(700), sub.next()).await
-                {
-                    let done = m.status.is_some();
-                    out.push(if done {
-                        status_of(&m)
-                    } else {
-                        String::from_utf8_lossy(&m.payload).into_owned()
-                    });
-                    if done {
-                        break;
-                    }
-                }
-                anyhow::Ok(out)
+                let got = ask(&client, subject, body, Duration::from_millis(700), true).await?;
+                anyhow::Ok(show(&got))
             }
         };
         ensure!(ask(next, r#"{"batch":20}"#).await? == ["409 Exceeded MaxRequestBatch of 10"]);

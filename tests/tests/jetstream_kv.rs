@@ -9,10 +9,32 @@ use std::time::Duration;
 
 use anyhow::{ensure, Context};
 use async_nats::jetstream::{self};
-use bytes::Bytes;
 use common::jetstream::*;
 use common::{connect, each_target, WAIT};
 use futures::StreamExt;
+
+/// A direct-get answer: `subject@seq stream payload`, or the status with
+/// the batch's pending count.
+fn describe(m: &async_nats::Message) -> String {
+    let h = |k: &str| {
+        m.headers
+            .as_ref()
+            .and_then(|h| h.get(k))
+            .map(|v| v.as_str().to_string())
+            .unwrap_or_default()
+    };
+    if m.status.is_some() {
+        format!("{} pending={}", status_of(m), h("Nats-Num-Pending"))
+    } else {
+        format!(
+            "{}@{} {} {}",
+            h("Nats-Subject"),
+            h("Nats-Sequence"),
+            h("Nats-Stream"),
+            String::from_utf8_lossy(&m.payload)
+        )
+    }
+}
 
 #[tokio::test]
 async fn direct_get() {
@@ -24,35 +46,8 @@ async fn direct_get() {
         let get = |subject: String, body: &'static str| {
             let client = client.clone();
             async move {
-                let inbox = client.new_inbox();
-                let mut sub = client.subscribe(inbox.clone()).await?;
-                client
-                    .publish_with_reply(subject, inbox, Bytes::from_static(body.as_bytes()))
-                    .await?;
-                let mut out = Vec::new();
-                while let Ok(Some(m)) =
-                    tokio::time::timeout(Duration::from_millis(500), sub.next()).await
-                {
-                    let h = |k: &str| {
-                        m.headers
-                            .as_ref()
-                            .and_then(|h| h.get(k))
-                            .map(|v| v.as_str().to_string())
-                            .unwrap_or_default()
-                    };
-                    out.push(if m.status.is_some() {
-                        format!("{} pending={}", status_of(&m), h("Nats-Num-Pending"))
-                    } else {
-                        format!(
-                            "{}@{} {} {}",
-                            h("Nats-Subject"),
-                            h("Nats-Sequence"),
-                            h("Nats-Stream"),
-                            String::from_utf8_lossy(&m.payload)
-                        )
-                    });
-                }
-                anyhow::Ok(out)
+                let got = ask(&client, &subject, body, Duration::from_millis(500), false).await?;
+                anyhow::Ok(got.iter().map(describe).collect::<Vec<_>>())
             }
         };
         let d = "$JS.API.DIRECT.GET.ORDERS".to_string();

@@ -10,26 +10,15 @@
 
 mod common;
 
+use common::python::python_ready;
+
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use anyhow::{bail, ensure, Context, Result};
 use common::monitoring::{workload, Monitored};
 use serde_json::Value;
 use tern_tests::{nats_server_binary, Kind};
-
-fn python_ready() -> Result<(), String> {
-    match Command::new("python3")
-        .args(["-c", "import aiohttp"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-    {
-        Ok(s) if s.success() => Ok(()),
-        Ok(_) => Err("aiohttp is not installed (pip install aiohttp)".into()),
-        Err(e) => Err(format!("python3 not runnable: {e}")),
-    }
-}
 
 /// The checker's three printed reports, parsed.
 struct Reports {
@@ -164,7 +153,7 @@ fn check_healthy(kind: Kind, r: &Reports) -> Result<()> {
 
 #[test]
 fn seed_health_checker_reports_healthy_like_nats_server() -> Result<()> {
-    if let Err(why) = python_ready() {
+    if let Err(why) = python_ready("aiohttp", "aiohttp") {
         eprintln!("SKIPPED: {why}");
         return Ok(());
     }

@@ -8,8 +8,9 @@
 
 mod common;
 
+use common::python::{python_ready, script};
+
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -49,25 +50,6 @@ Shutting down subscriber...
 Disconnected from NATS
 Connection to NATS closed
 "#;
-
-fn script(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("python")
-        .join(name)
-}
-
-fn python_ready() -> Result<(), String> {
-    match Command::new("python3")
-        .args(["-c", "import nats"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-    {
-        Ok(s) if s.success() => Ok(()),
-        Ok(_) => Err("nats-py is not installed (pip install nats-py)".into()),
-        Err(e) => Err(format!("python3 not runnable: {e}")),
-    }
-}
 
 /// Kills the child (by its PID, through `Child`) if the test bails early.
 struct Proc(Child);
@@ -259,7 +241,7 @@ fn run_seed(kind: Kind) -> Result<Transcript> {
 
 #[test]
 fn seed_programs_behave_the_same() {
-    if let Err(why) = python_ready() {
+    if let Err(why) = python_ready("nats", "nats-py") {
         eprintln!("SKIPPED python_seed: {why}");
         return;
     }

@@ -70,13 +70,13 @@ fn unlimited() -> i64 {
 fn one() -> i64 {
     1
 }
-fn is_zero(v: &i64) -> bool {
+pub(crate) fn is_zero(v: &i64) -> bool {
     *v == 0
 }
-fn is_zero_u64(v: &u64) -> bool {
+pub(crate) fn is_zero_u64(v: &u64) -> bool {
     *v == 0
 }
-fn is_false(v: &bool) -> bool {
+pub(crate) fn is_false(v: &bool) -> bool {
     !*v
 }
 fn none_compression() -> String {
@@ -179,7 +179,8 @@ const UNSUPPORTED_FIELDS: &[&str] = &[
 /// server (placement is about clusters; pedantic asks for strict checks).
 const PASSIVE_FIELDS: &[&str] = &["placement", "consumer_limits", "pedantic", "template_owner"];
 
-fn is_set(v: &Value) -> bool {
+/// Whether a request field turns something on (not null/false/0/empty).
+pub(crate) fn is_set(v: &Value) -> bool {
     match v {
         Value::Null | Value::Bool(false) => false,
         Value::Number(n) => n.as_f64() != Some(0.0),

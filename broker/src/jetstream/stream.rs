@@ -191,6 +191,27 @@ impl Stream {
         self.consumers.read().get(name).cloned()
     }
 
+    /// The stream's state as nats-server reports it (stream info, `/jsz`).
+    pub fn state_json(&self) -> serde_json::Value {
+        let s = self.store.state();
+        let mut state = serde_json::json!({
+            "messages": s.messages,
+            "bytes": s.bytes,
+            "first_seq": s.first_seq,
+            "first_ts": super::wire::time_string(s.first_ts),
+            "last_seq": s.last_seq,
+            "last_ts": super::wire::time_string(s.last_ts),
+            "consumer_count": self.consumer_count(),
+        });
+        if s.num_subjects > 0 {
+            state["num_subjects"] = s.num_subjects.into();
+        }
+        if s.num_deleted > 0 {
+            state["num_deleted"] = s.num_deleted.into();
+        }
+        state
+    }
+
     pub fn consumer_count(&self) -> usize {
         self.consumers.read().len()
     }

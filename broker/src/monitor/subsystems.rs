@@ -272,27 +272,11 @@ fn jsz_enabled(shared: &Shared, js: &JetStream, detail: JszDetail) -> Value {
 
 /// One stream in `/jsz`'s `stream_detail`.
 fn stream_detail(shared: &Shared, s: &Stream, detail: JszDetail) -> Value {
-    let st = s.store.state();
-    let mut state = json!({
-        "messages": st.messages,
-        "bytes": st.bytes,
-        "first_seq": st.first_seq,
-        "first_ts": time_string(st.first_ts),
-        "last_seq": st.last_seq,
-        "last_ts": time_string(st.last_ts),
-        "consumer_count": s.consumer_count(),
-    });
-    if st.num_subjects > 0 {
-        state["num_subjects"] = st.num_subjects.into();
-    }
-    if st.num_deleted > 0 {
-        state["num_deleted"] = st.num_deleted.into();
-    }
     let mut out = json!({
         "name": s.name,
         "created": time_string(s.created),
         "cluster": { "leader": shared.server_id },
-        "state": state,
+        "state": s.state_json(),
     });
     if detail.config {
         out["config"] = serde_json::to_value(&*s.config()).unwrap_or_default();

@@ -150,3 +150,29 @@ where
         Ok(out)
     }
 }
+
+/// Sends `body` to `subject` with a fresh inbox for the answers and collects
+/// them until `quiet` passes without one — or, with `until_status`, up to
+/// and including the first status reply.
+pub async fn ask(
+    client: &Client,
+    subject: &str,
+    body: &str,
+    quiet: Duration,
+    until_status: bool,
+) -> Result<Vec<async_nats::Message>> {
+    let inbox = client.new_inbox();
+    let mut sub = client.subscribe(inbox.clone()).await?;
+    client
+        .publish_with_reply(subject.to_string(), inbox, Bytes::from(body.to_string()))
+        .await?;
+    let mut out = Vec::new();
+    while let Ok(Some(m)) = tokio::time::timeout(quiet, sub.next()).await {
+        let done = until_status && m.status.is_some();
+        out.push(m);
+        if done {
+            break;
+        }
+    }
+    Ok(out)
+}

@@ -5,6 +5,7 @@
 
 pub mod jetstream;
 pub mod monitoring;
+pub mod python;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -65,22 +65,7 @@ pub(crate) async fn stream_info(
     stream: &Stream,
     req: &InfoRequest,
 ) -> Result<Map<String, Value>, ApiError> {
-    let s = stream.store.state();
-    let mut state = json!({
-        "messages": s.messages,
-        "bytes": s.bytes,
-        "first_seq": s.first_seq,
-        "first_ts": time_string(s.first_ts),
-        "last_seq": s.last_seq,
-        "last_ts": time_string(s.last_ts),
-        "consumer_count": stream.consumer_count(),
-    });
-    if s.num_subjects > 0 {
-        state["num_subjects"] = s.num_subjects.into();
-    }
-    if s.num_deleted > 0 {
-        state["num_deleted"] = s.num_deleted.into();
-    }
+    let mut state = stream.state_json();
     if !req.subjects_filter.is_empty() {
         let filter = Bytes::copy_from_slice(req.subjects_filter.as_bytes());
         let subjects = stream

@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::jetstream::config::{nullable, Retention, StreamConfig};
+use crate::jetstream::config::{
+    is_false, is_set, is_zero, is_zero_u64, nullable, Retention, StreamConfig,
+};
 use crate::jetstream::error::ApiError;
 use crate::jetstream::wire::parse_time;
 use crate::subject;
@@ -63,16 +65,6 @@ pub enum ReplayPolicy {
     #[default]
     Instant,
     Original,
-}
-
-fn is_zero(v: &i64) -> bool {
-    *v == 0
-}
-fn is_zero_u64(v: &u64) -> bool {
-    *v == 0
-}
-fn is_false(v: &bool) -> bool {
-    !*v
 }
 
 /// `ConsumerConfig`, field for field as nats-server names them.
@@ -267,17 +259,6 @@ const UNSUPPORTED_FIELDS: &[&str] = &[
     "priority_timeout",
     "pause_until",
 ];
-
-fn is_set(v: &Value) -> bool {
-    match v {
-        Value::Null | Value::Bool(false) => false,
-        Value::Number(n) => n.as_f64() != Some(0.0),
-        Value::String(s) => !s.is_empty() && s != "none",
-        Value::Array(a) => !a.is_empty(),
-        Value::Object(o) => !o.is_empty(),
-        Value::Bool(true) => true,
-    }
-}
 
 fn invalid_policy(msg: String) -> ApiError {
     ApiError::new(400, 10094, msg)
@@ -568,10 +549,12 @@ impl ConsumerConfig {
                 format!("consumer name is too long, maximum allowed is {MAX_NAME_LEN}"),
             ));
         }
-        if let Some(k) = UNSUPPORTED_FIELDS
-            .iter()
-            .find(|k| self.other.get(**k).is_some_and(is_set))
-        {
+        if let Some(k) = UNSUPPORTED_FIELDS.iter().find(|k| {
+            // `priority_policy: "none"` is the default, not a feature.
+            self.other
+                .get(**k)
+                .is_some_and(|v| is_set(v) && v.as_str() != Some("none"))
+        }) {
             return Err(ApiError::new(
                 400,
                 10012,
