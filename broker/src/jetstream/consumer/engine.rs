@@ -33,6 +33,9 @@ use crate::jetstream::config::Retention;
 
 /// How often a push consumer without interest looks again.
 const INTEREST_POLL: Duration = Duration::from_millis(100);
+/// How stale the pending count monitoring sees may get: an idle consumer
+/// recounts at most this often after new messages.
+const RECOUNT_EVERY: Duration = Duration::from_millis(250);
 /// State changes nobody waits on (plain acks, deliveries) are saved at
 /// most this often; an ack that asked for confirmation is saved at once.
 const SAVE_EVERY: Duration = Duration::from_millis(25);
@@ -50,6 +53,7 @@ pub(crate) struct Engine {
     persist: bool,
     dirty: bool,
     last_save: Instant,
+    last_recount: Instant,
     /// Acks waiting for the save that makes them durable.
     confirm_after_save: Vec<Bytes>,
     last_activity: Instant,
@@ -161,6 +165,7 @@ pub(crate) async fn start(
         persist,
         dirty: fresh && persist,
         last_save: Instant::now(),
+        last_recount: Instant::now(),
         confirm_after_save: Vec::new(),
         last_activity: Instant::now(),
         last_delivered: 0,
@@ -255,8 +260,11 @@ impl Engine {
                 let confirms = std::mem::take(&mut self.confirm_after_save);
                 self.confirm(confirms);
             }
-            let progress = self.progress().await;
-            self.snapshot.store(&progress);
+            if self.source.count_is_stale() && self.last_recount.elapsed() >= RECOUNT_EVERY {
+                self.last_recount = Instant::now();
+                let _ = self.source.num_pending().await;
+            }
+            self.snapshot.store(&self.progress_now());
             let wake = self.next_wake(saving.is_some());
             tokio::select! {
                 cmd = commands.recv() => match cmd {
@@ -374,8 +382,15 @@ impl Engine {
         }
     }
 
+    /// The counters with an exact pending count (one store trip at most).
     async fn progress(&mut self) -> Progress {
-        let num_pending = self.source.num_pending().await.unwrap_or(0);
+        let _ = self.source.num_pending().await;
+        self.progress_now()
+    }
+
+    /// The counters as known without a store trip.
+    fn progress_now(&self) -> Progress {
+        let num_pending = self.source.pending_hint();
         Progress {
             delivered: self.tracker.state.delivered,
             ack_floor: self.tracker.state.ack_floor,
@@ -732,6 +747,9 @@ impl Engine {
         }
         if self.dirty && !saving {
             at(self.last_save + SAVE_EVERY);
+        }
+        if self.source.count_is_stale() {
+            at(self.last_recount + RECOUNT_EVERY);
         }
         if let Some(push) = &self.push {
             if let Some(t) = push.next_heartbeat() {

@@ -36,6 +36,9 @@ pub struct Source {
     last_per_subject: VecDeque<u64>,
     /// Matching messages from the delivery cursor on, when known.
     num_pending: Option<u64>,
+    /// The last count, kept (and counted down) while `num_pending` waits to
+    /// be recounted: what monitoring shows between recounts.
+    last_count: u64,
 }
 
 impl Source {
@@ -47,6 +50,7 @@ impl Source {
             prefetched: VecDeque::new(),
             last_per_subject: VecDeque::new(),
             num_pending: None,
+            last_count: 0,
         }
     }
 
@@ -110,12 +114,18 @@ impl Source {
             total
         };
         self.num_pending = Some(n);
+        self.last_count = n;
         Ok(n + self.last_per_subject.len() as u64)
     }
 
     /// The pending count as last known, without a store trip.
     pub fn pending_hint(&self) -> u64 {
-        self.num_pending.unwrap_or(0) + self.last_per_subject.len() as u64
+        self.num_pending.unwrap_or(self.last_count) + self.last_per_subject.len() as u64
+    }
+
+    /// Whether new messages arrived since the last count.
+    pub fn count_is_stale(&self) -> bool {
+        self.num_pending.is_none()
     }
 
     /// The next message to deliver, if any. `room` is how many new messages
@@ -147,6 +157,7 @@ impl Source {
             if let Some(n) = self.num_pending.as_mut() {
                 *n = n.saturating_sub(1);
             }
+            self.last_count = self.last_count.saturating_sub(1);
             (m, Origin::New)
         }))
     }
@@ -160,6 +171,7 @@ impl Source {
                 if let Some(n) = self.num_pending.as_mut() {
                     *n += 1;
                 }
+                self.last_count += 1;
                 self.prefetched.push_front(m);
             }
         }
