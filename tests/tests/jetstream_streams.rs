@@ -12,7 +12,7 @@ use async_nats::HeaderMap;
 use bytes::Bytes;
 use common::jetstream::{err_code, request, start_js};
 use common::{connect, each_target, WAIT};
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use serde_json::Value;
 use tern_tests::{Broker, BrokerOptions, Kind};
 
@@ -545,6 +545,59 @@ async fn per_message_ttl() {
         })
         .await?;
         ensure!(err_code(&publish("1s", "n").await?) == 10166);
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn subject_transform_and_republish() {
+    each_target(|kind| async move {
+        let broker = start_js(kind, "store")?;
+        let client = connect(&broker.url()).await?;
+        let create = |body: &'static str| {
+            let client = client.clone();
+            async move {
+                let name = serde_json::from_str::<Value>(body)?["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
+                request(&client, &format!("$JS.API.STREAM.CREATE.{name}"), body).await
+            }
+        };
+        let v = create(
+            r#"{"name":"T","subjects":["in.>"],"subject_transform":{"src":"in.*.>","dest":"stored.{{wildcard(1)}}.>"}}"#,
+        )
+        .await?;
+        ensure!(err_code(&v) == 0, "{v}");
+        let v = create(
+            r#"{"name":"R","subjects":["r.>"],"republish":{"src":"r.>","dest":"out.>"}}"#,
+        )
+        .await?;
+        ensure!(err_code(&v) == 0, "{v}");
+        ensure!(v["config"]["republish"]["src"] == "r.>", "{v}");
+        let v = create(r#"{"name":"C","subjects":["c.>"],"republish":{"dest":"c.x"}}"#).await?;
+        ensure!(err_code(&v) == 10052, "cycle: {v}");
+
+        let js = jetstream::new(client.clone());
+        js.publish("in.a.b", "t".into()).await?.await?;
+        let mut t = js.get_stream("T").await?;
+        let m = t.get_raw_message(1).await?;
+        ensure!(m.subject.as_str() == "stored.a.b", "{m:?}");
+
+        let mut out = client.subscribe("out.>").await?;
+        js.publish("r.x", "one".into()).await?.await?;
+        js.publish("r.x", "two".into()).await?.await?;
+        for (payload, seq, last) in [("one", "1", "0"), ("two", "2", "1")] {
+            let m = tokio::time::timeout(WAIT, out.next())
+                .await?
+                .context("republished message")?;
+            let h = m.headers.clone().unwrap_or_default();
+            let get = |k: &str| h.get(k).map(|v| v.as_str().to_string()).unwrap_or_default();
+            ensure!(m.subject.as_str() == "out.x" && m.payload == payload, "{m:?}");
+            ensure!(get("Nats-Stream") == "R" && get("Nats-Subject") == "r.x", "{m:?}");
+            ensure!(get("Nats-Sequence") == seq && get("Nats-Last-Sequence") == last, "{m:?}");
+        }
         Ok(())
     })
     .await;

@@ -154,10 +154,44 @@ pub struct StreamConfig {
         skip_serializing_if = "Option::is_none"
     )]
     pub metadata: Option<BTreeMap<String, String>>,
-    /// Everything else the request carried (mirror, sources, republish,
-    /// subject_transform, placement, consumer_limits, ...).
+    /// Rewrites the subject of every message stored.
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub subject_transform: Option<TransformConfig>,
+    /// Publishes every message stored again, on a transformed subject.
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub republish: Option<Republish>,
+    /// Everything else the request carried (mirror, sources, placement,
+    /// consumer_limits, ...).
     #[serde(flatten)]
     pub other: serde_json::Map<String, Value>,
+}
+
+/// `subject_transform`: nats-server's `SubjectTransformConfig`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransformConfig {
+    #[serde(default)]
+    pub src: String,
+    #[serde(default)]
+    pub dest: String,
+}
+
+/// `republish`: nats-server's `RePublish`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Republish {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub src: String,
+    #[serde(default)]
+    pub dest: String,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub headers_only: bool,
 }
 
 /// Request fields that turn on a feature Tern's streams lack, when set to
@@ -165,8 +199,6 @@ pub struct StreamConfig {
 const UNSUPPORTED_FIELDS: &[&str] = &[
     "mirror",
     "sources",
-    "subject_transform",
-    "republish",
     "subject_delete_marker_ttl",
     "allow_msg_counter",
     "allow_atomic",
@@ -226,6 +258,11 @@ impl StreamConfig {
         if self.compression.is_empty() {
             self.compression = none_compression();
         }
+        if let Some(r) = self.republish.as_mut() {
+            if r.src.is_empty() {
+                r.src = ">".into();
+            }
+        }
         self.other.retain(|k, v| {
             let keep = PASSIVE_FIELDS.contains(&k.as_str()) && k != "pedantic" && !v.is_null();
             keep || (UNSUPPORTED_FIELDS.contains(&k.as_str()) && is_set(v))
@@ -279,6 +316,7 @@ impl StreamConfig {
                 return Err(ApiError::invalid_config("subjects overlap"));
             }
         }
+        self.check_transforms()?;
         if self.compression != "none" {
             return Err(ApiError::invalid_config(
                 "stream compression is not supported by this server yet",
@@ -296,6 +334,36 @@ impl StreamConfig {
             return Err(ApiError::invalid_config(format!(
                 "stream {k} is not supported by this server yet"
             )));
+        }
+        Ok(())
+    }
+
+    /// `subject_transform` and `republish` as nats-server checks them.
+    fn check_transforms(&self) -> Result<(), ApiError> {
+        if let Some(t) = &self.subject_transform {
+            subject::SubjectTransform::new(&t.src, &t.dest).map_err(|e| {
+                ApiError::invalid_config(format!(
+                    "stream configuration for subject transform from '{}' to '{}' not valid: {e}",
+                    t.src, t.dest
+                ))
+            })?;
+        }
+        if let Some(r) = &self.republish {
+            let cycle = self
+                .subjects
+                .iter()
+                .any(|s| subject::subjects_overlap(r.dest.as_bytes(), s.as_bytes()));
+            if cycle {
+                return Err(ApiError::invalid_config(
+                    "stream configuration for republish destination forms a cycle",
+                ));
+            }
+            if subject::SubjectTransform::new(&r.src, &r.dest).is_err() {
+                return Err(ApiError::invalid_config(format!(
+                    "stream configuration for republish with transform from '{}' to '{}' not valid",
+                    r.src, r.dest
+                )));
+            }
         }
         Ok(())
     }

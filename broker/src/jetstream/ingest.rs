@@ -31,6 +31,7 @@ use crate::server::internal::{InternalMessage, InternalSubscription};
 
 use super::config::{Retention, StreamConfig};
 use super::error::{ApiError, JetStreamError};
+use super::republish::{LastSequences, ToRepublish, Transforms};
 use super::service::JetStream;
 use super::store::{AppendOptions, ExpectedSubjectSeq, NewMessage, Rollup, StoreFuture, Timestamp};
 use super::stream::Stream;
@@ -76,6 +77,8 @@ enum Pending {
         unwanted: bool,
         /// When a `Nats-TTL` makes it expire.
         expires: Option<Timestamp>,
+        /// The copy `republish` sends once the append committed.
+        republish: Option<ToRepublish>,
     },
     Duplicate {
         reply: Option<Bytes>,
@@ -137,6 +140,7 @@ pub(crate) async fn run(
         dedupe,
         acks: ack_tx,
         last_msg_id: None,
+        transforms: None,
     };
     let last_seq = ingest.stream.store.state().last_seq;
     if let Ok(Some(last)) = ingest.stream.store.load(last_seq).await {
@@ -268,6 +272,8 @@ struct Ingest {
     /// The `Nats-Msg-Id` of the last message submitted (`None` when it had
     /// none), for `Nats-Expected-Last-Msg-Id`.
     last_msg_id: Option<String>,
+    /// `subject_transform` and `republish` of the current config.
+    transforms: Option<Transforms>,
 }
 
 impl Ingest {
@@ -288,6 +294,7 @@ impl Ingest {
                 msg_id,
                 unwanted,
                 expires,
+                republish,
                 ..
             } => Pending::Append {
                 fut,
@@ -295,6 +302,7 @@ impl Ingest {
                 msg_id,
                 unwanted,
                 expires,
+                republish,
             },
             Pending::Duplicate { msg_id, .. } => Pending::Duplicate { reply, msg_id },
             Pending::Refused { err, .. } => Pending::Refused { reply, err },
@@ -304,7 +312,7 @@ impl Ingest {
 
     fn check_and_submit(
         &mut self,
-        config: &StreamConfig,
+        config: &Arc<StreamConfig>,
         msg: InternalMessage,
     ) -> Result<Pending, ApiError> {
         let hdrs = msg.headers.as_deref();
@@ -385,12 +393,32 @@ impl Ingest {
             d.order.push_back((now, id.clone()));
         }
         self.last_msg_id.clone_from(&msg_id);
+        if !self.transforms.as_ref().is_some_and(|t| t.is_for(config)) {
+            self.transforms = Some(Transforms::new(config));
+        }
+        let transforms = self.transforms.as_ref();
+        let subject = match transforms {
+            Some(t) => t.stored_subject(msg.subject),
+            None => msg.subject,
+        };
         let unwanted =
-            config.retention == Retention::Interest && !self.stream.has_consumer_for(&msg.subject);
+            config.retention == Retention::Interest && !self.stream.has_consumer_for(&subject);
+        let headers = msg.headers.unwrap_or_default();
+        let republish = transforms
+            .filter(|t| t.republishes())
+            .and_then(|t| t.republish_target(&subject))
+            .map(|(dest, headers_only)| ToRepublish {
+                dest,
+                headers_only,
+                subject: subject.clone(),
+                headers: headers.clone(),
+                payload: msg.payload.clone(),
+                timestamp: now,
+            });
         let fut = self.stream.store.append(
             NewMessage {
-                subject: msg.subject,
-                headers: msg.headers.unwrap_or_default(),
+                subject,
+                headers,
                 payload: msg.payload,
                 timestamp: now,
             },
@@ -402,6 +430,7 @@ impl Ingest {
             msg_id,
             unwanted,
             expires,
+            republish,
         })
     }
 }
@@ -414,6 +443,7 @@ async fn ack_loop(
     mut rx: mpsc::UnboundedReceiver<Pending>,
 ) {
     let stream = stream_ref.name.clone();
+    let mut last_sequences = LastSequences::default();
     while let Some(p) = rx.recv().await {
         let (reply, seq, duplicate, err) = match p {
             Pending::Append {
@@ -422,8 +452,12 @@ async fn ack_loop(
                 msg_id,
                 unwanted,
                 expires,
+                republish,
             } => match fut.await {
                 Ok(seq) => {
+                    if let Some(r) = republish {
+                        r.send(&js.shared, &stream, seq, &mut last_sequences);
+                    }
                     if let Some(at) = expires {
                         stream_ref.ttl.add(at, seq);
                     }

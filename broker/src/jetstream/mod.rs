@@ -24,9 +24,10 @@
 //!   their consumers acknowledge them.
 //! - [`ttl`]: per-message TTL (`Nats-TTL`).
 //!
+//! - [`republish`]: `subject_transform` and `republish`.
+//!
 //! ## Still to come
-//! Mirrors and sources, subject transforms, republish, subject delete
-//! markers, compression. Stream configs that ask for those are refused with
+//! Mirrors and sources, subject delete markers, compression. Stream configs that ask for those are refused with
 //! an error naming the feature.
 
 pub mod api;
@@ -34,6 +35,7 @@ pub mod config;
 pub mod consumer;
 pub mod error;
 pub mod ingest;
+pub(crate) mod republish;
 pub mod service;
 pub mod store;
 pub mod stream;

@@ -2,10 +2,12 @@
 
 pub mod cache;
 pub mod sublist;
+pub mod transform;
 pub mod validate;
 
 pub use cache::MatchCache;
 pub use sublist::{MatchResult, QueueGroup, Sublist, SublistError};
+pub use transform::{SubjectTransform, TransformError};
 pub use validate::{
     is_literal, is_subset_match, is_valid_publish_subject, is_valid_subject, subject_matches,
     subjects_overlap,
