@@ -581,7 +581,7 @@ async fn subject_transform_and_republish() {
 
         let js = jetstream::new(client.clone());
         js.publish("in.a.b", "t".into()).await?.await?;
-        let mut t = js.get_stream("T").await?;
+        let t = js.get_stream("T").await?;
         let m = t.get_raw_message(1).await?;
         ensure!(m.subject.as_str() == "stored.a.b", "{m:?}");
 
