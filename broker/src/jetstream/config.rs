@@ -168,6 +168,13 @@ pub struct StreamConfig {
         skip_serializing_if = "Option::is_none"
     )]
     pub republish: Option<Republish>,
+    /// Other streams of this server whose messages this one copies.
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub sources: Vec<StreamSource>,
     /// Everything else the request carried (mirror, sources, placement,
     /// consumer_limits, ...).
     #[serde(flatten)]
@@ -194,11 +201,128 @@ pub struct Republish {
     pub headers_only: bool,
 }
 
+/// One of `sources`: nats-server's `StreamSource`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StreamSource {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub opt_start_seq: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opt_start_time: Option<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub filter_subject: String,
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub subject_transforms: Vec<TransformConfig>,
+    /// Another domain or account: refused, Tern has one account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external: Option<Value>,
+    /// A durable sourcing consumer (nats-server 2.12): refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consumer: Option<Value>,
+}
+
+impl StreamSource {
+    /// nats-server's index name: `name filter dest` (`>` for none; several
+    /// transforms joined with form feeds), which `Nats-Stream-Source`
+    /// headers carry so a restart can resume.
+    pub fn index_name(&self) -> String {
+        let (src, dest) = if self.subject_transforms.is_empty() {
+            let f = if self.filter_subject.is_empty() {
+                ">"
+            } else {
+                self.filter_subject.as_str()
+            };
+            (f.to_string(), ">".to_string())
+        } else {
+            let or_all = |s: &str| {
+                if s.is_empty() {
+                    ">".to_string()
+                } else {
+                    s.to_string()
+                }
+            };
+            let srcs: Vec<String> = self
+                .subject_transforms
+                .iter()
+                .map(|t| or_all(&t.src))
+                .collect();
+            let dests: Vec<String> = self
+                .subject_transforms
+                .iter()
+                .map(|t| or_all(&t.dest))
+                .collect();
+            (srcs.join("\u{c}"), dests.join("\u{c}"))
+        };
+        format!("{} {src} {dest}", self.name)
+    }
+
+    /// nats-server's checks of one source of stream `stream`.
+    fn check(&self, stream: &str) -> Result<(), ApiError> {
+        if self.name.is_empty() || self.name == stream {
+            return Err(ApiError::invalid_config(format!(
+                "stream source {:?} is not valid",
+                self.name
+            )));
+        }
+        if self.external.as_ref().is_some_and(is_set) || self.consumer.as_ref().is_some_and(is_set)
+        {
+            return Err(ApiError::invalid_config(
+                "sourcing from another domain or account, or through a durable consumer, is not supported by this server yet",
+            ));
+        }
+        if !self.filter_subject.is_empty() && !self.subject_transforms.is_empty() {
+            return Err(ApiError::new(
+                400,
+                10144,
+                "source with multiple subject transforms cannot also have a single subject filter",
+            ));
+        }
+        if !self.filter_subject.is_empty()
+            && !subject::is_valid_subject(self.filter_subject.as_bytes())
+        {
+            return Err(ApiError::new(
+                400,
+                10145,
+                format!(
+                    "source transform source: invalid subject {:?}",
+                    self.filter_subject
+                ),
+            ));
+        }
+        for (i, t) in self.subject_transforms.iter().enumerate() {
+            let dest = if t.dest.is_empty() {
+                ">"
+            } else {
+                t.dest.as_str()
+            };
+            subject::SubjectTransform::new(&t.src, dest)
+                .map_err(|e| ApiError::new(400, 10145, format!("source transform source: {e}")))?;
+            let overlap = self.subject_transforms[..i].iter().any(|o| {
+                let or_all = |s: &str| {
+                    if s.is_empty() {
+                        ">".to_string()
+                    } else {
+                        s.to_string()
+                    }
+                };
+                subject::subjects_overlap(or_all(&o.src).as_bytes(), or_all(&t.src).as_bytes())
+            });
+            if overlap {
+                return Err(ApiError::new(400, 10147, "source filters can not overlap"));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Request fields that turn on a feature Tern's streams lack, when set to
 /// anything but null/false/0/empty.
 const UNSUPPORTED_FIELDS: &[&str] = &[
     "mirror",
-    "sources",
     "subject_delete_marker_ttl",
     "allow_msg_counter",
     "allow_atomic",
@@ -245,7 +369,8 @@ impl StreamConfig {
         if self.num_replicas == 0 {
             self.num_replicas = 1;
         }
-        if self.subjects.is_empty() {
+        // A stream fed only by its sources needs no subjects of its own.
+        if self.subjects.is_empty() && self.sources.is_empty() {
             self.subjects.push(self.name.clone());
         }
         if self.duplicate_window == 0 {
@@ -317,6 +442,9 @@ impl StreamConfig {
             }
         }
         self.check_transforms()?;
+        for source in &self.sources {
+            source.check(&self.name)?;
+        }
         if self.compression != "none" {
             return Err(ApiError::invalid_config(
                 "stream compression is not supported by this server yet",

@@ -25,9 +25,11 @@
 //! - [`ttl`]: per-message TTL (`Nats-TTL`).
 //!
 //! - [`republish`]: `subject_transform` and `republish`.
+//! - [`sourcing`]: `sources`, copying other streams' messages.
 //!
 //! ## Still to come
-//! Mirrors and sources, subject delete markers, compression. Stream configs that ask for those are refused with
+//! Mirrors, sources from other domains, subject delete markers,
+//! compression. Stream configs that ask for those are refused with
 //! an error naming the feature.
 
 pub mod api;
@@ -37,6 +39,7 @@ pub mod error;
 pub mod ingest;
 pub(crate) mod republish;
 pub mod service;
+pub(crate) mod sourcing;
 pub mod store;
 pub mod stream;
 pub mod ttl;

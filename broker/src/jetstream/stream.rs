@@ -48,6 +48,8 @@ pub struct Stream {
     appended: watch::Sender<u64>,
     /// Expiry of messages stored with `Nats-TTL`.
     pub(crate) ttl: super::ttl::TtlIndex,
+    /// One copier per entry of `sources`.
+    pub(crate) sourcers: Mutex<Vec<super::sourcing::Sourcer>>,
 }
 
 impl Stream {
@@ -102,10 +104,13 @@ impl Stream {
             consumers: RwLock::new(BTreeMap::new()),
             appended: watch::Sender::new(last_seq),
             ttl: super::ttl::TtlIndex::default(),
+            sourcers: Mutex::new(Vec::new()),
         });
         if !persist {
             stream.recover_consumers(js).await;
         }
+        let sourcers = super::sourcing::start_all(js, &stream).await;
+        *stream.sourcers.lock() = sourcers;
         let task = tokio::spawn(ingest::run(
             js.clone(),
             stream.clone(),
@@ -161,8 +166,53 @@ impl Stream {
             let subs = ingest::subscribe(js, &config)?;
             let _ = self.control.send(Control::Resubscribe(subs));
         }
+        let sources_changed = old.sources != config.sources;
         *self.config.write() = Arc::new(config);
+        if sources_changed {
+            self.stop_sourcing();
+            if let Some(me) = js.stream(&self.name) {
+                let sourcers = super::sourcing::start_all(js, &me).await;
+                *self.sourcers.lock() = sourcers;
+            }
+        }
         Ok(())
+    }
+
+    fn stop_sourcing(&self) {
+        for s in std::mem::take(&mut *self.sourcers.lock()) {
+            s.stop();
+        }
+    }
+
+    /// `sources` in stream info: lag and last activity of each source.
+    pub(crate) fn sources_json(&self) -> Option<serde_json::Value> {
+        let sourcers = self.sourcers.lock();
+        if sourcers.is_empty() {
+            return None;
+        }
+        let list: Vec<serde_json::Value> = sourcers
+            .iter()
+            .map(|s| {
+                let p = s.progress.lock();
+                let active = p.last_active.map_or(-1, |t| {
+                    i64::try_from(t.elapsed().as_nanos()).unwrap_or(i64::MAX)
+                });
+                let mut v = serde_json::json!({
+                    "name": s.config.name,
+                    "lag": p.lag,
+                    "active": active,
+                });
+                if !s.config.filter_subject.is_empty() {
+                    v["filter_subject"] = s.config.filter_subject.clone().into();
+                }
+                if !s.config.subject_transforms.is_empty() {
+                    v["subject_transforms"] =
+                        serde_json::to_value(&s.config.subject_transforms).unwrap_or_default();
+                }
+                v
+            })
+            .collect();
+        Some(list.into())
     }
 
     /// Whether consumers of this stream keep their config and state on disk.
@@ -403,6 +453,7 @@ impl Stream {
     /// Stops ingesting (answering what was already accepted), stops the
     /// consumers, and closes the store.
     pub(crate) async fn stop(&self) {
+        self.stop_sourcing();
         let consumers: Vec<_> = std::mem::take(&mut *self.consumers.write())
             .into_values()
             .collect();

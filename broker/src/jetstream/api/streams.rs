@@ -87,12 +87,16 @@ pub(crate) async fn stream_info(
             state["deleted"] = deleted.into();
         }
     }
-    Ok(fields(&json!({
+    let mut info = json!({
         "config": *stream.config(),
         "created": time_string(stream.created),
         "state": state,
         "ts": time_string(now_ns()),
-    })))
+    });
+    if let Some(sources) = stream.sources_json() {
+        info["sources"] = sources;
+    }
+    Ok(fields(&info))
 }
 
 /// Parses a create/update body for stream `name`, defaults and checks it.
