@@ -91,3 +91,59 @@ async fn sources_copy_other_streams_and_resume_after_kill() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn mirror_keeps_the_origins_sequences() {
+    each_target(|kind| async move {
+        let broker = start_js(kind, "store")?;
+        let client = connect(&broker.url()).await?;
+        let v = request(
+            &client,
+            "$JS.API.STREAM.CREATE.O",
+            r#"{"name":"O","subjects":["o.>"]}"#,
+        )
+        .await?;
+        ensure!(err_code(&v) == 0, "{v}");
+        let js = jetstream::new(client.clone());
+        for i in 1..=4 {
+            js.publish(format!("o.{i}"), format!("m{i}").into())
+                .await?
+                .await?;
+        }
+        let v = request(&client, "$JS.API.STREAM.MSG.DELETE.O", r#"{"seq":2}"#).await?;
+        ensure!(v["success"] == true, "{v}");
+        let refused = request(
+            &client,
+            "$JS.API.STREAM.CREATE.BAD",
+            r#"{"name":"BAD","subjects":["bad"],"mirror":{"name":"O"}}"#,
+        )
+        .await?;
+        ensure!(err_code(&refused) == 10034, "{refused}");
+        let v = request(
+            &client,
+            "$JS.API.STREAM.CREATE.M",
+            r#"{"name":"M","mirror":{"name":"O"}}"#,
+        )
+        .await?;
+        ensure!(err_code(&v) == 0, "{v}");
+        let info = wait_for_messages(&client, "M", 3).await?;
+        ensure!(info["mirror"]["name"] == "O", "{info}");
+        ensure!(
+            info["state"]["first_seq"] == 1 && info["state"]["last_seq"] == 4,
+            "{info}"
+        );
+        js.publish("o.5", "m5".into()).await?.await?;
+        wait_for_messages(&client, "M", 4).await?;
+        let m = js.get_stream("M").await?.get_raw_message(5).await?;
+        ensure!(m.subject.as_str() == "o.5" && m.payload == "m5", "{m:?}");
+        let v = request(
+            &client,
+            "$JS.API.STREAM.UPDATE.M",
+            r#"{"name":"M","mirror":{"name":"O","filter_subject":"o.1"}}"#,
+        )
+        .await?;
+        ensure!(err_code(&v) == 10055, "{v}");
+        Ok(())
+    })
+    .await;
+}

@@ -168,6 +168,14 @@ pub struct StreamConfig {
         skip_serializing_if = "Option::is_none"
     )]
     pub republish: Option<Republish>,
+    /// Another stream of this server this one is a copy of, sequence for
+    /// sequence.
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub mirror: Option<StreamSource>,
     /// Other streams of this server whose messages this one copies.
     #[serde(
         default,
@@ -322,7 +330,6 @@ impl StreamSource {
 /// Request fields that turn on a feature Tern's streams lack, when set to
 /// anything but null/false/0/empty.
 const UNSUPPORTED_FIELDS: &[&str] = &[
-    "mirror",
     "subject_delete_marker_ttl",
     "allow_msg_counter",
     "allow_atomic",
@@ -369,8 +376,9 @@ impl StreamConfig {
         if self.num_replicas == 0 {
             self.num_replicas = 1;
         }
-        // A stream fed only by its sources needs no subjects of its own.
-        if self.subjects.is_empty() && self.sources.is_empty() {
+        // A stream fed only by its sources (or a mirror) needs no subjects
+        // of its own.
+        if self.subjects.is_empty() && self.sources.is_empty() && self.mirror.is_none() {
             self.subjects.push(self.name.clone());
         }
         if self.duplicate_window == 0 {
@@ -444,6 +452,37 @@ impl StreamConfig {
         self.check_transforms()?;
         for source in &self.sources {
             source.check(&self.name)?;
+        }
+        if let Some(m) = &self.mirror {
+            if !self.subjects.is_empty() {
+                return Err(ApiError::new(
+                    400,
+                    10034,
+                    "stream mirrors can not contain subjects",
+                ));
+            }
+            if !self.sources.is_empty() {
+                return Err(ApiError::new(
+                    400,
+                    10031,
+                    "stream mirrors can not also contain other sources",
+                ));
+            }
+            if m.opt_start_seq > 0 && m.opt_start_time.is_some() {
+                return Err(ApiError::new(
+                    400,
+                    10032,
+                    "stream mirrors can not have both start seq and start time configured",
+                ));
+            }
+            if self.first_seq > 0 {
+                return Err(ApiError::new(
+                    400,
+                    10143,
+                    "stream mirrors can not have first sequence configured",
+                ));
+            }
+            m.check(&self.name)?;
         }
         if self.compression != "none" {
             return Err(ApiError::invalid_config(

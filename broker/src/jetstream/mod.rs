@@ -25,10 +25,10 @@
 //! - [`ttl`]: per-message TTL (`Nats-TTL`).
 //!
 //! - [`republish`]: `subject_transform` and `republish`.
-//! - [`sourcing`]: `sources`, copying other streams' messages.
+//! - [`sourcing`]: `sources` and `mirror`, copying other streams' messages.
 //!
 //! ## Still to come
-//! Mirrors, sources from other domains, subject delete markers,
+//! Sources and mirrors from other domains, subject delete markers,
 //! compression. Stream configs that ask for those are refused with
 //! an error naming the feature.
 

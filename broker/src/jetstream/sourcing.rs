@@ -1,5 +1,6 @@
-//! `sources`: a stream copying the messages of other streams of this
-//! server. One task per source follows its origin's store from a cursor
+//! `sources` and `mirror`: a stream copying the messages of other streams
+//! of this server. A mirror keeps its origin's sequences (skipping the
+//! origin's gaps), subjects, headers and times; a source appends. One task per source follows its origin's store from a cursor
 //! (woken by the origin's commits), optionally filtered or transformed,
 //! and appends each message here with a `Nats-Stream-Source` header
 //! (`<origin> <seq> <filter> <dest> <subject>`, nats-server's form). After
@@ -50,17 +51,28 @@ impl Sourcer {
     }
 }
 
-/// Starts one task per source of `stream`.
+/// Starts one task per source of `stream` (or one for its mirror).
 pub(crate) async fn start_all(js: &Arc<JetStream>, stream: &Arc<Stream>) -> Vec<Sourcer> {
-    let sources = stream.config().sources.clone();
+    let config = stream.config();
+    let mirror = config.mirror.is_some();
+    let sources: Vec<StreamSource> = match &config.mirror {
+        Some(m) => vec![m.clone()],
+        None => config.sources.clone(),
+    };
     let mut out = Vec::new();
     for source in sources {
-        let resume = resume_after(stream, &source).await;
+        let resume = if mirror {
+            let last = stream.store.state().last_seq;
+            (last > 0).then_some(last)
+        } else {
+            resume_after(stream, &source).await
+        };
         let progress = Arc::new(Mutex::new(SourceProgress::default()));
         let task = tokio::spawn(run(
             js.clone(),
             Arc::downgrade(stream),
             source.clone(),
+            mirror,
             resume,
             progress.clone(),
         ));
@@ -163,6 +175,7 @@ async fn run(
     js: Arc<JetStream>,
     stream: std::sync::Weak<Stream>,
     source: StreamSource,
+    mirror: bool,
     resume: Option<u64>,
     progress: Arc<Mutex<SourceProgress>>,
 ) {
@@ -211,7 +224,12 @@ async fn run(
             }
             for m in batch {
                 let seq = m.seq;
-                if copy(&js, &this, &route, &src_filter, &dest, &source.name, m).await {
+                let copied = if mirror {
+                    mirror_one(&js, &this, &route, m).await
+                } else {
+                    copy(&js, &this, &route, &src_filter, &dest, &source.name, m).await
+                };
+                if copied {
                     next = Some(seq + 1);
                     progress.lock().last_active = Some(Instant::now());
                 } else {
@@ -282,6 +300,49 @@ async fn pending(origin: &Stream, from: u64, filters: &[Bytes]) -> u64 {
             .map_or(0, |s| s.messages);
     }
     n
+}
+
+/// Stores origin message `m` under its own sequence (skipping the origin's
+/// gap before it), subject (transformed if configured), headers and time.
+async fn mirror_one(js: &JetStream, stream: &Stream, route: &Route, m: StoredMessage) -> bool {
+    let kind = stream.store.kind();
+    let size = kind.msg_size(m.subject.len(), m.headers.len(), m.payload.len());
+    if js.check_account_limit(kind, size).is_err() {
+        return false;
+    }
+    if m.seq > stream.store.state().last_seq + 1 {
+        if let Err(e) = stream.store.skip_to(m.seq).await {
+            tracing::warn!(
+                "JetStream mirror '{}': skipping to {}: {e}",
+                stream.name,
+                m.seq
+            );
+            return false;
+        }
+    }
+    let msg = NewMessage {
+        subject: route.subject(&m.subject),
+        headers: m.headers,
+        payload: m.payload,
+        timestamp: m.timestamp,
+    };
+    match stream.store.append(msg, AppendOptions::default()).await {
+        Ok(seq) => {
+            if seq != m.seq {
+                tracing::warn!(
+                    "JetStream mirror '{}': stored origin message {} as {seq}",
+                    stream.name,
+                    m.seq
+                );
+            }
+            stream.notify_appended(seq);
+            true
+        }
+        Err(e) => {
+            tracing::warn!("JetStream mirror '{}': storing {}: {e}", stream.name, m.seq);
+            false
+        }
+    }
 }
 
 /// Appends one origin message here; false if it was refused.

@@ -166,7 +166,7 @@ impl Stream {
             let subs = ingest::subscribe(js, &config)?;
             let _ = self.control.send(Control::Resubscribe(subs));
         }
-        let sources_changed = old.sources != config.sources;
+        let sources_changed = old.sources != config.sources || old.mirror != config.mirror;
         *self.config.write() = Arc::new(config);
         if sources_changed {
             self.stop_sourcing();
@@ -184,8 +184,8 @@ impl Stream {
         }
     }
 
-    /// `sources` in stream info: lag and last activity of each source.
-    pub(crate) fn sources_json(&self) -> Option<serde_json::Value> {
+    /// `sources` (or `mirror`) in stream info: lag and last activity.
+    pub(crate) fn sources_json(&self) -> Option<(&'static str, serde_json::Value)> {
         let sourcers = self.sourcers.lock();
         if sourcers.is_empty() {
             return None;
@@ -212,7 +212,10 @@ impl Stream {
                 v
             })
             .collect();
-        Some(list.into())
+        if self.config().mirror.is_some() {
+            return list.into_iter().next().map(|m| ("mirror", m));
+        }
+        Some(("sources", list.into()))
     }
 
     /// Whether consumers of this stream keep their config and state on disk.

@@ -134,6 +134,7 @@ suite! {
         purge_rejects_seq_with_keep,
         compact_below_and_past_end,
         removal_gaps,
+        skip_to_leaves_a_gap,
     ],
     reads: [
         load_last_by_subject,

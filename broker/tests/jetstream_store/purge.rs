@@ -161,3 +161,24 @@ pub async fn removal_gaps(h: Harness) {
     assert_eq!(s.subjects_state(None).await.unwrap()[&b"s.1"[..]], 2);
     consistent(&*s).await;
 }
+
+/// `skip_to` (mirrors following their origin's gaps): the next append takes
+/// the given sequence; an empty store starts there; nothing happens for a
+/// sequence not past the end.
+pub async fn skip_to_leaves_a_gap(h: Harness) {
+    let s = h.plain();
+    assert_eq!(s.skip_to(5).await.unwrap(), 4);
+    let st = s.state();
+    assert_eq!((st.messages, st.first_seq, st.last_seq), (0, 5, 4));
+    assert_eq!(put(&*s, "s.1", "a", 1).await, 5);
+    assert_eq!(s.skip_to(9).await.unwrap(), 3);
+    assert_eq!(put(&*s, "s.1", "b", 2).await, 9);
+    let st = s.state();
+    assert_eq!(
+        (st.messages, st.first_seq, st.last_seq, st.num_deleted),
+        (2, 5, 9, 3)
+    );
+    assert_eq!(s.skip_to(3).await.unwrap(), 0);
+    assert_eq!(s.state().last_seq, 9);
+    consistent(&*s).await;
+}

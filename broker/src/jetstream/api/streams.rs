@@ -93,8 +93,8 @@ pub(crate) async fn stream_info(
         "state": state,
         "ts": time_string(now_ns()),
     });
-    if let Some(sources) = stream.sources_json() {
-        info["sources"] = sources;
+    if let Some((key, sources)) = stream.sources_json() {
+        info[key] = sources;
     }
     Ok(fields(&info))
 }
@@ -186,6 +186,13 @@ async fn update_inner(
     }
     if old.deny_purge && !config.deny_purge {
         return refuse("cancel deny purge");
+    }
+    if old.mirror != config.mirror {
+        return Err(ApiError::new(
+            400,
+            10055,
+            "stream mirror configuration can not be updated",
+        ));
     }
     config.first_seq = old.first_seq;
     check_overlap(js, &config)?;

@@ -261,6 +261,26 @@ impl Engine {
         Ok(purged)
     }
 
+    /// Makes `seq` the next sequence, leaving a gap (a mirror following
+    /// its origin's deleted messages). Nothing happens when `seq` is not
+    /// past the end. Returns how many sequences were skipped.
+    pub(crate) fn skip_to<T: MsgTables + ?Sized>(
+        &mut self,
+        _t: &mut T,
+        seq: u64,
+    ) -> StoreResult<u64> {
+        let next = self.state.last_seq + 1;
+        if seq <= next {
+            return Ok(0);
+        }
+        if self.state.messages == 0 {
+            self.state.first_seq = seq;
+        }
+        self.state.last_seq = seq - 1;
+        self.state.refresh_deleted();
+        Ok(seq - next)
+    }
+
     /// Removes messages older than `max_age` as of `now`, oldest first,
     /// stopping at the first one still young enough.
     pub(crate) fn expire<T: MsgTables + ?Sized>(

@@ -211,6 +211,10 @@ impl MessageStore for MemoryStore {
         self.write(move |e, t| e.compact(t, seq))
     }
 
+    fn skip_to(&self, seq: u64) -> StoreFuture<u64> {
+        self.write(move |e, t| e.skip_to(t, seq))
+    }
+
     fn expire(&self, now: Timestamp) -> StoreFuture<u64> {
         self.write(move |e, t| e.expire(t, now))
     }

@@ -90,6 +90,11 @@ pub trait MessageStore: ConsumerStateStore + Send + Sync {
     /// and makes `seq` the next sequence.
     fn compact(&self, seq: u64) -> StoreFuture<u64>;
 
+    /// Makes `seq` the next sequence if it is past the end, leaving a gap
+    /// (mirrors keep their origin's sequences); returns how many were
+    /// skipped.
+    fn skip_to(&self, seq: u64) -> StoreFuture<u64>;
+
     /// Removes messages older than `max_age` as of `now`; returns how many.
     fn expire(&self, now: Timestamp) -> StoreFuture<u64>;
 

@@ -226,6 +226,10 @@ fn encode_op(buf: &mut Vec<u8>, op: &Op) -> bool {
             buf.push(8);
             put_bytes(buf, name.as_bytes());
         }
+        Op::SkipTo(seq) => {
+            buf.push(9);
+            buf.extend_from_slice(&seq.to_le_bytes());
+        }
         Op::Close => return false,
     }
     true
@@ -341,6 +345,7 @@ fn decode_op(c: &mut Cursor<'_>) -> Option<Op> {
         }),
         7 => Op::SaveConsumer(c.string()?, c.bytes()?.to_vec()),
         8 => Op::DeleteConsumer(c.string()?),
+        9 => Op::SkipTo(c.u64()?),
         _ => return None,
     })
 }
@@ -436,6 +441,7 @@ mod tests {
             }),
             Op::SaveConsumer("c".into(), vec![1, 2, 3]),
             Op::DeleteConsumer("d".into()),
+            Op::SkipTo(12),
         ]
     }
 

@@ -298,6 +298,10 @@ impl MessageStore for RedbStore {
         self.submit(Op::Compact(seq))
     }
 
+    fn skip_to(&self, seq: u64) -> StoreFuture<u64> {
+        self.submit(Op::SkipTo(seq))
+    }
+
     fn expire(&self, now: Timestamp) -> StoreFuture<u64> {
         self.submit(Op::Expire(now))
     }

@@ -48,6 +48,7 @@ pub(super) enum Op {
     Remove(u64),
     Purge(PurgeRequest),
     Compact(u64),
+    SkipTo(u64),
     Expire(Timestamp),
     SetLimits(StoreLimits),
     SaveConsumer(String, Vec<u8>),
@@ -294,6 +295,7 @@ impl Writer {
                     Op::Remove(seq) => e.remove(&mut tables, *seq).map(u64::from),
                     Op::Purge(req) => e.purge(&mut tables, req),
                     Op::Compact(seq) => e.compact(&mut tables, *seq),
+                    Op::SkipTo(seq) => e.skip_to(&mut tables, *seq),
                     Op::Expire(now) => e.expire(&mut tables, *now),
                     Op::SetLimits(limits) => e.set_limits(&mut tables, *limits),
                     Op::SaveConsumer(name, state) => consumers
