@@ -614,7 +614,18 @@ mod tests {
         assert!(check(r#"{"name":"a.b"}"#).is_err());
         assert_eq!(check(r#"{"name":"a/b"}"#).unwrap_err().err_code, 10128);
         assert!(check(r#"{"name":"S","subjects":["a.*","a.b"]}"#).is_err());
-        assert!(check(r#"{"name":"S","mirror":{"name":"X"}}"#).is_err());
+        assert!(check(r#"{"name":"S","mirror":{"name":"X"}}"#).is_ok());
+        assert_eq!(
+            check(r#"{"name":"S","subjects":["s"],"mirror":{"name":"X"}}"#)
+                .unwrap_err()
+                .err_code,
+            10034
+        );
+        assert!(check(r#"{"name":"S","mirror":{"name":"S"}}"#).is_err());
+        assert!(
+            check(r#"{"name":"S","sources":[{"name":"X","external":{"api":"$JS.hub.API"}}]}"#)
+                .is_err()
+        );
         assert!(check(r#"{"name":"S","mirror":null,"sources":[]}"#).is_ok());
         assert!(check(r#"{"name":"S","subjects":[">"]}"#).is_err());
         assert!(StreamConfig::parse(b"{").is_err());
