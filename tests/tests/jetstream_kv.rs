@@ -187,3 +187,46 @@ async fn object_store_end_to_end() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn subject_delete_markers_when_age_empties_a_subject() {
+    each_target(|kind| async move {
+        let broker = start_js(kind, "store")?;
+        let client = connect(&broker.url()).await?;
+        let v = request(
+            &client,
+            "$JS.API.STREAM.CREATE.M",
+            r#"{"name":"M","subjects":["m.>"],"max_age":1000000000,"subject_delete_marker_ttl":1000000000,"duplicate_window":500000000}"#,
+        )
+        .await?;
+        ensure!(err_code(&v) == 0, "{v}");
+        ensure!(v["config"]["allow_msg_ttl"] == true, "{v}");
+        ensure!(v["config"]["allow_rollup_hdrs"] == true, "{v}");
+        let js = jetstream::new(client.clone());
+        js.publish("m.a", "a".into()).await?.await?;
+        let mut watch = client.subscribe("watch.m").await?;
+        create_raw(
+            &client,
+            "M",
+            "w",
+            r#"{"deliver_subject":"watch.m","deliver_policy":"new","ack_policy":"none"}"#,
+        )
+        .await?;
+        // After max_age the message goes and a marker takes its place.
+        let got = collect(&mut watch, 1, Duration::from_secs(4)).await;
+        let m = got.first().context("a marker")?;
+        let h = m.headers.clone().unwrap_or_default();
+        ensure!(m.subject.as_str() == "m.a" && m.payload.is_empty(), "{m:?}");
+        ensure!(
+            h.get("Nats-Marker-Reason").map(|v| v.as_str()) == Some("MaxAge"),
+            "{m:?}"
+        );
+        ensure!(h.get("Nats-TTL").is_some(), "{m:?}");
+        // The marker expires in turn, leaving nothing (and no new marker).
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        let v = request(&client, "$JS.API.STREAM.INFO.M", "").await?;
+        ensure!(v["state"]["messages"] == 0, "{v}");
+        Ok(())
+    })
+    .await;
+}

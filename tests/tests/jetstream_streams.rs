@@ -602,3 +602,27 @@ async fn subject_transform_and_republish() {
     })
     .await;
 }
+
+/// `max_age` removes messages on its own, without new publishes to trigger
+/// it — also when the stream was empty before.
+#[tokio::test]
+async fn max_age_expires_an_idle_stream() {
+    each_target(|kind| async move {
+        let broker = start_js(kind, "store")?;
+        let client = connect(&broker.url()).await?;
+        let v = request(
+            &client,
+            "$JS.API.STREAM.CREATE.AGE",
+            r#"{"name":"AGE","subjects":["age"],"max_age":1000000000,"duplicate_window":500000000}"#,
+        )
+        .await?;
+        ensure!(err_code(&v) == 0, "{v}");
+        let js = jetstream::new(client.clone());
+        js.publish("age", "old".into()).await?.await?;
+        tokio::time::sleep(std::time::Duration::from_millis(1600)).await;
+        let v = request(&client, "$JS.API.STREAM.INFO.AGE", "").await?;
+        ensure!(v["state"]["messages"] == 0, "{v}");
+        Ok(())
+    })
+    .await;
+}

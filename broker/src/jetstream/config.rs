@@ -148,6 +148,13 @@ pub struct StreamConfig {
     pub allow_rollup_hdrs: bool,
     #[serde(default)]
     pub allow_msg_ttl: bool,
+    /// Nanoseconds a subject delete marker lives; 0 = no markers.
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "is_zero"
+    )]
+    pub subject_delete_marker_ttl: i64,
     #[serde(
         default,
         deserialize_with = "nullable",
@@ -330,7 +337,6 @@ impl StreamSource {
 /// Request fields that turn on a feature Tern's streams lack, when set to
 /// anything but null/false/0/empty.
 const UNSUPPORTED_FIELDS: &[&str] = &[
-    "subject_delete_marker_ttl",
     "allow_msg_counter",
     "allow_atomic",
     "allow_msg_schedules",
@@ -396,6 +402,12 @@ impl StreamConfig {
                 r.src = ">".into();
             }
         }
+        // Markers are TTL'd roll-ups: nats-server turns both on for them.
+        if self.subject_delete_marker_ttl > 0 {
+            self.allow_msg_ttl = true;
+            self.allow_rollup_hdrs = true;
+            self.deny_purge = false;
+        }
         self.other.retain(|k, v| {
             let keep = PASSIVE_FIELDS.contains(&k.as_str()) && k != "pedantic" && !v.is_null();
             keep || (UNSUPPORTED_FIELDS.contains(&k.as_str()) && is_set(v))
@@ -450,6 +462,23 @@ impl StreamConfig {
             }
         }
         self.check_transforms()?;
+        if self.subject_delete_marker_ttl < 0 {
+            return Err(ApiError::invalid_config(
+                "subject delete marker TTL must not be negative",
+            ));
+        }
+        if self.subject_delete_marker_ttl > 0 {
+            if self.subject_delete_marker_ttl < 1_000_000_000 {
+                return Err(ApiError::invalid_config(
+                    "subject delete marker TTL must be at least 1 second",
+                ));
+            }
+            if self.mirror.is_some() {
+                return Err(ApiError::invalid_config(
+                    "subject delete markers forbidden on mirrors",
+                ));
+            }
+        }
         for source in &self.sources {
             source.check(&self.name)?;
         }

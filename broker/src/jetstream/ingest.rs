@@ -31,6 +31,7 @@ use crate::server::internal::{InternalMessage, InternalSubscription};
 
 use super::config::{Retention, StreamConfig};
 use super::error::{ApiError, JetStreamError};
+use super::markers;
 use super::republish::{LastSequences, ToRepublish, Transforms};
 use super::service::JetStream;
 use super::store::{AppendOptions, ExpectedSubjectSeq, NewMessage, Rollup, StoreFuture, Timestamp};
@@ -149,6 +150,9 @@ pub(crate) async fn run(
     if ingest.stream.config().allow_msg_ttl {
         rebuild_ttl(&ingest.stream).await;
     }
+    // Commits can give an empty stream its first expiry time: with no timer
+    // armed, the loop also wakes on them.
+    let mut appended = ingest.stream.watch_appended();
     loop {
         let expiry = match (ingest.stream.store.next_expiry(), ingest.stream.ttl.next()) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -183,21 +187,8 @@ pub(crate) async fn run(
                 }
             }
             () = ingest.stream.ttl.changed() => {}
-            () = timer => {
-                let now = now_ns();
-                if let Err(e) = ingest.stream.store.expire(now).await {
-                    tracing::error!("JetStream stream '{}': expiring messages: {e}", ingest.stream.name);
-                }
-                let due = ingest.stream.ttl.take_due(now);
-                if !due.is_empty() {
-                    for seq in due {
-                        if let Err(e) = ingest.stream.store.remove(seq).await {
-                            tracing::error!("JetStream stream '{}': expiring message {seq}: {e}", ingest.stream.name);
-                        }
-                    }
-                    ingest.stream.notify_removed();
-                }
-            }
+            _ = appended.changed(), if expiry.is_none() => {}
+            () = timer => ingest.expire(now_ns()).await,
         }
     }
     drop(subs);
@@ -277,6 +268,72 @@ struct Ingest {
 }
 
 impl Ingest {
+    /// Age and per-message TTL remove what is due; with subject delete
+    /// markers configured, a subject's last message is replaced by a marker
+    /// (whose roll-up removes it) instead.
+    async fn expire(&mut self, now: Timestamp) {
+        let config = self.stream.config();
+        let marker_ttl = config.subject_delete_marker_ttl;
+        let store = self.stream.store.clone();
+        let name = self.stream.name.clone();
+        if marker_ttl > 0 {
+            // A no-op through the writer: once it is done, every append this
+            // task submitted has committed, so "last of its subject" below
+            // cannot be overtaken by one still in flight.
+            let _ = store.skip_to(0).await;
+        }
+        if marker_ttl > 0 && config.max_age > 0 {
+            let cutoff = now.saturating_sub(config.max_age);
+            for subject in markers::emptied_by_age(store.as_ref(), cutoff).await {
+                self.leave_marker(subject, marker_ttl, now);
+            }
+        }
+        if let Err(e) = store.expire(now).await {
+            tracing::error!("JetStream stream '{name}': expiring messages: {e}");
+        }
+        let due = self.stream.ttl.take_due(now);
+        if due.is_empty() {
+            return;
+        }
+        for seq in due {
+            if marker_ttl > 0 {
+                if let Some(subject) = markers::needs_marker(store.as_ref(), seq).await {
+                    self.leave_marker(subject, marker_ttl, now);
+                    continue;
+                }
+            }
+            if let Err(e) = store.remove(seq).await {
+                tracing::error!("JetStream stream '{name}': expiring message {seq}: {e}");
+            }
+        }
+        self.stream.notify_removed();
+    }
+
+    /// Stores a subject delete marker on `subject`, through the acker like
+    /// any message (so its own TTL is tracked and consumers hear of it).
+    fn leave_marker(&mut self, subject: Bytes, ttl: i64, now: Timestamp) {
+        let fut = self.stream.store.append(
+            NewMessage {
+                subject,
+                headers: markers::marker_headers(ttl),
+                payload: Bytes::new(),
+                timestamp: now,
+            },
+            AppendOptions {
+                rollup: Some(Rollup::Subject),
+                ..Default::default()
+            },
+        );
+        let _ = self.acks.send(Pending::Append {
+            fut,
+            reply: None,
+            msg_id: None,
+            unwanted: false,
+            expires: Some(now.saturating_add(ttl)),
+            republish: None,
+        });
+    }
+
     fn accept(&mut self, msg: InternalMessage) {
         let config = self.stream.config();
         let reply = if config.no_ack {

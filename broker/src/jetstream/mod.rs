@@ -22,14 +22,14 @@
 //! - [`consumer`]: consumers, durable and ephemeral, push and pull, one
 //!   task each; retention `interest` and `workqueue` release messages as
 //!   their consumers acknowledge them.
-//! - [`ttl`]: per-message TTL (`Nats-TTL`).
+//! - [`ttl`]: per-message TTL (`Nats-TTL`); [`markers`]: subject delete
+//!   markers left when age or TTL empties a subject.
 //!
 //! - [`republish`]: `subject_transform` and `republish`.
 //! - [`sourcing`]: `sources` and `mirror`, copying other streams' messages.
 //!
 //! ## Still to come
-//! Sources and mirrors from other domains, subject delete markers,
-//! compression. Stream configs that ask for those are refused with
+//! Sources and mirrors from other domains, compression. Stream configs that ask for those are refused with
 //! an error naming the feature.
 
 pub mod api;
@@ -37,6 +37,7 @@ pub mod config;
 pub mod consumer;
 pub mod error;
 pub mod ingest;
+pub(crate) mod markers;
 pub(crate) mod republish;
 pub mod service;
 pub(crate) mod sourcing;
