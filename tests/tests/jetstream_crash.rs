@@ -5,6 +5,9 @@
 //! the stream exactly once, and the consumer resumes from its ack floor:
 //! nothing it had acknowledged comes back.
 //!
+//! A second test garbles one stream's file: the broker reports it and
+//! serves the other streams.
+//!
 //! Run against both brokers for the stream half; the consumer half is
 //! Tern's promise (nats-server writes consumer state in the background, so
 //! acks confirmed just before a kill may come back there).
@@ -209,4 +212,54 @@ async fn acknowledged_work_survives_repeated_kill_9() {
         Ok(())
     })
     .await;
+}
+
+/// A damaged stream file does not stop the broker: it says which stream it
+/// could not restore and why, and serves the others.
+#[tokio::test]
+async fn a_corrupt_stream_is_reported_and_the_rest_served() {
+    if !Kind::targets().contains(&Kind::Tern) {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    {
+        let broker = start(Kind::Tern, dir.path()).expect("start");
+        let js = jetstream::new(async_nats::connect(broker.url()).await.expect("connect"));
+        for name in ["GOOD", "BAD"] {
+            js.create_stream(stream::Config {
+                name: name.into(),
+                subjects: vec![format!("{}.>", name.to_lowercase())],
+                ..Default::default()
+            })
+            .await
+            .expect("create");
+            js.publish(format!("{}.x", name.to_lowercase()), "m".into())
+                .await
+                .expect("publish")
+                .await
+                .expect("ack");
+        }
+    }
+    // Garble the middle of BAD's store file (the header too).
+    let file = dir.path().join("jetstream/$G/streams/BAD/stream.redb");
+    let mut data = std::fs::read(&file).expect("read store");
+    let n = data.len();
+    for b in &mut data[..n.min(4096)] {
+        *b ^= 0x5a;
+    }
+    std::fs::write(&file, &data).expect("write store");
+
+    let broker = start(Kind::Tern, dir.path()).expect("restart");
+    let js = jetstream::new(async_nats::connect(broker.url()).await.expect("connect"));
+    let mut good = js.get_stream("GOOD").await.expect("GOOD is served");
+    assert_eq!(good.info().await.expect("info").state.messages, 1);
+    assert!(
+        js.get_stream("BAD").await.is_err(),
+        "BAD should not be served"
+    );
+    let log = broker.stderr();
+    assert!(
+        log.contains("BAD") && log.contains("not restored"),
+        "the log names the stream it could not restore:\n{log}"
+    );
 }
