@@ -70,6 +70,25 @@ async fn direct_get() {
             ],
             "{got:?}"
         );
+        let got = get(d.clone(), r#"{"multi_last":["orders.1","orders.2"]}"#).await?;
+        ensure!(
+            got == [
+                "orders.1@4 ORDERS m4",
+                "orders.2@5 ORDERS m5",
+                "204 EOB pending=0"
+            ],
+            "{got:?}"
+        );
+        let got = get(d.clone(), r#"{"multi_last":["orders.*"],"up_to_seq":3}"#).await?;
+        ensure!(
+            got == [
+                "orders.1@1 ORDERS m1",
+                "orders.2@2 ORDERS m2",
+                "orders.0@3 ORDERS m3",
+                "204 EOB pending=0"
+            ],
+            "{got:?}"
+        );
         let got = get(format!("{d}.orders.2"), "").await?;
         ensure!(got == ["orders.2@5 ORDERS m5"], "{got:?}");
         Ok(())

@@ -1,5 +1,6 @@
 //! `$JS.API.DIRECT.GET.<stream>` (JSON request: by sequence, last or next
-//! by subject, from a start time, batches) and
+//! by subject, from a start time, batches, the last of several subjects
+//! with `multi_last`) and
 //! `$JS.API.DIRECT.GET.<stream>.<subject>` (last message on that subject,
 //! what KV `get` uses). Answers are the stored message itself with
 //! `Nats-Stream`, `Nats-Subject`, `Nats-Sequence`, `Nats-Time-Stamp`
@@ -72,7 +73,7 @@ pub(crate) async fn get(stream: &Stream, body: &[u8]) -> Answer {
         return status(408, "Bad Request");
     }
     if multi {
-        return status(501, "Multi Last Not Supported");
+        return multi_last(stream, req).await;
     }
     serve(stream, req).await
 }
@@ -172,6 +173,111 @@ async fn serve(stream: &Stream, req: Request) -> Answer {
         Bytes::new(),
     ));
     Answer::Raw(out)
+}
+
+/// nats-server's cap on the messages one `multi_last` request returns.
+const MAX_MULTI: usize = 1024;
+
+/// `multi_last`: the last message of every subject matching the filters,
+/// at or below `up_to_seq` (or `up_to_time`), in stream order, then `204
+/// EOB` with `Nats-UpTo-Sequence`.
+async fn multi_last(stream: &Stream, req: Request) -> Answer {
+    let store = &stream.store;
+    let state = store.state();
+    let mut up_to = req.up_to_seq;
+    if let Some(t) = &req.up_to_time {
+        let Some(ts) = parse_time(t) else {
+            return status(408, "Malformed Request");
+        };
+        let seq = store.seq_from_time(ts).await.unwrap_or(0);
+        if seq <= state.first_seq {
+            return status(404, "No Results");
+        }
+        up_to = seq - 1;
+    }
+    if up_to == 0 {
+        up_to = state.last_seq;
+    }
+    let mut seqs = Vec::new();
+    for f in &req.multi_last {
+        let found = if up_to >= state.last_seq {
+            store.last_per_subject(Some(f.as_bytes())).await
+        } else {
+            last_per_subject_up_to(store.as_ref(), f.as_bytes(), req.seq, up_to).await
+        };
+        match found {
+            Ok(v) => seqs.extend(v),
+            Err(_) => return status(404, "Message Not Found"),
+        }
+    }
+    seqs.retain(|s| *s >= req.seq && *s <= up_to);
+    seqs.sort_unstable();
+    seqs.dedup();
+    if seqs.len() > MAX_MULTI {
+        return status(413, "Too Many Results");
+    }
+    if seqs.is_empty() {
+        return status(404, "No Results");
+    }
+    let max_bytes = if req.max_bytes > 0 {
+        req.max_bytes
+    } else {
+        DEFAULT_MAX_BYTES
+    };
+    let mut out = Vec::new();
+    let (mut sent, mut last) = (0usize, 0u64);
+    let mut pending = seqs.len() as u64;
+    for seq in seqs {
+        let Ok(Some(m)) = store.load(seq).await else {
+            return status(404, "Message Not Found");
+        };
+        pending -= 1;
+        sent += m.subject.len() + m.headers.len() + m.payload.len();
+        out.push(reply(stream, &m, Some((pending, last)), req.no_hdr));
+        last = m.seq;
+        if sent >= max_bytes || (req.batch > 0 && out.len() >= req.batch) {
+            break;
+        }
+    }
+    out.push((
+        status_headers(
+            204,
+            "EOB",
+            &[
+                ("Nats-Num-Pending", pending.to_string()),
+                ("Nats-Last-Sequence", last.to_string()),
+                ("Nats-UpTo-Sequence", up_to.to_string()),
+            ],
+        ),
+        Bytes::new(),
+    ));
+    Answer::Raw(out)
+}
+
+/// The last sequence of each subject matching `filter` within
+/// `from..=up_to` (a scan: only for `up_to` below the stream's end).
+async fn last_per_subject_up_to(
+    store: &dyn MessageStore,
+    filter: &[u8],
+    from: u64,
+    up_to: u64,
+) -> Result<Vec<u64>, crate::jetstream::store::StoreError> {
+    let mut last = std::collections::HashMap::new();
+    let mut next = from;
+    loop {
+        let batch = store.load_batch(next, Some(filter), 1024, 8 << 20).await?;
+        let Some(end) = batch.last().map(|m| m.seq) else {
+            break;
+        };
+        for m in batch.iter().filter(|m| m.seq <= up_to) {
+            last.insert(m.subject.clone(), m.seq);
+        }
+        if end >= up_to {
+            break;
+        }
+        next = end + 1;
+    }
+    Ok(last.into_values().collect())
 }
 
 async fn pending_from(store: &dyn MessageStore, from: u64, filter: Option<&[u8]>) -> u64 {
