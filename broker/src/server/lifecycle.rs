@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 use crate::config::Config;
 use crate::jetstream::JetStream;
 use crate::monitor::{join_host_port, Monitor};
+use crate::plugin::Plugins;
 use crate::protocol::info::NATS_COMPAT_VERSION;
 
 use super::error::ServerError;
@@ -32,6 +33,10 @@ impl Server {
     /// Bind the client port and start accepting connections.
     pub async fn start(config: Config) -> Result<Server, ServerError> {
         refuse_unsupported(&config)?;
+        // Plugins load before the port opens: a required one that cannot
+        // load stops start-up, and no client ever sees the broker without
+        // the authorizer or transforms it was configured with.
+        let plugins = load_plugins(&config)?;
         let addr = format!("{}:{}", config.host, config.port);
         let listener = TcpListener::bind(&addr)
             .await
@@ -52,6 +57,7 @@ impl Server {
         }
         let ports_dir = config.ports_file_dir.clone();
         let shared = Arc::new(Shared::new(config, local_addr));
+        shared.replace_plugins(plugins);
         tracing::info!(
             "  Version:  {} (NATS protocol {})",
             crate::VERSION,
@@ -125,7 +131,13 @@ impl Server {
             tracing::warn!("Reload: JetStream settings changes need a restart; keeping them");
             new.jetstream = old.jetstream.clone();
         }
+        // Plugins are reloaded on every reload (their files may have
+        // changed even when the config did not); compiled code is reused
+        // for unchanged files. A required plugin that fails keeps the old
+        // configuration and plugins in force.
+        let plugins = load_plugins(&new)?;
         self.shared.replace_config(new);
+        self.shared.replace_plugins(plugins);
         tracing::info!("Reloaded server configuration");
         Ok(())
     }
@@ -270,6 +282,15 @@ fn interface_addresses() -> Vec<IpAddr> {
     // SAFETY: `head` came from getifaddrs and is freed once.
     unsafe { libc::freeifaddrs(head) };
     out
+}
+
+/// Load the configured plugins (none: no engine is created at all).
+fn load_plugins(config: &Config) -> Result<Plugins, ServerError> {
+    if config.plugins.is_empty() {
+        return Ok(Plugins::default());
+    }
+    let cache = config.plugin_cache();
+    Ok(Plugins::load(&config.plugins, Some(&cache))?)
 }
 
 /// Configured features Tern does not have yet stop a start or a reload,

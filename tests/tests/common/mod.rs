@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod monitoring;
+pub mod plugins;
 
 use std::future::Future;
 use std::sync::Arc;

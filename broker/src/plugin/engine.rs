@@ -1,0 +1,72 @@
+//! The one wasmtime [`Engine`] every plugin shares, and the epoch ticker
+//! that bounds each call's CPU time.
+//!
+//! Engine settings are fixed here so compiled code cached on disk stays
+//! valid between runs: epoch interruption on (a deadline per call), a
+//! bounded wasm stack, the component model. The ticker thread advances the
+//! engine's epoch every [`TICK`]; a store whose deadline (in ticks) passes
+//! traps at the next loop back-edge or function entry. The engine and its
+//! ticker start with the first plugin and live as long as the process, so
+//! a broker without plugins never pays for either.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use wasmtime::{Config, Engine};
+
+use super::error::PluginError;
+
+/// How often the epoch advances: the resolution of call deadlines.
+pub const TICK: Duration = Duration::from_millis(1);
+
+/// Wasm stack a call may use (the host's own stack is separate).
+pub const MAX_WASM_STACK: usize = 512 * 1024;
+
+static ENGINE: OnceLock<Result<Engine, String>> = OnceLock::new();
+
+/// The shared engine, created (with its ticker) on first use.
+pub fn engine() -> Result<&'static Engine, PluginError> {
+    ENGINE
+        .get_or_init(|| {
+            let mut config = Config::new();
+            config.wasm_component_model(true);
+            config.epoch_interruption(true);
+            config.max_wasm_stack(MAX_WASM_STACK);
+            let engine = Engine::new(&config).map_err(|e| e.to_string())?;
+            start_ticker(engine.clone()).map_err(|e| format!("epoch ticker: {e}"))?;
+            Ok(engine)
+        })
+        .as_ref()
+        .map_err(|e| PluginError::Engine(e.clone()))
+}
+
+/// Deadline in ticks for a call of at most `timeout`: one more than the
+/// whole ticks it spans, so a call always gets at least its full time.
+pub fn deadline_ticks(timeout: Duration) -> u64 {
+    let ticks = timeout.as_nanos().div_ceil(TICK.as_nanos());
+    u64::try_from(ticks)
+        .unwrap_or(u64::MAX / 2)
+        .saturating_add(1)
+}
+
+fn start_ticker(engine: Engine) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("tern-plugin-epoch".into())
+        .spawn(move || loop {
+            std::thread::sleep(TICK);
+            engine.increment_epoch();
+        })
+        .map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadlines_round_up_and_add_a_tick() {
+        assert_eq!(deadline_ticks(Duration::from_millis(5)), 6);
+        assert_eq!(deadline_ticks(Duration::from_micros(4500)), 6);
+        assert_eq!(deadline_ticks(Duration::ZERO), 1);
+    }
+}

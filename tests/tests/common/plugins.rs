@@ -1,0 +1,20 @@
+//! Configs for brokers with plugins (Tern only: nats-server has none).
+
+use anyhow::Result;
+use tern_tests::{plugin_cache_dir, plugin_component};
+
+/// One `plugins` entry in .conf syntax: `extra` is the rest of the map
+/// (`subjects: [...]`, `config: {...}`, ...).
+pub fn plugin_entry(component: &str, extra: &str) -> Result<String> {
+    let path = plugin_component(component)?;
+    Ok(format!("  {{ path: \"{}\", {extra} }}\n", path.display()))
+}
+
+/// A config with these `plugins` entries and `rest` (other settings).
+pub fn plugins_config(entries: &[String], rest: &str) -> String {
+    format!(
+        "plugin_cache_dir: \"{}\"\nplugins: [\n{}]\n{rest}\n",
+        plugin_cache_dir().display(),
+        entries.concat()
+    )
+}
