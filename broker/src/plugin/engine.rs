@@ -49,12 +49,23 @@ pub fn deadline_ticks(timeout: Duration) -> u64 {
         .saturating_add(1)
 }
 
+/// Advance the epoch once per [`TICK`] of real time. A late wake-up (a busy
+/// machine) catches up on the ticks it missed, so deadlines follow the clock
+/// rather than the ticker's luck with the scheduler.
 fn start_ticker(engine: Engine) -> std::io::Result<()> {
     std::thread::Builder::new()
         .name("tern-plugin-epoch".into())
-        .spawn(move || loop {
-            std::thread::sleep(TICK);
-            engine.increment_epoch();
+        .spawn(move || {
+            let start = std::time::Instant::now();
+            let mut ticks: u128 = 0;
+            loop {
+                std::thread::sleep(TICK);
+                let due = start.elapsed().as_nanos() / TICK.as_nanos();
+                while ticks < due {
+                    engine.increment_epoch();
+                    ticks += 1;
+                }
+            }
         })
         .map(drop)
 }

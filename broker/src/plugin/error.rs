@@ -44,8 +44,11 @@ pub enum PluginError {
 /// what happens to the message or connection; the broker carries on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CallError {
-    #[error("ran past its {0:?} deadline")]
-    Timeout(std::time::Duration),
+    #[error("ran past its {deadline:?} deadline (stopped after {elapsed:.2?})")]
+    Timeout {
+        deadline: std::time::Duration,
+        elapsed: std::time::Duration,
+    },
     #[error("hit its memory limit of {0} bytes")]
     MemoryLimit(usize),
     #[error("trapped: {0}")]

@@ -144,6 +144,7 @@ impl<W: Hook> Pool<W> {
         store.data_mut().begin_call();
         store.set_epoch_deadline(deadline_ticks(self.limits.timeout));
         let handle = msg.map(|m| store.data_mut().lend(m));
+        let started = Instant::now();
         let result = f(&instance.hook, store, handle);
         store.data_mut().end_lend();
         match result {
@@ -162,7 +163,10 @@ impl<W: Hook> Pool<W> {
                     .downcast_ref::<wasmtime::Trap>()
                     .is_some_and(|t| *t == wasmtime::Trap::Interrupt)
                 {
-                    CallError::Timeout(self.limits.timeout)
+                    CallError::Timeout {
+                        deadline: self.limits.timeout,
+                        elapsed: started.elapsed(),
+                    }
                 } else {
                     CallError::Trap(format!("{e:#}"))
                 };
@@ -179,7 +183,7 @@ impl<W: Hook> Pool<W> {
         let s = &self.stats;
         let total = s.failures.fetch_add(1, Ordering::Relaxed) + 1;
         match &err {
-            CallError::Timeout(_) => &s.timeouts,
+            CallError::Timeout { .. } => &s.timeouts,
             CallError::MemoryLimit(_) => &s.memory_limit,
             CallError::Trap(_) => &s.traps,
             CallError::InvalidOutput(_) => &s.invalid_output,

@@ -114,7 +114,13 @@ impl Session {
         self.batch_in_msgs = 0;
         self.batch_in_bytes = 0;
         self.pending.flush();
-        // A reload swapped the plugins: the next batch uses the new set.
+    }
+
+    /// Start of a read batch: pick up plugins a reload swapped in, so every
+    /// message read after the reload sees the new set (one atomic load per
+    /// batch, not per message).
+    #[inline]
+    pub fn begin_batch(&mut self) {
         let generation = self.shared.plugins_generation();
         if generation != self.plugins_seen {
             self.plugins_seen = generation;
