@@ -63,7 +63,7 @@ build_all() {
       local wcld; wcld="$(rustc --print sysroot)/lib/rustlib/$(rustc -vV | sed -n 's/^host: //p')/bin/wasm-component-ld"
       [ -x "$wcld" ] || { log "no wasm-component-ld in the rustup toolchain ($wcld)"; exit 1; }
       envs=(CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER="$wcld")
-      cargo_cmd=(cargo build --release --target "$TARGET")
+      cargo_cmd=(cargo rustc --release --target "$TARGET" --crate-type cdylib)
       ;;
     debian)
       # Debian's rustc-web builds std from source (nightly flag allowed by
@@ -71,7 +71,7 @@ build_all() {
       envs=(RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1
         CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=/usr/lib/rustlib/x86_64-unknown-linux-gnu/bin/wasm-component-ld
         CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-Clink-arg=--wasm-ld-path=/usr/lib/llvm-22/bin/wasm-ld")
-      cargo_cmd=(/usr/bin/cargo build --release --target "$TARGET" -Zbuild-std=std,panic_abort)
+      cargo_cmd=(/usr/bin/cargo rustc --release --target "$TARGET" --crate-type cdylib -Zbuild-std=std,panic_abort)
       ;;
     *)
       log "no toolchain for $TARGET: run 'rustup target add $TARGET', or 'bash plugins/build.sh install' on Debian"
@@ -95,6 +95,13 @@ build_all() {
 case "${1:-build}" in
   build) build_all ;;
   install) install_debian; build_all ;;
-  test) cd "$root/plugins" && cargo test --quiet -j "${TERN_BUILD_JOBS:-2}" ;;
+  test)
+    # Natively, with the host toolchain: format, lints, unit tests.
+    cd "$root/plugins"
+    export CARGO_TARGET_DIR="$root/target/plugins-native"
+    cargo fmt --all -- --check
+    cargo clippy --quiet --all-targets -j "${TERN_BUILD_JOBS:-2}" -- -D warnings
+    cargo test --quiet -j "${TERN_BUILD_JOBS:-2}"
+    ;;
   *) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -44,7 +44,9 @@ impl Predicate {
                 Some(text.as_str().cmp(self.value.as_str()))
             }
         };
-        let Some(ordering) = ordering else { return false };
+        let Some(ordering) = ordering else {
+            return false;
+        };
         match self.op.as_str() {
             "eq" => ordering.is_eq(),
             "ne" => ordering.is_ne(),
@@ -97,7 +99,7 @@ pub fn decide(
     if predicate.is_some_and(|p| p.matches(&doc)) {
         match downsample_every {
             Some(every) if every > 0 => {
-                if seen.fetch_add(1, Ordering::Relaxed) % every != 0 {
+                if !seen.fetch_add(1, Ordering::Relaxed).is_multiple_of(every) {
                     return FilterResult::Drop;
                 }
             }
@@ -125,8 +127,17 @@ impl StreamFilter for JsonFilter {
             Some("downsample") => config_value("every").and_then(|n| n.parse().ok()),
             _ => None,
         };
-        let redactions: Vec<&str> = config_section("redact").into_iter().map(|(_, v)| v).collect();
-        decide(&msg.payload(), predicate.as_ref(), every, &redactions, &SEEN)
+        let redactions: Vec<&str> = config_section("redact")
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect();
+        decide(
+            &msg.payload(),
+            predicate.as_ref(),
+            every,
+            &redactions,
+            &SEEN,
+        )
     }
 }
 

@@ -44,11 +44,20 @@ impl SubjectTransform for Probe {
             }
             "trap" => panic!("probe asked to trap"),
             "huge" => {
-                let count = config_value("count").and_then(|n| n.parse().ok()).unwrap_or(100_000);
-                TransformResult::Rewrite((0..count).map(|i| Output::to(format!("huge.{i}"))).collect())
+                let count = config_value("count")
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(100_000);
+                TransformResult::Rewrite(
+                    (0..count)
+                        .map(|i| Output::to(format!("huge.{i}")))
+                        .collect(),
+                )
             }
             "fanout" => TransformResult::Rewrite(
-                config_section("to").into_iter().map(|(_, s)| Output::to(s)).collect(),
+                config_section("to")
+                    .into_iter()
+                    .map(|(_, s)| Output::to(s))
+                    .collect(),
             ),
             _ => TransformResult::Keep,
         }

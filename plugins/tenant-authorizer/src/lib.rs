@@ -61,8 +61,14 @@ mod tests {
     fn users_and_nkeys_map_to_tenants() {
         let tenants = [("alice", "acme"), ("bob", "globex")];
         let nkeys = [("UABC", "initech")];
-        assert_eq!(tenant_of(Some("bob"), None, &tenants, &nkeys), Some("globex"));
-        assert_eq!(tenant_of(None, Some("UABC"), &tenants, &nkeys), Some("initech"));
+        assert_eq!(
+            tenant_of(Some("bob"), None, &tenants, &nkeys),
+            Some("globex")
+        );
+        assert_eq!(
+            tenant_of(None, Some("UABC"), &tenants, &nkeys),
+            Some("initech")
+        );
         assert_eq!(tenant_of(Some("eve"), None, &tenants, &nkeys), None);
         assert_eq!(tenant_of(None, None, &tenants, &nkeys), None);
     }
