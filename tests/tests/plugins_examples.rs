@@ -235,3 +235,32 @@ async fn json_filter_drops_and_redacts_on_stream_ingest() -> Result<()> {
     ensure!(raw_stream.info().await?.state.messages == 1);
     Ok(())
 }
+
+/// The config snippets in edge-configs/ load all three example plugins
+/// (`tern -t` compiles each, as a start would, without writing a cache).
+#[test]
+fn edge_config_snippets_load_their_plugins() -> Result<()> {
+    // The snippets point at target/plugins/ relative to themselves.
+    tern_tests::plugin_component("iot-rewriter")?;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for name in ["plugins.conf", "plugins.toml"] {
+        let out = std::process::Command::new(tern_tests::tern_binary()?)
+            .args(["-t", "-c"])
+            .arg(root.join("edge-configs").join(name))
+            .output()?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        ensure!(
+            out.status.success(),
+            "{name}: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for line in [
+            "plugin iot (subject-transform) loads",
+            "plugin tenants (authorizer) loads",
+            "plugin telemetry-filter (stream-filter) loads",
+        ] {
+            ensure!(stdout.contains(line), "{name}: no {line:?} in {stdout}");
+        }
+    }
+    Ok(())
+}
