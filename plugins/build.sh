@@ -2,7 +2,8 @@
 # Builds every plugin in plugins/ from source into a WebAssembly component:
 #
 #   bash plugins/build.sh            # build all -> target/plugins/<crate>.wasm
-#   bash plugins/build.sh install    # install the Debian toolchain (apt), then build
+#   bash plugins/build.sh install    # install Debian's toolchain (apt) unless rustup
+#                                    # has the wasm32 target, then build
 #   bash plugins/build.sh test       # run the plugins' own tests natively
 #
 # Two toolchains work:
@@ -94,7 +95,7 @@ build_all() {
 
 case "${1:-build}" in
   build) build_all ;;
-  install) install_debian; build_all ;;
+  install) [ "$(route)" = rustup ] || install_debian; build_all ;;
   test)
     # Natively, with the host toolchain: format, lints, unit tests.
     cd "$root/plugins"

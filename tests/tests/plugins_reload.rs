@@ -143,3 +143,45 @@ async fn failed_reload_keeps_the_plugins_in_force() -> Result<()> {
     ensure!(p_goes_to(&client, &mut rewritten).await? == "probe.p.x");
     Ok(())
 }
+
+/// Replacing a plugin's file is enough: the broker notices (it polls the
+/// files every second) and reloads, without a signal.
+#[tokio::test]
+async fn changed_plugin_file_reloads_without_a_signal() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("plugin.wasm");
+    std::fs::copy(tern_tests::plugin_component("probe")?, &file)?;
+    let entry = format!(
+        "  {{ path: \"{}\", subjects: [\"devices.>\"], timeout: \"500ms\", config: {{ mode: prefix, site: hq }} }}\n",
+        file.display()
+    );
+    let broker = start_with_config(Kind::Tern, &plugins_config(&[entry], ""))?;
+    let client = connect(&broker.url()).await?;
+    let mut all = client.subscribe(">").await?;
+    flush(&client).await?;
+    client
+        .publish("devices.d1.telemetry", Bytes::from("1"))
+        .await?;
+    flush(&client).await?;
+    let m = next_msg(&mut all).await?;
+    ensure!(m.subject.as_str() == "probe.devices.d1.telemetry", "{m:?}");
+
+    // Swap in another component atomically (write aside, rename over).
+    let aside = dir.path().join("plugin.wasm.new");
+    std::fs::copy(tern_tests::plugin_component("iot-rewriter")?, &aside)?;
+    std::fs::rename(&aside, &file)?;
+    let deadline = Instant::now() + WAIT;
+    while !broker.stderr().contains("Reloaded plugins") {
+        if Instant::now() > deadline {
+            bail!("no reload after the file changed:\n{}", broker.stderr());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    client
+        .publish("devices.d1.telemetry", Bytes::from("2"))
+        .await?;
+    flush(&client).await?;
+    let m = next_msg(&mut all).await?;
+    ensure!(m.subject.as_str() == "site.hq.telemetry.d1", "{m:?}");
+    Ok(())
+}

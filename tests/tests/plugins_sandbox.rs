@@ -17,11 +17,15 @@ use tern_tests::{Broker, BrokerOptions, Kind};
 
 /// A broker with the probe plugin in `mode` bound to `hostile.>`.
 fn hostile_broker(mode: &str, extra: &str) -> Result<Broker> {
+    hostile_broker_with(mode, extra, "")
+}
+
+fn hostile_broker_with(mode: &str, extra: &str, rest: &str) -> Result<Broker> {
     let entry = plugin_entry(
         "probe",
         &format!(r#"subjects: ["hostile.>"], config: {{ mode: {mode}, count: 1000 }} {extra}"#),
     )?;
-    start_with_config(Kind::Tern, &plugins_config(&[entry], ""))
+    start_with_config(Kind::Tern, &plugins_config(&[entry], rest))
 }
 
 /// Wait until the broker's log contains `text`.
@@ -100,7 +104,7 @@ async fn endless_loop_is_stopped_at_its_deadline() -> Result<()> {
 async fn memory_bomb_is_capped() -> Result<()> {
     let broker = hostile_broker(
         "bomb",
-        r#", max_memory: 16MB, timeout: "200ms", quarantine_after: 1000"#,
+        r#", max_memory: 16MB, timeout: "2s", quarantine_after: 1000"#,
     )?;
     let client = connect(&broker.url()).await?;
     let mut ok = subscribe(&client, "calm").await?;
@@ -145,7 +149,7 @@ async fn trap_fails_one_call_with_the_pass_policy() -> Result<()> {
 
 #[tokio::test]
 async fn huge_output_is_refused() -> Result<()> {
-    let broker = hostile_broker("huge", r#", timeout: "100ms""#)?;
+    let broker = hostile_broker("huge", r#", timeout: "2s""#)?;
     let client = connect(&broker.url()).await?;
     let mut all = subscribe(&client, ">").await?;
     client.publish("hostile.huge", Bytes::from("x")).await?;
@@ -163,7 +167,12 @@ async fn huge_output_is_refused() -> Result<()> {
 
 #[tokio::test]
 async fn repeat_offender_is_quarantined() -> Result<()> {
-    let broker = hostile_broker("trap", ", on_failure: pass, quarantine_after: 3")?;
+    let http = tern_tests::free_port();
+    let broker = hostile_broker_with(
+        "trap",
+        ", on_failure: pass, quarantine_after: 3",
+        &format!("http: \"127.0.0.1:{http}\""),
+    )?;
     let client = connect(&broker.url()).await?;
     let mut sub = subscribe(&client, "hostile.>").await?;
     for _ in 0..6 {
@@ -181,6 +190,18 @@ async fn repeat_offender_is_quarantined() -> Result<()> {
     // Only the three calls before the quarantine reached the plugin.
     let failures = log.matches("plugin probe: call failed").count();
     ensure!(failures == 3, "{failures} failed calls logged:\n{log}");
+    // Monitoring shows it too.
+    let varz = tern_tests::http_get(http, "/varz")?.json()?;
+    let p = &varz["plugins"][0];
+    ensure!(
+        p["name"] == "probe"
+            && p["hook"] == "subject-transform"
+            && p["calls"] == 3
+            && p["traps"] == 3
+            && p["skipped"] == 3
+            && p["quarantined"] == true,
+        "{p}"
+    );
     Ok(())
 }
 
@@ -261,7 +282,7 @@ fn unloadable_plugins_are_clear_errors() -> Result<()> {
 /// requests on other subjects are still answered promptly.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn other_clients_are_served_while_a_plugin_misbehaves() -> Result<()> {
-    let broker = hostile_broker("loop", ", quarantine_after: 100000")?;
+    let broker = hostile_broker("loop", r#", timeout: "5ms", quarantine_after: 100000"#)?;
     let url = broker.url();
     let responder = connect(&url).await?;
     let mut service = subscribe(&responder, "svc.echo").await?;

@@ -16,6 +16,7 @@
 //! | `authorizer`   | the authorizer hook (CONNECT)                               |
 //! | `filter`       | the stream-filter hook (JetStream ingest)                   |
 //! | `set`          | the plugins in force, swapped whole on reload               |
+//! | `watch`        | reload when a plugin file changes                           |
 //! | `error`        | [`PluginError`] (loading) and [`CallError`] (one call)      |
 //!
 //! The sandbox: a plugin sees only what `wit/` declares (log, its own
@@ -25,6 +26,10 @@
 //! timeout, memory blow-up or invalid result fails that one call with the
 //! plugin's failure policy (drop, pass, deny), is counted and logged; after
 //! repeated failures the plugin is quarantined until the next reload.
+//!
+//! Plugins reload on SIGHUP (with the rest of the config) and when one of
+//! their files changes; connections keep their place and pick up the new
+//! set at their next read batch.
 
 mod authorizer;
 mod bindings;
@@ -38,6 +43,7 @@ mod loader;
 mod pool;
 mod set;
 mod transform;
+mod watch;
 
 pub use authorizer::{AuthorizerPlugin, ConnectDetails, Verdict};
 pub use bindings::WIT_VERSION;
@@ -46,5 +52,6 @@ pub use error::{CallError, PluginError};
 pub use filter::{filter_for_ingest, Filtered, Filters};
 pub use host::Lent;
 pub use pool::PluginStats;
-pub use set::{PluginSummary, Plugins};
+pub use set::{PluginCounters, PluginSummary, Plugins};
 pub use transform::{OutHeaders, Outgoing, Routed, Transforms};
+pub use watch::watch_files;

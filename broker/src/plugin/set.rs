@@ -91,6 +91,41 @@ impl Plugins {
     }
 }
 
+/// One plugin's counters at one moment, as `/varz` shows them.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PluginCounters {
+    pub name: String,
+    pub hook: &'static str,
+    pub calls: u64,
+    pub failures: u64,
+    pub timeouts: u64,
+    pub memory_limit: u64,
+    pub traps: u64,
+    pub invalid_output: u64,
+    /// Calls answered by the failure policy while quarantined.
+    pub skipped: u64,
+    pub quarantined: bool,
+}
+
+impl PluginSummary {
+    pub fn counters(&self) -> PluginCounters {
+        use std::sync::atomic::Ordering::Relaxed;
+        let s = &self.stats;
+        PluginCounters {
+            name: self.name.clone(),
+            hook: self.hook,
+            calls: s.calls.load(Relaxed),
+            failures: s.failures.load(Relaxed),
+            timeouts: s.timeouts.load(Relaxed),
+            memory_limit: s.memory_limit.load(Relaxed),
+            traps: s.traps.load(Relaxed),
+            invalid_output: s.invalid_output.load(Relaxed),
+            skipped: s.skipped.load(Relaxed),
+            quarantined: s.quarantined.load(Relaxed),
+        }
+    }
+}
+
 fn summary(name: &str, hook: &'static str, stats: &Arc<PluginStats>) -> PluginSummary {
     PluginSummary {
         name: name.to_string(),

@@ -3,6 +3,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,6 +28,9 @@ pub struct Server {
     monitor: Option<Monitor>,
     ports_file: Option<PathBuf>,
     jetstream: Option<Arc<JetStream>>,
+    /// Whether the plugin file watcher runs (it starts with the first
+    /// configured plugin, at start or on a reload).
+    plugin_watcher: AtomicBool,
 }
 
 impl Server {
@@ -80,6 +84,8 @@ impl Server {
             None => None,
         };
         tracing::info!("Server is ready");
+        let plugin_watcher = AtomicBool::new(false);
+        start_plugin_watcher(&shared, &plugin_watcher);
         let accept = tokio::spawn(accept_loop(
             listener,
             shared.clone(),
@@ -91,6 +97,7 @@ impl Server {
             monitor,
             ports_file,
             jetstream,
+            plugin_watcher,
         })
     }
 
@@ -138,6 +145,7 @@ impl Server {
         let plugins = load_plugins(&new)?;
         self.shared.replace_config(new);
         self.shared.replace_plugins(plugins);
+        start_plugin_watcher(&self.shared, &self.plugin_watcher);
         tracing::info!("Reloaded server configuration");
         Ok(())
     }
@@ -282,6 +290,19 @@ fn interface_addresses() -> Vec<IpAddr> {
     // SAFETY: `head` came from getifaddrs and is freed once.
     unsafe { libc::freeifaddrs(head) };
     out
+}
+
+/// Watch the plugin files once plugins are configured (a broker without
+/// plugins runs no watcher). Needs a tokio runtime, as start and SIGHUP
+/// reloads have.
+fn start_plugin_watcher(shared: &Arc<Shared>, started: &AtomicBool) {
+    if shared.config().plugins.is_empty() || started.load(Ordering::Relaxed) {
+        return;
+    }
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        started.store(true, Ordering::Relaxed);
+        runtime.spawn(crate::plugin::watch_files(shared.clone()));
+    }
 }
 
 /// Load the configured plugins (none: no engine is created at all).

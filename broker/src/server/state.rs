@@ -158,6 +158,18 @@ impl Shared {
         self.plugins_generation.fetch_add(1, Ordering::Release);
     }
 
+    /// Put plugins loaded from `config` in force, unless a reload replaced
+    /// that config meanwhile (its own plugins win). Holding the config lock
+    /// across the check and the swap keeps a reload from slipping between.
+    pub fn replace_plugins_if_config(&self, config: &Arc<Config>, plugins: Plugins) -> bool {
+        let current = self.config.read();
+        if !Arc::ptr_eq(&*current, config) {
+            return false;
+        }
+        self.replace_plugins(plugins);
+        true
+    }
+
     /// Swap in a reloaded configuration. Listener address changes need a
     /// restart; everything else applies to new connections (limits) or at
     /// once (authentication).

@@ -2,7 +2,9 @@
 //! whose behaviour comes from its config `mode`. Not an example to copy —
 //! most modes misbehave on purpose, to show the sandbox holds.
 //!
-//! - `keep`: pass every message unchanged (the no-op for benchmarks);
+//! - `keep`: pass every message unchanged without reading it (the no-op
+//!   for benchmarks);
+//! - `subject`: read the subject, then keep the message;
 //! - `prefix`: rewrite to `probe.<subject>` (reads the subject only);
 //! - `payload`: read the whole payload, then keep the message;
 //! - `loop`: spin forever (the CPU deadline must stop it);
@@ -21,6 +23,10 @@ impl SubjectTransform for Probe {
     fn transform(msg: &Message) -> TransformResult {
         match config_value("mode").unwrap_or("keep") {
             "prefix" => TransformResult::to(format!("probe.{}", msg.subject())),
+            "subject" => {
+                std::hint::black_box(msg.subject());
+                TransformResult::Keep
+            }
             "payload" => {
                 let payload = msg.payload();
                 // Use the bytes so the copy cannot be optimised away.

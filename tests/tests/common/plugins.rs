@@ -4,10 +4,21 @@ use anyhow::Result;
 use tern_tests::{plugin_cache_dir, plugin_component};
 
 /// One `plugins` entry in .conf syntax: `extra` is the rest of the map
-/// (`subjects: [...]`, `config: {...}`, ...).
+/// (`subjects: [...]`, `config: {...}`, ...). Unless `extra` sets one, the
+/// call deadline is 500 ms: deadlines are wall-clock time, and a test
+/// machine busy with parallel tests can stall a well-behaved call for more
+/// than the 5 ms default. Tests about deadlines set their own.
 pub fn plugin_entry(component: &str, extra: &str) -> Result<String> {
     let path = plugin_component(component)?;
-    Ok(format!("  {{ path: \"{}\", {extra} }}\n", path.display()))
+    let timeout = if extra.contains("timeout") {
+        ""
+    } else {
+        "timeout: \"500ms\", "
+    };
+    Ok(format!(
+        "  {{ path: \"{}\", {timeout}{extra} }}\n",
+        path.display()
+    ))
 }
 
 /// A config with these `plugins` entries and `rest` (other settings).
