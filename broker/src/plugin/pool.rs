@@ -66,12 +66,21 @@ const INSTANTIATE_TIMEOUT: Duration = Duration::from_millis(200);
 /// Failures logged in full before logging is limited to one a second.
 const LOUD_FAILURES: u64 = 5;
 
+/// A call that took this long marks the plugin slow: its following calls
+/// run with `block_in_place`, so the async worker's other connections move
+/// to another thread instead of waiting out a plugin that spins into its
+/// deadline. A fast call clears the mark (handing off costs microseconds,
+/// too much for the calls a healthy plugin makes).
+const SLOW_CALL: Duration = Duration::from_millis(1);
+
 pub struct Pool<W: Hook> {
     pre: W::Pre,
     info: Arc<PluginInfo>,
     limits: PoolLimits,
     idle: Mutex<Vec<Instance<W>>>,
     consecutive_failures: AtomicU32,
+    /// The last call took [`SLOW_CALL`] or more.
+    slow: AtomicBool,
     last_logged_ms: AtomicU64,
     started: Instant,
     pub stats: Arc<PluginStats>,
@@ -90,6 +99,7 @@ impl<W: Hook> Pool<W> {
             info,
             idle: Mutex::new(Vec::new()),
             consecutive_failures: AtomicU32::new(0),
+            slow: AtomicBool::new(false),
             last_logged_ms: AtomicU64::new(0),
             started: Instant::now(),
             stats: Arc::new(PluginStats::default()),
@@ -145,7 +155,14 @@ impl<W: Hook> Pool<W> {
         store.set_epoch_deadline(deadline_ticks(self.limits.timeout));
         let handle = msg.map(|m| store.data_mut().lend(m));
         let started = Instant::now();
-        let result = f(&instance.hook, store, handle);
+        let hook = &instance.hook;
+        let result = if self.slow.load(Ordering::Relaxed) {
+            off_the_workers(|| f(hook, store, handle))
+        } else {
+            f(hook, store, handle)
+        };
+        self.slow
+            .store(started.elapsed() >= SLOW_CALL, Ordering::Relaxed);
         store.data_mut().end_lend();
         match result {
             Ok(r) => {
@@ -209,5 +226,17 @@ impl<W: Hook> Pool<W> {
             );
         }
         err
+    }
+}
+
+/// Run `f` with `block_in_place` on tokio's multi-threaded runtime (the
+/// binary's); inline anywhere else (a current-thread runtime, no runtime).
+fn off_the_workers<R>(f: impl FnOnce() -> R) -> R {
+    let multi_thread = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if multi_thread {
+        tokio::task::block_in_place(f)
+    } else {
+        f()
     }
 }
