@@ -40,13 +40,12 @@ pub fn engine() -> Result<&'static Engine, PluginError> {
         .map_err(|e| PluginError::Engine(e.clone()))
 }
 
-/// Deadline in ticks for a call of at most `timeout`: one more than the
-/// whole ticks it spans, so a call always gets at least its full time.
-pub fn deadline_ticks(timeout: Duration) -> u64 {
-    let ticks = timeout.as_nanos().div_ceil(TICK.as_nanos());
-    u64::try_from(ticks)
-        .unwrap_or(u64::MAX / 2)
-        .saturating_add(1)
+/// Ticks between two looks at a running call with deadline `timeout`: half
+/// of it, rounded up (see [`super::host`] for why a call is looked at twice
+/// before it is stopped).
+pub fn check_ticks(timeout: Duration) -> u64 {
+    let ticks = timeout.as_nanos().div_ceil(2 * TICK.as_nanos());
+    u64::try_from(ticks).unwrap_or(u64::MAX / 2).max(1)
 }
 
 /// Advance the epoch once per [`TICK`] of real time. A late wake-up (a busy
@@ -75,9 +74,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn deadlines_round_up_and_add_a_tick() {
-        assert_eq!(deadline_ticks(Duration::from_millis(5)), 6);
-        assert_eq!(deadline_ticks(Duration::from_micros(4500)), 6);
-        assert_eq!(deadline_ticks(Duration::ZERO), 1);
+    fn checks_come_every_half_deadline() {
+        assert_eq!(check_ticks(Duration::from_millis(5)), 3);
+        assert_eq!(check_ticks(Duration::from_millis(4)), 2);
+        assert_eq!(check_ticks(Duration::ZERO), 1);
     }
 }

@@ -2,6 +2,16 @@
 //! imports: the `message` resource's accessors, `log`, `config` and the
 //! clocks, plus the memory limiter.
 //!
+//! The deadline is CPU time, checked against the wall clock: the epoch
+//! ticker raises [`HostState::on_deadline`] every half deadline of a call.
+//! At the first look it notes the thread's CPU time; at each later look the
+//! call is stopped if its thread ran for at least half of the time since
+//! the previous look (it is spinning), and extended otherwise (the machine
+//! was busy and the call was waiting for a CPU, which is no fault of the
+//! plugin's). So a loop stops after about its deadline (5–6 ms for 5 ms) on
+//! a machine with a core to spare, and no later than [`HARD_CAP`] deadlines
+//! (10 ms) on one without.
+//!
 //! The message a call is about is lent to the plugin without copying it
 //! into a host structure: [`HostState::lend`] records where the broker's own
 //! bytes are for the duration of one call, and the accessors copy out only
@@ -9,10 +19,12 @@
 //! component model forbids it to keep past the call.
 
 use std::sync::{Arc, OnceLock};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use wasmtime::component::Resource;
-use wasmtime::ResourceLimiter;
+use wasmtime::{ResourceLimiter, UpdateDeadline};
+
+use super::engine::{check_ticks, TICK};
 
 use super::bindings::transform::tern::plugin::{host, types};
 use super::bindings::Level;
@@ -56,10 +68,41 @@ const LOG_LINES_PER_CALL: u32 = 16;
 /// Longest log line kept from a plugin.
 const LOG_LINE_MAX: usize = 1024;
 
+/// However busy the machine, a call is stopped after this many deadlines
+/// (10 ms for the default 5 ms): a plugin that was only waiting for a CPU
+/// gets that much slack, a spinning one no more.
+pub const HARD_CAP: u32 = 2;
+
+/// The running call's deadline bookkeeping.
+struct Deadline {
+    started: Instant,
+    timeout: Duration,
+    /// Thread CPU time and wall time at the previous look, if any.
+    last_look: Option<(Duration, Instant)>,
+    timed_out: bool,
+}
+
+/// CPU time this thread has used (`None` if the clock cannot be read).
+fn thread_cpu() -> Option<Duration> {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes only the timespec it is given.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    (rc == 0).then(|| {
+        Duration::new(
+            u64::try_from(ts.tv_sec).unwrap_or(0),
+            u32::try_from(ts.tv_nsec).unwrap_or(0),
+        )
+    })
+}
+
 /// The data of one plugin instance's store.
 pub struct HostState {
     pub info: Arc<PluginInfo>,
     limiter: Limiter,
+    deadline: Deadline,
     lent: Option<RawLent>,
     /// The handle number of the message lent to the current call.
     lent_rep: u32,
@@ -81,6 +124,12 @@ impl HostState {
                 max_memory,
                 hit: false,
             },
+            deadline: Deadline {
+                started: Instant::now(),
+                timeout: Duration::ZERO,
+                last_look: None,
+                timed_out: false,
+            },
             lent: None,
             lent_rep: 0,
             logged: 0,
@@ -96,10 +145,51 @@ impl HostState {
         self.limiter.hit
     }
 
-    /// Reset per-call state before a call.
-    pub fn begin_call(&mut self) {
+    /// Reset per-call state before a call that started at `started` and may
+    /// use `timeout` of CPU; returns the ticks to the first look at it.
+    pub fn begin_call(&mut self, started: Instant, timeout: Duration) -> u64 {
         self.limiter.hit = false;
         self.logged = 0;
+        self.deadline = Deadline {
+            started,
+            timeout,
+            last_look: None,
+            timed_out: false,
+        };
+        check_ticks(timeout)
+    }
+
+    /// Whether the last call was stopped at its deadline.
+    pub fn timed_out(&self) -> bool {
+        self.deadline.timed_out
+    }
+
+    /// The epoch deadline passed: stop the call, or give it more time (see
+    /// the module docs).
+    pub fn on_deadline(&mut self) -> UpdateDeadline {
+        let d = &mut self.deadline;
+        let now = Instant::now();
+        let left = d
+            .timeout
+            .saturating_mul(HARD_CAP)
+            .saturating_sub(now.duration_since(d.started));
+        // Whole ticks before the hard cap: the next look may not come later.
+        let ticks_left = u64::try_from(left.as_nanos() / TICK.as_nanos()).unwrap_or(u64::MAX);
+        let spinning = match (d.last_look, thread_cpu()) {
+            _ if ticks_left == 0 => true,
+            (Some((cpu0, wall0)), Some(cpu)) => {
+                cpu.saturating_sub(cpu0) * 2 >= now.duration_since(wall0)
+            }
+            // Without a CPU clock the wall clock decides.
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        if spinning {
+            d.timed_out = true;
+            return UpdateDeadline::Interrupt;
+        }
+        d.last_look = thread_cpu().map(|cpu| (cpu, now));
+        UpdateDeadline::Continue(check_ticks(d.timeout).min(ticks_left))
     }
 
     /// Lend `msg` to the plugin for one call; the returned handle is what

@@ -21,7 +21,7 @@ use parking_lot::Mutex;
 use wasmtime::component::Resource;
 use wasmtime::Store;
 
-use super::engine::{deadline_ticks, engine};
+use super::engine::engine;
 use super::error::{CallError, PluginError};
 use super::host::{HostState, Lent, MessageRef, PluginInfo};
 
@@ -125,7 +125,11 @@ impl<W: Hook> Pool<W> {
         let engine = engine().map_err(wasmtime::Error::msg)?;
         let mut store = Store::new(engine, HostState::new(self.info.clone()));
         store.limiter(HostState::limiter);
-        store.set_epoch_deadline(deadline_ticks(INSTANTIATE_TIMEOUT));
+        store.epoch_deadline_callback(|mut ctx| Ok(ctx.data_mut().on_deadline()));
+        let ticks = store
+            .data_mut()
+            .begin_call(Instant::now(), INSTANTIATE_TIMEOUT);
+        store.set_epoch_deadline(ticks);
         let hook = W::instantiate(&self.pre, &mut store)?;
         Ok(Instance { store, hook })
     }
@@ -151,10 +155,10 @@ impl<W: Hook> Pool<W> {
             },
         };
         let store = &mut instance.store;
-        store.data_mut().begin_call();
-        store.set_epoch_deadline(deadline_ticks(self.limits.timeout));
-        let handle = msg.map(|m| store.data_mut().lend(m));
         let started = Instant::now();
+        let ticks = store.data_mut().begin_call(started, self.limits.timeout);
+        store.set_epoch_deadline(ticks);
+        let handle = msg.map(|m| store.data_mut().lend(m));
         let hook = &instance.hook;
         let result = if self.slow.load(Ordering::Relaxed) {
             off_the_workers(|| f(hook, store, handle))
@@ -176,9 +180,9 @@ impl<W: Hook> Pool<W> {
             Err(e) => {
                 let err = if instance.store.data().hit_memory_limit() {
                     CallError::MemoryLimit(self.info.max_memory)
-                } else if e
-                    .downcast_ref::<wasmtime::Trap>()
-                    .is_some_and(|t| *t == wasmtime::Trap::Interrupt)
+                } else if instance.store.data().timed_out()
+                    || e.downcast_ref::<wasmtime::Trap>()
+                        .is_some_and(|t| *t == wasmtime::Trap::Interrupt)
                 {
                     CallError::Timeout {
                         deadline: self.limits.timeout,
