@@ -11,7 +11,7 @@
 
 use std::time::Instant;
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, Result};
 
 use super::report::median;
 use super::throughput::flow;
@@ -113,9 +113,20 @@ pub fn run(quick: bool, rounds: usize) -> Result<()> {
             for (p, &(payload, count)) in payloads.iter().enumerate() {
                 let broker = start(VARIANTS[v].mode, cache.path())?;
                 let cpu0 = cpu_seconds(broker.pid());
-                let rate = flow(&broker.addr(), payload, 1, false, count)
-                    .with_context(|| format!("{} {payload} B", VARIANTS[v].label))?;
+                let rate = flow(&broker.addr(), payload, 1, false, count).map_err(|e| {
+                    let log = broker.stderr();
+                    let tail: Vec<&str> = log.lines().rev().take(5).collect();
+                    anyhow!(
+                        "{} {payload} B: {e:#}; broker log ends:\n{}",
+                        VARIANTS[v].label,
+                        tail.join("\n")
+                    )
+                })?;
                 let cpu = cpu_seconds(broker.pid()) - cpu0;
+                let failed = broker.stderr().matches("call failed").count();
+                if failed > 0 {
+                    println!("  ({failed} plugin call failures logged)");
+                }
                 println!(
                     "round {}/{rounds} {:<30} {payload:>5} B: {:>10.0} msgs/s, broker cpu {:.0} ns/msg",
                     round + 1,
