@@ -24,7 +24,7 @@ out="$root/target/plugins"
 guest_target_dir="$root/target/wasm-guests"
 TARGET=wasm32-unknown-unknown
 DEBIAN_PKGS=(rustc-web cargo-web rust-web-src rust-web-llvm lld-22)
-CRATES=(iot-rewriter tenant-authorizer json-filter probe wrong-version)
+CRATES=(iot-rewriter tenant-authorizer json-filter probe probe-authorizer wrong-version)
 
 log() { echo "[plugins] $*" >&2; }
 

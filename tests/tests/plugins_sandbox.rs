@@ -346,3 +346,46 @@ async fn other_clients_are_served_while_a_plugin_misbehaves() -> Result<()> {
     );
     Ok(())
 }
+
+/// A failing authorizer refuses the connection (the default `deny`), or
+/// lets the broker decide as if it were not there (`pass`); a grant into an
+/// account Tern does not have is refused, not silently ignored.
+#[tokio::test]
+async fn failing_authorizer_applies_its_policy() -> Result<()> {
+    async fn connects(mode: &str, extra: &str) -> Result<(bool, Broker)> {
+        let entry = plugin_entry(
+            "probe-authorizer",
+            &format!(r#"config: {{ mode: {mode} }} {extra}"#),
+        )?;
+        let broker = start_with_config(Kind::Tern, &plugins_config(&[entry], ""))?;
+        let opts = async_nats::ConnectOptions::new().connection_timeout(WAIT);
+        let result = tokio::time::timeout(WAIT * 2, opts.connect(broker.url())).await?;
+        Ok((result.is_ok(), broker))
+    }
+    let (ok, _) = connects("allow", "").await?;
+    ensure!(ok, "a plain allow refused");
+    let (ok, broker) = connects("trap", "").await?;
+    ensure!(!ok, "a trapping authorizer let a client in");
+    ensure!(
+        broker
+            .stderr()
+            .contains("authorizer probe-authorizer failed: trapped"),
+        "{}",
+        broker.stderr()
+    );
+    let (ok, _) = connects("trap", ", on_failure: pass").await?;
+    ensure!(ok, "pass policy refused");
+    let (ok, broker) = connects("loop", r#", timeout: "5ms""#).await?;
+    ensure!(!ok, "a looping authorizer let a client in");
+    ensure!(broker.stderr().contains("ran past its 5ms deadline"));
+    let (ok, broker) = connects("account", "").await?;
+    ensure!(!ok, "a grant into an unknown account let a client in");
+    ensure!(
+        broker
+            .stderr()
+            .contains("account \"other\" requested, but Tern has no accounts yet"),
+        "{}",
+        broker.stderr()
+    );
+    Ok(())
+}
