@@ -389,3 +389,17 @@ async fn failing_authorizer_applies_its_policy() -> Result<()> {
     );
     Ok(())
 }
+
+/// Unbounded recursion hits the wasm stack limit: one failed call.
+#[tokio::test]
+async fn runaway_recursion_hits_the_stack_limit() -> Result<()> {
+    let broker = hostile_broker("recurse", "")?;
+    let client = connect(&broker.url()).await?;
+    let mut calm = subscribe(&client, "calm").await?;
+    client.publish("hostile.deep", Bytes::from("x")).await?;
+    client.publish("calm", Bytes::from("y")).await?;
+    flush(&client).await?;
+    next_msg(&mut calm).await?;
+    wait_log(&broker, "call stack exhausted").await?;
+    Ok(())
+}

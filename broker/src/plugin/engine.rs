@@ -32,6 +32,9 @@ pub fn engine() -> Result<&'static Engine, PluginError> {
             config.wasm_component_model(true);
             config.epoch_interruption(true);
             config.max_wasm_stack(MAX_WASM_STACK);
+            // No wasm backtraces on errors: a failed call is logged in one
+            // line, whatever depth the plugin failed at.
+            config.wasm_backtrace_max_frames(None);
             let engine = Engine::new(&config).map_err(|e| e.to_string())?;
             start_ticker(engine.clone()).map_err(|e| format!("epoch ticker: {e}"))?;
             Ok(engine)

@@ -189,7 +189,7 @@ impl<W: Hook> Pool<W> {
                         elapsed: started.elapsed(),
                     }
                 } else {
-                    CallError::Trap(format!("{e:#}"))
+                    CallError::Trap(describe(&e))
                 };
                 // The instance may be mid-way through anything: never reuse it.
                 drop(instance);
@@ -242,5 +242,22 @@ fn off_the_workers<R>(f: impl FnOnce() -> R) -> R {
         tokio::task::block_in_place(f)
     } else {
         f()
+    }
+}
+
+/// Longest error text kept from a failed call.
+const ERROR_TEXT_MAX: usize = 300;
+
+/// A failed call's error in one short line: the trap when there is one
+/// (`call stack exhausted`, `unreachable` for a guest panic, ...), else the
+/// error chain, cut at [`ERROR_TEXT_MAX`].
+fn describe(e: &wasmtime::Error) -> String {
+    if let Some(trap) = e.downcast_ref::<wasmtime::Trap>() {
+        return trap.to_string();
+    }
+    let text = format!("{e:#}").replace('\n', " ");
+    match text.char_indices().nth(ERROR_TEXT_MAX) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text,
     }
 }

@@ -10,6 +10,7 @@
 //! - `loop`: spin forever (the CPU deadline must stop it);
 //! - `bomb`: allocate until memory runs out (the memory cap must hold);
 //! - `trap`: panic (a trap in the guest);
+//! - `recurse`: recurse without end (the stack limit must stop it);
 //! - `huge`: answer with `count` outputs (default 100000);
 //! - `fanout`: one output per `to.<n>` config entry.
 
@@ -49,6 +50,12 @@ impl SubjectTransform for Probe {
                 }
             }
             "trap" => panic!("probe asked to trap"),
+            "recurse" => {
+                if deeper(std::hint::black_box(1)) == 0 {
+                    return TransformResult::Drop;
+                }
+                TransformResult::Keep
+            }
             "huge" => {
                 let count = config_value("count")
                     .and_then(|n| n.parse().ok())
@@ -68,6 +75,14 @@ impl SubjectTransform for Probe {
             _ => TransformResult::Keep,
         }
     }
+}
+
+/// Recursion the optimiser cannot turn into a loop, with small frames so
+/// the wasm stack (not the guest's own stack in linear memory) runs out.
+#[inline(never)]
+#[allow(unconditional_recursion)] // the point: only the stack limit ends it
+fn deeper(n: u64) -> u64 {
+    std::hint::black_box(deeper(std::hint::black_box(n.wrapping_add(1)))).wrapping_add(1)
 }
 
 tern_plugin_sdk::export_transform!(Probe);
