@@ -10,7 +10,10 @@
 # peer), bcrypt (to make password hashes in auth tests), aiohttp (the seed's
 # health checker), PyYAML (to parse edge-configs/ in deploy_files); from npm:
 # nats.js (tests/js); from Debian: promtool (from the prometheus package) to
-# validate /metrics.
+# validate /metrics. Builds the WebAssembly plugins from source first
+# (plugins/build.sh; on Debian it installs rustc-web, cargo-web,
+# rust-web-src, rust-web-llvm and lld-22 unless rustup has the
+# wasm32-unknown-unknown target).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -63,6 +66,10 @@ else
     echo "promtool not available: the /metrics format check will be skipped" >&2
 fi
 
+echo "== plugins: WebAssembly components from source, and their own checks"
+bash plugins/build.sh install
+bash plugins/build.sh test
+
 echo "== format and lint"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
@@ -70,6 +77,7 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "== benchmark (quick mode: proves it runs, asserts no ratios)"
 cargo build --release -p tern -p tern-tests --quiet
 cargo run --release --quiet -p tern-tests --bin bench -- --quick
+cargo run --release --quiet -p tern-tests --bin bench -- --plugins --quick
 
 echo "== tests"
 cargo build --workspace --quiet

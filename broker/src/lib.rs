@@ -36,6 +36,9 @@
 //!   lame-duck mode.
 //! - [`monitor`]: HTTP monitoring (`/varz`, `/connz`, ... and Prometheus
 //!   `/metrics`), started only when a monitoring port is configured.
+//! - [`plugin`]: sandboxed WebAssembly plugins (wasmtime components):
+//!   subject transforms on inbound publishes, an authorizer at CONNECT,
+//!   stream filters on JetStream ingest.
 //! - [`logging`]: nats-server-style log lines through `tracing`.
 //!
 //! ## Embedding
@@ -55,6 +58,7 @@ pub mod config;
 pub mod jetstream;
 pub mod logging;
 pub mod monitor;
+pub mod plugin;
 pub mod protocol;
 pub mod server;
 pub mod subject;

@@ -53,6 +53,19 @@ fn check_config(config: &Config) -> ExitCode {
     for w in &config.warnings {
         eprintln!("tern: warning: {w}");
     }
+    // Load (compile) every plugin, as a start would, without writing the
+    // compile cache: a check must not leave files behind.
+    match tern::plugin::Plugins::load(&config.plugins, None) {
+        Ok(plugins) => {
+            for p in plugins.summaries() {
+                println!("tern: plugin {} ({}) loads", p.name, p.hook);
+            }
+        }
+        Err(e) => {
+            eprintln!("tern: {e}");
+            return ExitCode::from(1);
+        }
+    }
     if config.unsupported.is_empty() && config.warnings.is_empty() {
         println!("tern: configuration file {name} test is successful");
         ExitCode::SUCCESS

@@ -553,3 +553,27 @@ fn dechunk(mut rest: &str) -> Result<String> {
             .context("chunk not followed by CRLF")?;
     }
 }
+
+/// A plugin component built by `plugins/build.sh`: `$TERN_PLUGINS_DIR/<name>.wasm`,
+/// else `target/plugins/<name>.wasm` in this repository. Fails (it does not
+/// skip) when the component is missing, naming the command that builds it.
+pub fn plugin_component(name: &str) -> Result<PathBuf> {
+    let dir = match std::env::var_os("TERN_PLUGINS_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/plugins"),
+    };
+    let path = dir.join(format!("{name}.wasm"));
+    if !path.is_file() {
+        bail!(
+            "plugin component {} is missing: build the plugins with `bash plugins/build.sh`",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
+/// Compiled-plugin cache the tests share (`plugin_cache_dir`), so each
+/// component is compiled once per build rather than once per broker.
+pub fn plugin_cache_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/plugin-cache-tests")
+}

@@ -339,6 +339,8 @@ impl Applier<'_> {
             "authorization" => super::apply_auth::authorization(self, f)?,
             "jetstream" => super::apply_jetstream::jetstream(self, f)?,
             "store_dir" | "storedir" => super::apply_jetstream::top_level_store_dir(self, f)?,
+            "plugins" => super::apply_plugins::plugins(self, f)?,
+            "plugin_cache_dir" => super::apply_plugins::cache_dir(self, f)?,
             _ => match unsupported::feature_of(&key) {
                 Some((feature, gate)) => {
                     if gate.is_open(f)? {

@@ -19,6 +19,7 @@
 //! | `units`         | sizes, Go durations, Go-style flag numbers             |
 //! | `apply`         | value tree → [`Config`]: top-level keys                |
 //! | `apply_auth`    | the `authorization` block                              |
+//! | `apply_plugins` | the `plugins` list and `plugin_cache_dir`              |
 //! | `unsupported`   | keys of nats-server features Tern lacks                |
 //! | `flags`         | the command line                                       |
 //! | `usage`         | the `-h` text                                          |
@@ -26,6 +27,7 @@
 mod apply;
 mod apply_auth;
 mod apply_jetstream;
+mod apply_plugins;
 mod conf_lexer;
 mod conf_syntax;
 mod error;

@@ -155,6 +155,53 @@ impl JetStreamConfig {
     }
 }
 
+/// What happens when a plugin call fails (trap, timeout, memory cap, invalid
+/// result) or the plugin is quarantined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailurePolicy {
+    /// Transforms and filters: the message is not delivered / not stored.
+    Drop,
+    /// Carry on as if the plugin were not there.
+    Pass,
+    /// Authorizers: the connection is refused.
+    Deny,
+}
+
+/// One entry of `plugins [...]`: a WebAssembly component and how to run it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginConfig {
+    /// Name in logs and monitoring (default: the file name without `.wasm`).
+    pub name: String,
+    /// The component file; relative paths are relative to the config file.
+    pub path: PathBuf,
+    /// Subject transforms: the subjects they apply to (wildcards allowed).
+    pub subjects: Vec<String>,
+    /// Stream filters: the streams they apply to (empty = every stream).
+    pub streams: Vec<String>,
+    /// The plugin's own `config` table, flattened: nested keys joined with
+    /// dots, array elements numbered, values as text.
+    pub config: Vec<(String, String)>,
+    /// Linear memory cap per instance, bytes.
+    pub max_memory: usize,
+    /// CPU deadline per call.
+    pub timeout: Duration,
+    /// `None`: the hook's default (deny for authorizers, drop otherwise).
+    pub on_failure: Option<FailurePolicy>,
+    /// A required plugin that cannot load stops start-up (or a reload);
+    /// an optional one is skipped with a warning.
+    pub required: bool,
+    /// Instances kept ready between calls.
+    pub pool_size: usize,
+    /// Failed calls in a row before the plugin is quarantined.
+    pub quarantine_after: u32,
+    pub origin: Origin,
+}
+
+pub const DEFAULT_PLUGIN_MAX_MEMORY: usize = 16 * 1024 * 1024;
+pub const DEFAULT_PLUGIN_TIMEOUT: Duration = Duration::from_millis(5);
+pub const DEFAULT_PLUGIN_POOL_SIZE: usize = 2;
+pub const DEFAULT_PLUGIN_QUARANTINE_AFTER: u32 = 10;
+
 /// Everything the broker needs to start. Defaults are nats-server's.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -204,6 +251,11 @@ pub struct Config {
     pub max_closed_clients: usize,
     /// JetStream (`jetstream {}`, `-js`, `-sd`).
     pub jetstream: JetStreamConfig,
+    /// WebAssembly plugins (`plugins [...]`), in the order they apply.
+    pub plugins: Vec<PluginConfig>,
+    /// Where compiled plugin code is cached (`plugin_cache_dir`); `None`:
+    /// `<temp dir>/tern-plugin-cache`.
+    pub plugin_cache_dir: Option<PathBuf>,
     /// File the config was loaded from (used by SIGHUP reload).
     pub config_file: Option<PathBuf>,
     /// Configured features Tern does not implement yet.
@@ -226,6 +278,13 @@ pub const DEFAULT_MAX_CLOSED_CLIENTS: usize = 10_000;
 pub const DEFAULT_LAME_DUCK_GRACE_PERIOD: Duration = Duration::from_secs(10);
 
 impl Config {
+    /// Where compiled plugin code is cached.
+    pub fn plugin_cache(&self) -> PathBuf {
+        self.plugin_cache_dir
+            .clone()
+            .unwrap_or_else(|| std::env::temp_dir().join("tern-plugin-cache"))
+    }
+
     /// The host the monitoring listener binds to.
     pub fn monitor_host(&self) -> &str {
         self.http_host.as_deref().unwrap_or(&self.host)
@@ -260,6 +319,8 @@ impl Default for Config {
             no_system_account: false,
             max_closed_clients: DEFAULT_MAX_CLOSED_CLIENTS,
             jetstream: JetStreamConfig::default(),
+            plugins: Vec::new(),
+            plugin_cache_dir: None,
             config_file: None,
             unsupported: Vec::new(),
             warnings: Vec::new(),

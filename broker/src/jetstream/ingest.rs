@@ -48,6 +48,10 @@ pub(crate) enum Control {
     Stop,
 }
 
+/// The error code of a PubAck for a message a stream-filter plugin dropped
+/// (nats-server's general stream failure code; it has no plugins).
+const PLUGIN_DROPPED_ERR_CODE: u16 = 10051;
+
 /// One internal subscription per stream subject.
 pub(crate) fn subscribe(
     js: &Arc<JetStream>,
@@ -340,6 +344,16 @@ impl Ingest {
             None
         } else {
             msg.reply.clone()
+        };
+        // Stream-filter plugins (crate::plugin), before any other check: a
+        // dropped message is refused like any other, with an error PubAck.
+        let msg = match crate::plugin::filter_for_ingest(&self.js.shared, &self.stream.name, msg) {
+            Ok(msg) => msg,
+            Err(why) => {
+                let err = ApiError::new(400, PLUGIN_DROPPED_ERR_CODE, why);
+                let _ = self.acks.send(Pending::Refused { reply, err });
+                return;
+            }
         };
         let pending = match self.check_and_submit(&config, msg) {
             Ok(p) => p,

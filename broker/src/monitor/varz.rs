@@ -83,6 +83,10 @@ pub struct Varz {
     pub slow_consumer_stats: PerKind,
     pub stale_connection_stats: PerKind,
     pub disk_io_wait_stats: DiskIoWaitStats,
+    /// Tern's WebAssembly plugins and their call/failure counters (absent
+    /// when none is loaded; nats-server has no such field).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub plugins: Vec<crate::plugin::PluginCounters>,
 }
 
 /// A subsystem that is off: `{}`.
@@ -137,7 +141,7 @@ pub fn varz(shared: &Shared, state: &MonitorState) -> Varz {
         go: format!("tern {}", crate::VERSION),
         host: shared.local_addr.ip().to_string(),
         port: shared.local_addr.port(),
-        auth_required: shared.auth().required(),
+        auth_required: shared.auth_required(),
         max_connections: cfg.max_connections,
         max_subscriptions: cfg.max_subscriptions,
         ping_interval: duration_nanos(cfg.ping_interval),
@@ -197,6 +201,12 @@ pub fn varz(shared: &Shared, state: &MonitorState) -> Varz {
             ..PerKind::default()
         },
         disk_io_wait_stats: DiskIoWaitStats::default(),
+        plugins: shared
+            .plugins()
+            .summaries()
+            .iter()
+            .map(crate::plugin::PluginSummary::counters)
+            .collect(),
     }
 }
 

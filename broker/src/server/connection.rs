@@ -241,6 +241,7 @@ fn read_batch(
         *read_size = (*read_size / 2).max(MIN_READ);
     }
 
+    session.begin_batch();
     let outcome = apply_buffer(session, rbuf);
     session.end_batch();
     outcome?;

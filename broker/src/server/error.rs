@@ -30,6 +30,8 @@ pub enum ServerError {
     Monitor(#[from] crate::monitor::MonitorError),
     #[error("Could not start JetStream: {0}")]
     JetStream(#[from] crate::jetstream::JetStreamError),
+    #[error("{0}")]
+    Plugin(#[from] crate::plugin::PluginError),
     #[error("invalid listen address {0}")]
     BadAddress(String),
     #[error("I/O error on {addr}: {source}")]

@@ -3,6 +3,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,6 +13,7 @@ use tokio::task::JoinHandle;
 use crate::config::Config;
 use crate::jetstream::JetStream;
 use crate::monitor::{join_host_port, Monitor};
+use crate::plugin::Plugins;
 use crate::protocol::info::NATS_COMPAT_VERSION;
 
 use super::error::ServerError;
@@ -26,12 +28,19 @@ pub struct Server {
     monitor: Option<Monitor>,
     ports_file: Option<PathBuf>,
     jetstream: Option<Arc<JetStream>>,
+    /// Whether the plugin file watcher runs (it starts with the first
+    /// configured plugin, at start or on a reload).
+    plugin_watcher: AtomicBool,
 }
 
 impl Server {
     /// Bind the client port and start accepting connections.
     pub async fn start(config: Config) -> Result<Server, ServerError> {
         refuse_unsupported(&config)?;
+        // Plugins load before the port opens: a required one that cannot
+        // load stops start-up, and no client ever sees the broker without
+        // the authorizer or transforms it was configured with.
+        let plugins = load_plugins(&config)?;
         let addr = format!("{}:{}", config.host, config.port);
         let listener = TcpListener::bind(&addr)
             .await
@@ -52,6 +61,7 @@ impl Server {
         }
         let ports_dir = config.ports_file_dir.clone();
         let shared = Arc::new(Shared::new(config, local_addr));
+        shared.replace_plugins(plugins);
         tracing::info!(
             "  Version:  {} (NATS protocol {})",
             crate::VERSION,
@@ -74,6 +84,8 @@ impl Server {
             None => None,
         };
         tracing::info!("Server is ready");
+        let plugin_watcher = AtomicBool::new(false);
+        start_plugin_watcher(&shared, &plugin_watcher);
         let accept = tokio::spawn(accept_loop(
             listener,
             shared.clone(),
@@ -85,6 +97,7 @@ impl Server {
             monitor,
             ports_file,
             jetstream,
+            plugin_watcher,
         })
     }
 
@@ -125,7 +138,14 @@ impl Server {
             tracing::warn!("Reload: JetStream settings changes need a restart; keeping them");
             new.jetstream = old.jetstream.clone();
         }
+        // Plugins are reloaded on every reload (their files may have
+        // changed even when the config did not); compiled code is reused
+        // for unchanged files. A required plugin that fails keeps the old
+        // configuration and plugins in force.
+        let plugins = load_plugins(&new)?;
         self.shared.replace_config(new);
+        self.shared.replace_plugins(plugins);
+        start_plugin_watcher(&self.shared, &self.plugin_watcher);
         tracing::info!("Reloaded server configuration");
         Ok(())
     }
@@ -270,6 +290,28 @@ fn interface_addresses() -> Vec<IpAddr> {
     // SAFETY: `head` came from getifaddrs and is freed once.
     unsafe { libc::freeifaddrs(head) };
     out
+}
+
+/// Watch the plugin files once plugins are configured (a broker without
+/// plugins runs no watcher). Needs a tokio runtime, as start and SIGHUP
+/// reloads have.
+fn start_plugin_watcher(shared: &Arc<Shared>, started: &AtomicBool) {
+    if shared.config().plugins.is_empty() || started.load(Ordering::Relaxed) {
+        return;
+    }
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        started.store(true, Ordering::Relaxed);
+        runtime.spawn(crate::plugin::watch_files(shared.clone()));
+    }
+}
+
+/// Load the configured plugins (none: no engine is created at all).
+fn load_plugins(config: &Config) -> Result<Plugins, ServerError> {
+    if config.plugins.is_empty() {
+        return Ok(Plugins::default());
+    }
+    let cache = config.plugin_cache();
+    Ok(Plugins::load(&config.plugins, Some(&cache))?)
 }
 
 /// Configured features Tern does not have yet stop a start or a reload,

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use crate::auth::{CompiledPermissions, PublishCache};
 use crate::config::Config;
+use crate::plugin::Transforms;
 use crate::protocol::encode;
 use crate::protocol::{ConnectOptions, Limits};
 use crate::subject::MatchCache;
@@ -36,6 +37,11 @@ pub struct Session {
     /// shared counters once per batch.
     pub batch_in_msgs: u64,
     pub batch_in_bytes: u64,
+    /// The subject transforms in force (`None` when there are none: the
+    /// one check a publish pays without plugins).
+    pub transforms: Option<Arc<Transforms>>,
+    /// The plugin set generation `transforms` came from.
+    plugins_seen: u64,
 }
 
 /// What an operation tells the read loop.
@@ -44,7 +50,9 @@ pub type OpResult = Result<(), CloseReason>;
 impl Session {
     pub fn new(shared: Arc<Shared>, handle: Arc<ClientHandle>) -> Self {
         let config = shared.config();
-        let auth_required = shared.auth().required();
+        let auth_required = shared.auth_required();
+        let plugins_seen = shared.plugins_generation();
+        let transforms = shared.plugins().transforms.clone();
         Session {
             limits: Limits {
                 max_control_line: config.max_control_line,
@@ -64,6 +72,8 @@ impl Session {
             last_in: Instant::now(),
             batch_in_msgs: 0,
             batch_in_bytes: 0,
+            transforms,
+            plugins_seen,
         }
     }
 
@@ -104,6 +114,18 @@ impl Session {
         self.batch_in_msgs = 0;
         self.batch_in_bytes = 0;
         self.pending.flush();
+    }
+
+    /// Start of a read batch: pick up plugins a reload swapped in, so every
+    /// message read after the reload sees the new set (one atomic load per
+    /// batch, not per message).
+    #[inline]
+    pub fn begin_batch(&mut self) {
+        let generation = self.shared.plugins_generation();
+        if generation != self.plugins_seen {
+            self.plugins_seen = generation;
+            self.transforms = self.shared.plugins().transforms.clone();
+        }
     }
 
     /// Send `-ERR 'text'` and close with `reason`.

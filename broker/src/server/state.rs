@@ -16,6 +16,7 @@ use tokio::sync::watch;
 use crate::auth::Authenticator;
 use crate::config::Config;
 use crate::jetstream::JetStream;
+use crate::plugin::Plugins;
 use crate::protocol::info::NATS_COMPAT_VERSION;
 use crate::protocol::ServerInfo;
 use crate::subject::Sublist;
@@ -84,6 +85,11 @@ pub struct Shared {
     monitor_addr: OnceLock<SocketAddr>,
     /// The JetStream service, once started (weak: it holds `Shared`).
     jetstream: OnceLock<Weak<JetStream>>,
+    /// The WebAssembly plugins in force, swapped whole on reload.
+    plugins: RwLock<Arc<Plugins>>,
+    /// Bumped on every swap; connections compare it once per read batch
+    /// to pick up the new set.
+    plugins_generation: AtomicU64,
 }
 
 impl Shared {
@@ -119,6 +125,8 @@ impl Shared {
             max_closed,
             monitor_addr: OnceLock::new(),
             jetstream: OnceLock::new(),
+            plugins: RwLock::new(Arc::new(Plugins::default())),
+            plugins_generation: AtomicU64::new(0),
         }
     }
 
@@ -128,6 +136,38 @@ impl Shared {
 
     pub fn auth(&self) -> Arc<Authenticator> {
         self.auth.read().clone()
+    }
+
+    /// Whether clients must authenticate: users or a token are configured,
+    /// or an authorizer plugin decides who connects.
+    pub fn auth_required(&self) -> bool {
+        self.auth().required() || self.plugins.read().authorizer.is_some()
+    }
+
+    pub fn plugins(&self) -> Arc<Plugins> {
+        self.plugins.read().clone()
+    }
+
+    pub fn plugins_generation(&self) -> u64 {
+        self.plugins_generation.load(Ordering::Acquire)
+    }
+
+    /// Put a new set of plugins in force (start, reload).
+    pub fn replace_plugins(&self, plugins: Plugins) {
+        *self.plugins.write() = Arc::new(plugins);
+        self.plugins_generation.fetch_add(1, Ordering::Release);
+    }
+
+    /// Put plugins loaded from `config` in force, unless a reload replaced
+    /// that config meanwhile (its own plugins win). Holding the config lock
+    /// across the check and the swap keeps a reload from slipping between.
+    pub fn replace_plugins_if_config(&self, config: &Arc<Config>, plugins: Plugins) -> bool {
+        let current = self.config.read();
+        if !Arc::ptr_eq(&*current, config) {
+            return false;
+        }
+        self.replace_plugins(plugins);
+        true
     }
 
     /// Swap in a reloaded configuration. Listener address changes need a
@@ -279,7 +319,7 @@ impl Shared {
             max_payload: cfg.max_payload,
             proto: 1,
             client_id: Some(client_id),
-            auth_required: self.auth().required(),
+            auth_required: self.auth_required(),
             client_ip,
             connect_urls: None,
             ldm: self.run_state() == RunState::LameDuck,

@@ -19,6 +19,10 @@
 //! everything works: it fails (exit 1) on lost messages, errors or
 //! timeouts, never on performance ratios.
 //!
+//! `--plugins` measures what plugins cost instead: Tern with a
+//! subject-transform plugin on every subject against Tern without, and
+//! plugin load times (see `tern_tests::bench::plugins`).
+//!
 //! Profiling aids: `--broker tern|nats-server` runs one side only;
 //! `BENCH_DEBUG=1` prints the request/reply latency distribution. The
 //! per-run lines show each broker's CPU time next to its figure.
@@ -37,6 +41,8 @@ struct Args {
     only: Vec<String>,
     /// Profiling aid: run one broker only (no ratios).
     broker: Option<Kind>,
+    /// Measure what plugins cost instead (Tern with and without).
+    plugins: bool,
 }
 
 fn parse_args() -> Result<Args> {
@@ -45,11 +51,13 @@ fn parse_args() -> Result<Args> {
         rounds: None,
         only: Vec::new(),
         broker: None,
+        plugins: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         match a.as_str() {
             "--quick" => args.quick = true,
+            "--plugins" => args.plugins = true,
             "--rounds" => {
                 args.rounds = Some(
                     it.next()
@@ -81,6 +89,7 @@ fn parse_args() -> Result<Args> {
                     "--quick: tiny counts, one round; proves every scenario works, judges no ratio"
                 );
                 println!("--broker: run against one broker only (for profiling; no ratios)");
+                println!("--plugins: what a subject-transform plugin costs (Tern with vs without), and plugin load times");
                 println!("env: TERN_BIN, NATS_SERVER_BIN override the broker binaries");
                 std::process::exit(0);
             }
@@ -164,6 +173,10 @@ fn real_main() -> Result<bool> {
     let args = parse_args()?;
     let sizes = Sizes::new(args.quick);
     let rounds = args.rounds.unwrap_or(if args.quick { 1 } else { 5 }).max(1);
+    if args.plugins {
+        tern_tests::bench::plugins::run(args.quick, rounds)?;
+        return Ok(true);
+    }
     let selected: Vec<_> = SCENARIOS
         .iter()
         .filter(|s| args.only.is_empty() || args.only.iter().any(|o| s.0.starts_with(o.as_str())))

@@ -6,6 +6,7 @@
 pub mod jetstream;
 pub mod monitoring;
 pub mod python;
+pub mod plugins;
 
 use std::future::Future;
 use std::sync::Arc;

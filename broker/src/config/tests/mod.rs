@@ -6,6 +6,7 @@ mod auth;
 mod conf;
 mod flags;
 mod keys;
+mod plugins;
 
 use super::{parse_conf_str_with_env, parse_toml_str, Config, ConfigError};
 

@@ -1,5 +1,11 @@
-//! CONNECT: the client's options, credentials and protocol level.
+//! CONNECT: the client's options, credentials and protocol level; the
+//! authorizer plugin, when one is configured, decides the permissions.
 
+use std::sync::Arc;
+
+use crate::auth::authenticator::Authenticated;
+use crate::auth::CompiledPermissions;
+use crate::plugin::{ConnectDetails, Verdict};
 use crate::protocol::ConnectOptions;
 use crate::server::outbound::CloseReason;
 use crate::server::session::{OpResult, Session};
@@ -29,35 +35,60 @@ pub fn connect(session: &mut Session, json: &[u8]) -> OpResult {
     }
 
     let auth = session.shared.auth();
-    if auth.required() {
-        // bcrypt is deliberately slow; keep it off the other connections' path
-        // (block_in_place exists only on the multi-threaded runtime, which the
-        // binary uses; an embedder on a current-thread runtime checks inline).
-        let multi_thread = tokio::runtime::Handle::try_current()
-            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-        let outcome = if auth.is_expensive() && multi_thread {
-            tokio::task::block_in_place(|| auth.authenticate(&opts))
-        } else {
-            auth.authenticate(&opts)
-        };
-        match outcome {
-            Ok(who) => {
-                session.permissions = who.permissions.clone();
-                session.handle.set_permissions(who.permissions);
-                session.handle.meta.lock().user = who.user;
-            }
-            Err(e) => {
-                tracing::error!(
-                    "{} - cid:{} - authentication error: {e}",
-                    session.handle.addr,
-                    session.handle.id
-                );
-                return session.fail(
-                    "Authorization Violation",
-                    CloseReason::AuthenticationViolation,
-                );
+    let authorizer = session.shared.plugins().authorizer.clone();
+    if auth.required() || authorizer.is_some() {
+        let mut who = Authenticated::default();
+        if auth.required() {
+            match off_the_workers(auth.is_expensive(), || auth.authenticate(&opts)) {
+                Ok(w) => who = w,
+                Err(e) => {
+                    tracing::error!(
+                        "{} - cid:{} - authentication error: {e}",
+                        session.handle.addr,
+                        session.handle.id
+                    );
+                    return session.fail(
+                        "Authorization Violation",
+                        CloseReason::AuthenticationViolation,
+                    );
+                }
             }
         }
+        if let Some(authorizer) = authorizer {
+            let info = ConnectDetails {
+                user: opts.user.clone(),
+                password: opts.pass.clone(),
+                token: opts.auth_token.clone(),
+                nkey: opts.nkey.clone(),
+                client_name: opts.name.clone(),
+                client_ip: session.handle.addr.ip().to_string(),
+                tls_subject: None,
+            };
+            // A plugin call may take up to its deadline: like bcrypt, keep
+            // it off the worker the other connections need.
+            match off_the_workers(true, || authorizer.authorize(&info)) {
+                Verdict::Allow(Some(p)) => {
+                    who.permissions = Some(Arc::new(CompiledPermissions::new(&p)))
+                }
+                Verdict::Allow(None) | Verdict::Pass => {}
+                Verdict::Deny(reason) => {
+                    tracing::error!(
+                        "{} - cid:{} - authorizer {} denied the connection: {reason}",
+                        session.handle.addr,
+                        session.handle.id,
+                        authorizer.name()
+                    );
+                    return session.fail(
+                        "Authorization Violation",
+                        CloseReason::AuthenticationViolation,
+                    );
+                }
+            }
+            who.user = who.user.or_else(|| opts.user.clone());
+        }
+        session.permissions = who.permissions.clone();
+        session.handle.set_permissions(who.permissions);
+        session.handle.meta.lock().user = who.user;
     }
 
     session.handle.set_connect_flags(headers, opts.echo);
@@ -72,4 +103,17 @@ pub fn connect(session: &mut Session, json: &[u8]) -> OpResult {
     session.opts = opts;
     session.send_ok_if_verbose();
     Ok(())
+}
+
+/// Run `f` where it does not hold up other connections when it may be slow:
+/// `block_in_place` exists only on the multi-threaded runtime, which the
+/// binary uses; an embedder on a current-thread runtime runs it inline.
+fn off_the_workers<R>(slow: bool, f: impl FnOnce() -> R) -> R {
+    let multi_thread = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if slow && multi_thread {
+        tokio::task::block_in_place(f)
+    } else {
+        f()
+    }
 }

@@ -1,5 +1,7 @@
-//! PUB and HPUB: permission check, routing, no-responders.
+//! PUB and HPUB: permission check, subject-transform plugins, routing,
+//! no-responders.
 
+use crate::plugin::{Lent, OutHeaders, Outgoing, Routed};
 use crate::protocol::encode::Delivery;
 use crate::server::delivery::{deliver, write_no_responders, Publisher};
 use crate::server::outbound::CloseReason;
@@ -47,6 +49,62 @@ pub fn publish(
     }
     session.send_ok_if_verbose();
 
+    let delivered = match transform(session, subject, reply, headers, payload) {
+        None => route(session, subject, reply, headers, payload),
+        Some(outputs) => outputs.iter().fold(false, |delivered, out| {
+            let headers = match &out.headers {
+                OutHeaders::Same => headers,
+                OutHeaders::Replaced(h) => h.as_deref(),
+            };
+            route(session, &out.subject, reply, headers, payload) | delivered
+        }),
+    };
+    if !delivered && session.opts.no_responders {
+        if let Some(reply) = reply {
+            no_responders(session, subject, reply);
+        }
+    }
+    Ok(())
+}
+
+/// Run the subject transforms bound to `subject`, if any. `None`: deliver
+/// the message as published. Without transform plugins this is a single
+/// check; the transforms are taken out of the session for the call (no
+/// reference-count traffic) and put back.
+#[inline]
+fn transform(
+    session: &mut Session,
+    subject: &[u8],
+    reply: Option<&[u8]>,
+    headers: Option<&[u8]>,
+    payload: &[u8],
+) -> Option<Vec<Outgoing>> {
+    let transforms = session.transforms.take()?;
+    let routed = transforms.applies_to(subject).then(|| {
+        transforms.run(&Lent {
+            subject,
+            reply,
+            headers,
+            payload,
+        })
+    });
+    session.transforms = Some(transforms);
+    match routed? {
+        Routed::Unchanged => None,
+        Routed::Replaced(outputs) => Some(outputs),
+    }
+}
+
+/// Deliver one message to the subscriptions matching its subject. Returns
+/// whether anyone got it.
+#[inline]
+fn route(
+    session: &mut Session,
+    subject: &[u8],
+    reply: Option<&[u8]>,
+    headers: Option<&[u8]>,
+    payload: &[u8],
+) -> bool {
     let msg = Delivery {
         subject,
         reply,
@@ -67,14 +125,7 @@ pub fn publish(
         id: handle.id,
         echo: handle.echo(),
     };
-    let delivered = !result.is_empty() && deliver(shared, &publisher, result, &msg, pending);
-
-    if !delivered && session.opts.no_responders {
-        if let Some(reply) = reply {
-            no_responders(session, subject, reply);
-        }
-    }
-    Ok(())
+    !result.is_empty() && deliver(shared, &publisher, result, &msg, pending)
 }
 
 /// Tell the requester nobody is listening, on its own subscription for the
