@@ -5,8 +5,8 @@
 
 pub mod jetstream;
 pub mod monitoring;
-pub mod python;
 pub mod plugins;
+pub mod python;
 
 use std::future::Future;
 use std::sync::Arc;
