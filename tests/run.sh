@@ -75,9 +75,10 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 echo "== benchmark (quick mode: proves it runs, asserts no ratios)"
-cargo build --release -p tern -p tern-tests --quiet
-cargo run --release --quiet -p tern-tests --bin bench -- --quick
-cargo run --release --quiet -p tern-tests --bin bench -- --plugins --quick
+# The `ci` profile: release code without fat LTO (see Cargo.toml).
+cargo build --profile ci -p tern -p tern-tests --quiet
+cargo run --profile ci --quiet -p tern-tests --bin bench -- --quick
+cargo run --profile ci --quiet -p tern-tests --bin bench -- --plugins --quick
 
 echo "== tests"
 cargo build --workspace --quiet
