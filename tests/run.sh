@@ -75,8 +75,10 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 echo "== benchmark (quick mode: proves it runs, asserts no ratios)"
-# The `ci` profile: release code without fat LTO (see Cargo.toml).
+# The `ci` profile: release code without fat LTO (see Cargo.toml); the
+# Dockerfile check in deploy_files copies its binary from there.
 cargo build --profile ci -p tern -p tern-tests --quiet
+export TERN_RELEASE_PROFILE=ci
 cargo run --profile ci --quiet -p tern-tests --bin bench -- --quick
 cargo run --profile ci --quiet -p tern-tests --bin bench -- --plugins --quick
 

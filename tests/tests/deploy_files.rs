@@ -139,19 +139,24 @@ fn dockerfile_build_step_produces_a_static_binary_that_runs() -> Result<()> {
     );
     // The cargo build is the one tests/run.sh has done (a second cargo here
     // would wait on the lock of the cargo running this test); the rest of
-    // the step runs as written, with /out in a temp dir.
+    // the step runs as written, with /out in a temp dir. tests/run.sh builds
+    // the `ci` profile (release code without fat LTO) and says so in
+    // TERN_RELEASE_PROFILE: the step then copies from that profile's
+    // directory instead of `release`.
     let out_dir = tempfile::tempdir()?;
+    let profile = std::env::var("TERN_RELEASE_PROFILE").unwrap_or_else(|_| "release".into());
     let script = steps[1..]
         .join(" && ")
-        .replace("/out", &out_dir.path().display().to_string());
+        .replace("/out", &out_dir.path().display().to_string())
+        .replace("/release/", &format!("/{profile}/"));
     let ran = Command::new("sh")
         .args(["-ec", &script])
         .current_dir(repo_root())
         .output()?;
     ensure!(
         ran.status.success(),
-        "the Dockerfile's build step failed here (has `cargo build --release -p tern` run? \
-         tests/run.sh does it):\n{script}\n{}",
+        "the Dockerfile's build step failed here (has `cargo build --release -p tern` run, \
+         or the profile in TERN_RELEASE_PROFILE? tests/run.sh does it):\n{script}\n{}",
         String::from_utf8_lossy(&ran.stderr)
     );
     let binary = out_dir.path().join(copy_src.trim_start_matches("/out/"));
