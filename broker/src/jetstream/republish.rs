@@ -14,7 +14,7 @@ use crate::subject::SubjectTransform;
 
 use super::config::StreamConfig;
 use super::store::Timestamp;
-use super::wire::time_string;
+use super::wire::{time_string, with_headers};
 
 /// The transforms of one stream config, built once per config.
 pub(crate) struct Transforms {
@@ -89,30 +89,23 @@ impl ToRepublish {
     /// Publishes the copy of the message stored at `seq` in `stream`.
     pub fn send(self, shared: &Shared, stream: &str, seq: u64, last: &mut LastSequences) {
         let previous = last.0.insert(self.subject.clone(), seq).unwrap_or(0);
-        let mut hdr = if self.headers.is_empty() {
-            b"NATS/1.0\r\n".to_vec()
-        } else {
-            self.headers
-                .strip_suffix(b"\r\n")
-                .unwrap_or(&self.headers)
-                .to_vec()
-        };
-        let subject = String::from_utf8_lossy(&self.subject);
-        let mut add = |k: &str, v: &str| {
-            hdr.extend_from_slice(format!("{k}: {v}\r\n").as_bytes());
-        };
-        add("Nats-Stream", stream);
-        add("Nats-Subject", &subject);
-        add("Nats-Sequence", &seq.to_string());
-        add("Nats-Time-Stamp", &time_string(self.timestamp));
-        add("Nats-Last-Sequence", &previous.to_string());
+        let mut lines = vec![
+            ("Nats-Stream", stream.to_string()),
+            (
+                "Nats-Subject",
+                String::from_utf8_lossy(&self.subject).into_owned(),
+            ),
+            ("Nats-Sequence", seq.to_string()),
+            ("Nats-Time-Stamp", time_string(self.timestamp)),
+            ("Nats-Last-Sequence", previous.to_string()),
+        ];
         let payload: &[u8] = if self.headers_only {
-            add("Nats-Msg-Size", &self.payload.len().to_string());
+            lines.push(("Nats-Msg-Size", self.payload.len().to_string()));
             b""
         } else {
             &self.payload
         };
-        hdr.extend_from_slice(b"\r\n");
+        let hdr = with_headers(&self.headers, &lines);
         shared.publish_internal(self.dest.as_bytes(), None, Some(&hdr), payload);
     }
 }

@@ -21,7 +21,7 @@ use super::config::StreamSource;
 use super::service::JetStream;
 use super::store::{AppendOptions, NewMessage, StoredMessage};
 use super::stream::Stream;
-use super::wire::{header, now_ns, parse_time};
+use super::wire::{header, now_ns, parse_time, with_headers};
 
 /// How often a missing origin is looked for again.
 const RETRY: Duration = Duration::from_secs(1);
@@ -357,15 +357,7 @@ async fn copy(
 ) -> bool {
     let original = String::from_utf8_lossy(&m.subject).into_owned();
     let value = format!("{origin} {} {src_filter} {dest} {original}", m.seq);
-    let mut hdr = if m.headers.is_empty() {
-        b"NATS/1.0\r\n".to_vec()
-    } else {
-        m.headers
-            .strip_suffix(b"\r\n")
-            .unwrap_or(&m.headers)
-            .to_vec()
-    };
-    hdr.extend_from_slice(format!("Nats-Stream-Source: {value}\r\n\r\n").as_bytes());
+    let hdr = with_headers(&m.headers, &[("Nats-Stream-Source", value)]);
     let subject = route.subject(&m.subject);
     let kind = stream.store.kind();
     let size = kind.msg_size(subject.len(), hdr.len(), m.payload.len());

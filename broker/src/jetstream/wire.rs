@@ -107,6 +107,25 @@ pub fn status_headers(code: u16, description: &str, extra: &[(&str, String)]) ->
     out.into_bytes()
 }
 
+/// A stored header block (empty for none) with `lines` added, as
+/// nats-server adds its `Nats-*` headers to a message it hands out again
+/// (direct get, republish, sources, headers-only consumers).
+pub fn with_headers(block: &[u8], lines: &[(&str, String)]) -> Vec<u8> {
+    let mut out = if block.is_empty() {
+        b"NATS/1.0\r\n".to_vec()
+    } else {
+        block.strip_suffix(b"\r\n").unwrap_or(block).to_vec()
+    };
+    for (k, v) in lines {
+        out.extend_from_slice(k.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(v.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
 /// The value of header `name` (exact case, as nats-server looks its own
 /// headers up) in a raw header block, trimmed.
 pub fn header<'a>(block: Option<&'a [u8]>, name: &str) -> Option<&'a str> {
@@ -160,6 +179,19 @@ mod tests {
         assert_eq!(header(None, "X"), None);
         assert_eq!(time_string(0), ZERO_TIME);
         assert_eq!(time_string(1_500_000_000), "1970-01-01T00:00:01.5Z");
+    }
+
+    #[test]
+    fn headers_are_added_to_a_block() {
+        let added = [("Nats-Stream", "S".to_string())];
+        assert_eq!(
+            with_headers(b"", &added),
+            b"NATS/1.0\r\nNats-Stream: S\r\n\r\n"
+        );
+        assert_eq!(
+            with_headers(b"NATS/1.0\r\nX: 1\r\n\r\n", &added),
+            b"NATS/1.0\r\nX: 1\r\nNats-Stream: S\r\n\r\n"
+        );
     }
 
     #[test]

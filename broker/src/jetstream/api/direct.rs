@@ -13,7 +13,7 @@ use serde::Deserialize;
 use super::Answer;
 use crate::jetstream::store::{MessageStore, StoredMessage};
 use crate::jetstream::stream::Stream;
-use crate::jetstream::wire::{parse_time, status_headers, time_string};
+use crate::jetstream::wire::{parse_time, status_headers, time_string, with_headers};
 
 /// nats-server's default `max_pending` (64 MiB): the byte cap of a batch
 /// without `max_bytes`.
@@ -298,28 +298,19 @@ fn reply(
     if no_hdr {
         return (Vec::new(), m.payload.clone());
     }
-    let mut hdr = if m.headers.is_empty() {
-        b"NATS/1.0\r\n".to_vec()
-    } else {
-        m.headers
-            .strip_suffix(b"\r\n")
-            .unwrap_or(&m.headers)
-            .to_vec()
-    };
-    let mut add = |k: &str, v: &str| {
-        hdr.extend_from_slice(k.as_bytes());
-        hdr.extend_from_slice(b": ");
-        hdr.extend_from_slice(v.as_bytes());
-        hdr.extend_from_slice(b"\r\n");
-    };
-    add("Nats-Stream", &stream.name);
-    add("Nats-Subject", &String::from_utf8_lossy(&m.subject));
-    add("Nats-Sequence", &m.seq.to_string());
-    add("Nats-Time-Stamp", &time_string(m.timestamp));
+    let mut lines = vec![
+        ("Nats-Stream", stream.name.clone()),
+        (
+            "Nats-Subject",
+            String::from_utf8_lossy(&m.subject).into_owned(),
+        ),
+        ("Nats-Sequence", m.seq.to_string()),
+        ("Nats-Time-Stamp", time_string(m.timestamp)),
+    ];
     if let Some((pending, last)) = batch {
-        add("Nats-Num-Pending", &pending.to_string());
-        add("Nats-Last-Sequence", &last.to_string());
+        lines.push(("Nats-Num-Pending", pending.to_string()));
+        lines.push(("Nats-Last-Sequence", last.to_string()));
     }
-    hdr.extend_from_slice(b"\r\n");
+    let hdr = with_headers(&m.headers, &lines);
     (hdr, m.payload.clone())
 }

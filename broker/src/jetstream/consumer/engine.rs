@@ -19,7 +19,7 @@ use crate::jetstream::error::ApiError;
 use crate::jetstream::service::JetStream;
 use crate::jetstream::store::{ConsumerState, StoreFuture, StoredMessage, Timestamp};
 use crate::jetstream::stream::Stream;
-use crate::jetstream::wire::{now_ns, status_headers};
+use crate::jetstream::wire::{now_ns, status_headers, with_headers};
 
 use super::ack::{ack_subject, parse_ack, parse_ack_subject, Ack, AckKind, ACK_PREFIX};
 use super::config::{AckPolicy, ConsumerConfig, DeliverPolicy, ReplayPolicy};
@@ -684,7 +684,10 @@ impl Engine {
         );
         let only_headers;
         let (headers, payload): (Option<&[u8]>, &[u8]) = if self.config.headers_only {
-            only_headers = with_size_header(&m.headers, m.payload.len());
+            only_headers = with_headers(
+                &m.headers,
+                &[("Nats-Msg-Size", m.payload.len().to_string())],
+            );
             (Some(&only_headers), b"")
         } else {
             (
@@ -845,17 +848,6 @@ pub(super) fn heartbeat_headers(dseq: u64, sseq: u64, stalled: Option<&str>) -> 
         extra.push(("Nats-Consumer-Stalled", s.to_string()));
     }
     status_headers(100, "Idle Heartbeat", &extra)
-}
-
-/// The stored headers plus `Nats-Msg-Size` (consumers with `headers_only`).
-fn with_size_header(headers: &[u8], size: usize) -> Vec<u8> {
-    let mut out = if headers.is_empty() {
-        b"NATS/1.0\r\n".to_vec()
-    } else {
-        headers.strip_suffix(b"\r\n").unwrap_or(headers).to_vec()
-    };
-    out.extend_from_slice(format!("Nats-Msg-Size: {size}\r\n\r\n").as_bytes());
-    out
 }
 
 async fn recv_opt(sub: &mut Option<InternalSubscription>) -> Option<InternalMessage> {
