@@ -56,6 +56,7 @@
 pub mod auth;
 pub mod config;
 pub mod jetstream;
+pub mod leaf;
 pub mod logging;
 pub mod monitor;
 pub mod plugin;

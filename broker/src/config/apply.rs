@@ -340,6 +340,7 @@ impl Applier<'_> {
             "jetstream" => super::apply_jetstream::jetstream(self, f)?,
             "store_dir" | "storedir" => super::apply_jetstream::top_level_store_dir(self, f)?,
             "plugins" => super::apply_plugins::plugins(self, f)?,
+            "leaf" | "leafnodes" => super::apply_leafnodes::leafnodes(self, f)?,
             "plugin_cache_dir" => super::apply_plugins::cache_dir(self, f)?,
             _ => match unsupported::feature_of(&key) {
                 Some((feature, gate)) => {

@@ -22,6 +22,13 @@ use super::value::{Kind, Value};
 const HIGH_AUTH_TIMEOUT: Duration = Duration::from_secs(60);
 
 pub(super) fn authorization(cx: &mut Applier<'_>, f: &Field<'_>) -> Result<(), ConfigError> {
+    cx.config.auth = auth_block(cx, f)?;
+    Ok(())
+}
+
+/// One `authorization { ... }` block, wherever it appears (top level,
+/// `leafnodes`).
+pub(super) fn auth_block(cx: &mut Applier<'_>, f: &Field<'_>) -> Result<AuthConfig, ConfigError> {
     let table = f.table()?;
     let mut auth = AuthConfig::default();
     let mut users_array = false;
@@ -39,6 +46,7 @@ pub(super) fn authorization(cx: &mut Applier<'_>, f: &Field<'_>) -> Result<(), C
             "default_permission" | "default_permissions" | "permissions" => {
                 permissions(cx, &child).map(|p| auth.default_permissions = Some(p))
             }
+            "account" => child.string().map(|a| account(cx, a, &child)),
             "auth_callout" | "auth_hook" => {
                 cx.unsupported("auth_callout", &child);
                 Ok(())
@@ -77,9 +85,18 @@ pub(super) fn authorization(cx: &mut Applier<'_>, f: &Field<'_>) -> Result<(), C
             "a password without a user requires nothing; nats-server ignores it too".into(),
         );
     }
-    cx.config.auth = auth;
-    Ok(())
+    Ok(auth)
 }
+
+/// Only the global account exists; naming it binds nothing new.
+fn account(cx: &mut Applier<'_>, name: &str, f: &Field<'_>) {
+    if name != GLOBAL_ACCOUNT {
+        cx.unsupported("accounts", f);
+    }
+}
+
+/// nats-server's default account, the one every client is in.
+pub(super) const GLOBAL_ACCOUNT: &str = "$G";
 
 fn non_empty(s: &str) -> Option<String> {
     (!s.is_empty()).then(|| s.to_string())
@@ -133,6 +150,7 @@ fn user(cx: &mut Applier<'_>, f: &Field<'_>) -> Result<Option<UserConfig>, Confi
             "nkey" => child.string().map(|s| nkey = Some(s.to_string())),
             "user" | "username" => child.string().map(|s| user.user = s.to_string()),
             "pass" | "password" => child.string().map(|s| user.password = s.to_string()),
+            "account" => child.string().map(|a| account(cx, a, &child)),
             "permission" | "permissions" | "authorization" => {
                 permissions(cx, &child).map(|p| user.permissions = Some(p))
             }

@@ -27,6 +27,7 @@
 mod apply;
 mod apply_auth;
 mod apply_jetstream;
+mod apply_leafnodes;
 mod apply_plugins;
 mod conf_lexer;
 mod conf_syntax;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 /// Where a setting came from, so errors and "not supported yet" reports can
 /// point at the exact file and line (or the command-line flag).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Origin {
     /// `file:line` for config files, `command line` for flags.
     pub location: String,
@@ -202,6 +202,38 @@ pub const DEFAULT_PLUGIN_TIMEOUT: Duration = Duration::from_millis(5);
 pub const DEFAULT_PLUGIN_POOL_SIZE: usize = 2;
 pub const DEFAULT_PLUGIN_QUARANTINE_AFTER: u32 = 10;
 
+/// `leafnodes { ... }`: accepting leaf connections (`host`/`port`/`listen`
+/// with their own `authorization`) and soliciting them (`remotes`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LeafNodeConfig {
+    /// Where to accept leaf connections: `None` = not listening.
+    pub listen: Option<(String, u16)>,
+    /// `advertise`: the URL given to soliciting servers instead of ours.
+    pub advertise: Option<String>,
+    /// Users, token or single user that leaf connections authenticate with.
+    pub auth: AuthConfig,
+    pub remotes: Vec<LeafRemoteConfig>,
+    /// Delay between attempts to reconnect a remote (`reconnect`,
+    /// nats-server's default 1 s).
+    pub reconnect: Option<Duration>,
+}
+
+/// One entry of `leafnodes { remotes [...] }`: a hub to connect to.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LeafRemoteConfig {
+    /// `url` / `urls`: tried in turn; credentials may be in the URL.
+    pub urls: Vec<String>,
+    /// Local account bound to the link (only the global account exists).
+    pub account: Option<String>,
+    /// Subjects whose messages are not taken from the hub.
+    pub deny_imports: Vec<String>,
+    /// Subjects whose messages are not sent to the hub.
+    pub deny_exports: Vec<String>,
+    /// `hub: true`: the remote is our leaf, we are its hub.
+    pub hub: bool,
+    pub origin: Origin,
+}
+
 /// Everything the broker needs to start. Defaults are nats-server's.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -251,6 +283,7 @@ pub struct Config {
     pub max_closed_clients: usize,
     /// JetStream (`jetstream {}`, `-js`, `-sd`).
     pub jetstream: JetStreamConfig,
+    pub leafnodes: LeafNodeConfig,
     /// WebAssembly plugins (`plugins [...]`), in the order they apply.
     pub plugins: Vec<PluginConfig>,
     /// Where compiled plugin code is cached (`plugin_cache_dir`); `None`:
@@ -321,6 +354,7 @@ impl Default for Config {
             jetstream: JetStreamConfig::default(),
             plugins: Vec::new(),
             plugin_cache_dir: None,
+            leafnodes: LeafNodeConfig::default(),
             config_file: None,
             unsupported: Vec::new(),
             warnings: Vec::new(),

@@ -32,7 +32,6 @@ const UNSUPPORTED: &[(&[&str], &str, Gate)] = &[
     (&["default_js_domain"], "jetstream domains", Gate::Always),
     (&["cluster"], "cluster", Gate::Always),
     (&["gateway"], "gateway", Gate::Always),
-    (&["leaf", "leafnodes"], "leafnodes", Gate::Always),
     (&["websocket", "ws"], "websocket", Gate::Always),
     (&["mqtt"], "mqtt", Gate::Always),
     (&["tls"], "tls", Gate::Always),

@@ -223,7 +223,11 @@ fn parse_hpub<'a>(
 
 /// The `size` bytes after the control line, if they and their CRLF are all
 /// in the buffer. Anything but CRLF after the payload is a framing error.
-fn take_payload(buf: &[u8], start: usize, size: usize) -> Result<Option<&[u8]>, ProtocolError> {
+pub(crate) fn take_payload(
+    buf: &[u8],
+    start: usize,
+    size: usize,
+) -> Result<Option<&[u8]>, ProtocolError> {
     let end = start + size;
     if buf.len() < end + 2 {
         // The terminator may already be partly visible and wrong.
@@ -245,14 +249,14 @@ fn takes_arguments(op: &[u8]) -> bool {
 }
 
 /// Split a control line into the operation name and the rest.
-fn split_op(line: &[u8]) -> (&[u8], &[u8]) {
+pub(crate) fn split_op(line: &[u8]) -> (&[u8], &[u8]) {
     match line.iter().position(|b| *b == b' ' || *b == b'\t') {
         Some(i) => (&line[..i], &line[i + 1..]),
         None => (line, &[]),
     }
 }
 
-fn trim(s: &[u8]) -> &[u8] {
+pub(crate) fn trim(s: &[u8]) -> &[u8] {
     let start = s
         .iter()
         .position(|b| !b.is_ascii_whitespace())

@@ -104,7 +104,7 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
     );
 }
 
-fn shutdown_socket(sock: &TcpStream) {
+pub(crate) fn shutdown_socket(sock: &TcpStream) {
     use std::os::fd::AsRawFd;
     // SAFETY: the descriptor is owned by `sock`, which outlives this call;
     // shutdown(2) does not close or invalidate it.
@@ -253,7 +253,7 @@ fn read_batch(
 /// socket is drained, so readiness is cleared right away (inside `try_io`,
 /// which only clears it if no new data arrived meanwhile): the next turn
 /// then waits in epoll instead of making a `recv` that would block.
-fn read_once(sock: &TcpStream, rbuf: &mut BytesMut) -> io::Result<usize> {
+pub(crate) fn read_once(sock: &TcpStream, rbuf: &mut BytesMut) -> io::Result<usize> {
     use std::os::fd::AsRawFd;
     let fd = sock.as_raw_fd();
     let mut drained = None;

@@ -7,6 +7,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use crate::leaf::encode::write_lmsg;
+use crate::leaf::LeafHandle;
 use crate::protocol::encode::{write_msg, Delivery};
 use crate::subject::MatchResult;
 
@@ -21,6 +23,7 @@ use super::subscription::{Receiver, Subscription, Take};
 pub struct PendingFlush {
     mark: u64,
     clients: Vec<Arc<ClientHandle>>,
+    leafs: Vec<Arc<LeafHandle>>,
 }
 
 /// Batch marks come from one counter so that no two batches anywhere share
@@ -37,6 +40,7 @@ impl Default for PendingFlush {
         PendingFlush {
             mark: next_mark(),
             clients: Vec::new(),
+            leafs: Vec::new(),
         }
     }
 }
@@ -58,8 +62,25 @@ impl PendingFlush {
         }
     }
 
+    /// Note the outcome of an append to a leaf link.
+    #[inline]
+    pub fn note_leaf(&mut self, leaf: &Arc<LeafHandle>, pushed: Pushed) {
+        if pushed == Pushed::FirstInBatch {
+            self.leafs.push(leaf.clone());
+        }
+    }
+
     /// Flush every receiver once; start a new batch.
     pub fn flush(&mut self) {
+        if !self.leafs.is_empty() {
+            for leaf in self.leafs.drain(..) {
+                leaf.out.flush_or_wake();
+            }
+            if self.clients.is_empty() {
+                self.mark = next_mark();
+                return;
+            }
+        }
         if self.clients.is_empty() {
             return;
         }
@@ -83,43 +104,123 @@ impl PendingFlush {
 
 /// Who is publishing, as far as delivery cares.
 #[derive(Debug, Clone, Copy)]
-pub struct Publisher {
+pub struct Publisher<'a> {
     pub id: u64,
     /// Whether the publisher's own subscriptions get its messages.
     pub echo: bool,
+    /// For a message from a leaf link: the queue groups (space separated)
+    /// the sender picked this server for; no other group gets it. `None`
+    /// for clients: every matching group gets one copy.
+    pub queues: Option<&'a [u8]>,
 }
 
 /// Deliver `msg` from `publisher` to `result`. Returns whether anyone got it.
+///
+/// Leaf links get at most one copy each (`LMSG`), naming the queue groups
+/// they were picked for; a queue group prefers local members and falls
+/// back to a leaf link only when none can take the message.
 pub fn deliver(
     shared: &Shared,
-    publisher: &Publisher,
+    publisher: &Publisher<'_>,
     result: &MatchResult<Subscription>,
     msg: &Delivery<'_>,
     pending: &mut PendingFlush,
 ) -> bool {
     let echo = publisher.echo;
     let mut delivered = false;
+    let mut links = LinkTargets::default();
     for sub in &result.plain {
         if !echo && sub.receiver.id() == publisher.id {
+            continue;
+        }
+        if let Receiver::Leaf(link) = &sub.receiver {
+            if link.id != publisher.id && link.may_send(msg.subject) {
+                links.add(link, None);
+            }
             continue;
         }
         delivered |= deliver_to(shared, sub, msg, pending);
     }
     for group in &result.queues {
+        if let Some(picked) = publisher.queues {
+            if !names_queue(picked, &group.name) {
+                continue;
+            }
+        }
         let n = group.members.len();
         let start = group.next_start();
+        let mut fallback = None;
+        let mut taken = false;
         for i in 0..n {
             let sub = &group.members[(start + i) % n];
             if !echo && sub.receiver.id() == publisher.id {
                 continue;
             }
+            if let Receiver::Leaf(link) = &sub.receiver {
+                if fallback.is_none() && link.id != publisher.id && link.may_send(msg.subject) {
+                    fallback = Some(link);
+                }
+                continue;
+            }
             if deliver_to(shared, sub, msg, pending) {
-                delivered = true;
+                taken = true;
                 break;
             }
         }
+        if !taken {
+            if let Some(link) = fallback {
+                links.add(link, Some(&group.name));
+            }
+        }
+    }
+    if !links.0.is_empty() {
+        delivered |= links.send(msg, pending);
     }
     delivered
+}
+
+/// Is `name` one of the space-separated queue names in `list`?
+fn names_queue(list: &[u8], name: &[u8]) -> bool {
+    list.split(|b| *b == b' ').any(|q| q == name)
+}
+
+/// The leaf links one message goes to, each with the queue groups it was
+/// picked for. Empty (no allocation) unless a leaf link matched.
+#[derive(Default)]
+struct LinkTargets<'r>(Vec<(&'r Arc<LeafHandle>, Vec<&'r [u8]>)>);
+
+impl<'r> LinkTargets<'r> {
+    fn add(&mut self, link: &'r Arc<LeafHandle>, queue: Option<&'r [u8]>) {
+        let at = match self.0.iter().position(|(l, _)| Arc::ptr_eq(l, link)) {
+            Some(at) => at,
+            None => {
+                self.0.push((link, Vec::new()));
+                self.0.len() - 1
+            }
+        };
+        if let Some(q) = queue {
+            self.0[at].1.push(q);
+        }
+    }
+
+    fn send(&self, msg: &Delivery<'_>, pending: &mut PendingFlush) -> bool {
+        let mut delivered = false;
+        for (link, queues) in &self.0 {
+            let headers = link.headers();
+            let size = msg.payload.len()
+                + if headers {
+                    msg.headers.map_or(0, <[u8]>::len)
+                } else {
+                    0
+                };
+            let pushed = link.out.push_message(pending.mark(), size, |buf| {
+                write_lmsg(buf, msg, queues, headers)
+            });
+            pending.note_leaf(link, pushed);
+            delivered |= pushed != Pushed::Rejected;
+        }
+        delivered
+    }
 }
 
 /// One copy to one subscription. False when it could not take the message
@@ -157,6 +258,8 @@ fn deliver_to(
             pushed != Pushed::Rejected
         }
         Receiver::Internal(inbox) => inbox.deliver(msg),
+        // Leaf links are served by `LinkTargets`, one copy per link.
+        Receiver::Leaf(_) => false,
     };
     if last {
         remove_subscription(shared, sub);
@@ -166,9 +269,12 @@ fn deliver_to(
 
 /// Take a subscription out of the index and out of its client's table.
 pub fn remove_subscription(shared: &Shared, sub: &Arc<Subscription>) {
-    shared
+    if shared
         .sublist
-        .remove(&sub.subject, sub.queue.as_deref(), sub);
+        .remove(&sub.subject, sub.queue.as_deref(), sub)
+    {
+        shared.leafs.changed(sub, -1);
+    }
     if let Receiver::Client(client) = &sub.receiver {
         let mut subs = client.subs.lock();
         if subs.get(&sub.sid).is_some_and(|s| Arc::ptr_eq(s, sub)) {

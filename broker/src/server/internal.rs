@@ -138,6 +138,7 @@ impl Shared {
         self.sublist
             .insert(subject.as_bytes(), queue.map(str::as_bytes), sub.clone())
             .map_err(|_| InternalError::InvalidSubject(subject.to_string()))?;
+        self.leafs.changed(&sub, 1);
         Ok(InternalSubscription {
             shared: self.clone(),
             sub,
@@ -176,7 +177,11 @@ impl Shared {
             return false;
         }
         // Internal publishers never match their own id (0 is no client's).
-        let publisher = Publisher { id: 0, echo: true };
+        let publisher = Publisher {
+            id: 0,
+            echo: true,
+            queues: None,
+        };
         let mut pending = PendingFlush::default();
         let delivered = deliver(self, &publisher, &result, msg, &mut pending);
         pending.flush();

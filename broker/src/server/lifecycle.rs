@@ -21,6 +21,41 @@ use super::listener::accept_loop;
 use super::outbound::{CloseReason, Pushed};
 use super::state::{RunState, Shared};
 
+/// Open the leafnode port and dial the remotes, when configured.
+async fn start_leafnodes(shared: &Arc<Shared>) -> Result<(), ServerError> {
+    let config = shared.config();
+    if let Some((host, port)) = &config.leafnodes.listen {
+        let addr = format!("{host}:{port}");
+        let listener = TcpListener::bind(&addr)
+            .await
+            .map_err(|source| ServerError::Bind {
+                addr: addr.clone(),
+                source,
+            })?;
+        let bound = listener
+            .local_addr()
+            .map_err(|source| ServerError::Bind { addr, source })?;
+        let _ = shared.leafs.listen_addr.set(bound);
+        tracing::info!("Listening for leafnode connections on {bound}");
+        tokio::spawn(crate::leaf::listener::accept_loop(
+            listener,
+            shared.clone(),
+            shared.watch_run_state(),
+        ));
+    }
+    for remote in &config.leafnodes.remotes {
+        if remote.urls.is_empty() {
+            continue;
+        }
+        tokio::spawn(crate::leaf::remote::solicit(
+            shared.clone(),
+            Arc::new(remote.clone()),
+            shared.watch_run_state(),
+        ));
+    }
+    Ok(())
+}
+
 /// A running broker. Dropping it does not stop it; call [`Server::shutdown`].
 pub struct Server {
     shared: Arc<Shared>,
@@ -74,6 +109,7 @@ impl Server {
             false => None,
         };
         let monitor = Monitor::start(&shared).await?;
+        start_leafnodes(&shared).await?;
         tracing::info!("Listening for client connections on {local_addr}");
         let ports_file = match ports_dir {
             Some(dir) => Some(write_ports_file(
@@ -189,6 +225,9 @@ impl Server {
     pub async fn shutdown(self) {
         self.shared.set_run_state(RunState::ShuttingDown);
         let _ = self.accept.await;
+        for link in self.shared.leafs.links() {
+            link.out.close(CloseReason::ServerShutdown);
+        }
         for client in self.shared.clients() {
             client.out.close(CloseReason::ServerShutdown);
         }

@@ -174,6 +174,11 @@ impl Outbound {
         }
     }
 
+    /// The local end of the socket (the address a peer reached us on).
+    pub fn local_addr(&self) -> Option<std::net::SocketAddr> {
+        self.sock.local_addr().ok()
+    }
+
     /// Messages and payload bytes delivered to this connection so far.
     pub fn delivered(&self) -> (u64, u64) {
         let st = self.state.lock();

@@ -16,6 +16,7 @@ use tokio::sync::watch;
 use crate::auth::Authenticator;
 use crate::config::Config;
 use crate::jetstream::JetStream;
+use crate::leaf::LeafRegistry;
 use crate::plugin::Plugins;
 use crate::protocol::info::NATS_COMPAT_VERSION;
 use crate::protocol::ServerInfo;
@@ -65,6 +66,8 @@ pub struct Shared {
     config: RwLock<Arc<Config>>,
     auth: RwLock<Arc<Authenticator>>,
     pub sublist: Sublist<Subscription>,
+    /// Leaf links and the interest they were told about.
+    pub leafs: LeafRegistry,
     clients: Mutex<FxHashMap<u64, Arc<ClientHandle>>>,
     next_client_id: AtomicU64,
     pub totals: Totals,
@@ -107,10 +110,12 @@ impl Shared {
             0
         };
         let now = SystemTime::now();
+        let leafnodes = config.leafnodes.listen.is_some() || !config.leafnodes.remotes.is_empty();
         Shared {
             config: RwLock::new(Arc::new(config)),
             auth: RwLock::new(Arc::new(auth)),
             sublist: Sublist::new(),
+            leafs: LeafRegistry::new(leafnodes),
             clients: Mutex::new(FxHashMap::default()),
             next_client_id: AtomicU64::new(1),
             totals: Totals::default(),

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::client::ClientHandle;
 use super::internal::InternalInbox;
+use crate::leaf::LeafHandle;
 
 /// Where a subscription's messages go.
 pub enum Receiver {
@@ -14,6 +15,9 @@ pub enum Receiver {
     /// A service inside the broker (system requests, JetStream): owned
     /// copies go into its inbox, read by the service's own task.
     Internal(Arc<InternalInbox>),
+    /// Interest a leaf link advertised (`LS+`): messages go over the link
+    /// as `LMSG`.
+    Leaf(Arc<LeafHandle>),
 }
 
 impl Receiver {
@@ -24,6 +28,7 @@ impl Receiver {
         match self {
             Receiver::Client(c) => c.id,
             Receiver::Internal(i) => i.id(),
+            Receiver::Leaf(l) => l.id,
         }
     }
 }

@@ -124,6 +124,7 @@ fn route(
     let publisher = Publisher {
         id: handle.id,
         echo: handle.echo(),
+        queues: None,
     };
     !result.is_empty() && deliver(shared, &publisher, result, &msg, pending)
 }

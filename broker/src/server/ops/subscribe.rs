@@ -66,6 +66,7 @@ pub fn subscribe(
         session.send_err("Invalid Subject");
         return Ok(());
     }
+    session.shared.leafs.changed(&sub, 1);
     handle.subs.lock().insert(sid.into(), sub);
     session.send_ok_if_verbose();
     Ok(())

@@ -1,0 +1,613 @@
+//! The task that runs one leaf link, accepted or solicited: the
+//! handshake (INFO / CONNECT, authentication on the accepting side), then
+//! interest (`LS+`/`LS-`) and messages (`LMSG`) both ways, with PING/PONG
+//! keeping the link honest.
+//!
+//! Control lines are tiny and written into the same outbound buffer as
+//! messages, so a PONG waits at most behind what is already queued; the
+//! ping timer only counts missed PONGs after a full interval without any
+//! inbound traffic, so a slow link busy with data is not called stale.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, BytesMut};
+use tokio::net::TcpStream;
+use tokio::time::sleep_until;
+
+use crate::config::LeafRemoteConfig;
+use crate::protocol::encode::{self, Delivery};
+use crate::protocol::{Limits, ProtocolError};
+use crate::server::connection::{read_once, shutdown_socket};
+use crate::server::delivery::PendingFlush;
+use crate::server::outbound::{CloseReason, Flush, Outbound};
+use crate::server::state::Shared;
+use crate::server::subscription::Subscription;
+use crate::subject::MatchCache;
+
+use super::handle::{DenyList, LeafHandle, JETSTREAM_DENY};
+use super::handshake::{LeafConnect, LeafInfo};
+use super::inbound;
+use super::parser::{parse_leaf_op, LeafOp, LeafParsed};
+
+/// How long a soliciting side waits for the hub's first INFO and for its
+/// answer to CONNECT; generous so that links with long round trips
+/// (satellite, cellular) complete the handshake.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Which side of the link this server is.
+pub enum Role {
+    /// We accepted it on the leafnode port.
+    Accepted,
+    /// We dialled it for a `remotes` entry, with the credentials of the
+    /// URL in use.
+    Solicited {
+        remote: Arc<LeafRemoteConfig>,
+        user: Option<String>,
+        pass: Option<String>,
+    },
+}
+
+/// How a link ended, for the reconnect policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    Closed(CloseReason),
+    /// The remote (or we) found a loop: wait longer before redialling.
+    Loop,
+    /// The remote is not a leafnode port.
+    WrongPort,
+}
+
+/// Where the handshake stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Accepting side: waiting for CONNECT.
+    AwaitConnect,
+    /// Soliciting side: waiting for the hub's first INFO.
+    AwaitInfo,
+    /// Soliciting side: CONNECT sent, waiting for the INFO that confirms it.
+    AwaitConnectInfo,
+    /// Registered: interest and messages flow.
+    Linked,
+}
+
+pub(super) struct Link {
+    pub shared: Arc<Shared>,
+    pub handle: Arc<LeafHandle>,
+    role: Role,
+    stage: Stage,
+    pub limits: Limits,
+    pub cache: MatchCache<Subscription>,
+    pub pending: PendingFlush,
+    pings_out: u32,
+    last_in: Instant,
+    ended: Option<Ended>,
+}
+
+/// Run a leaf link on `stream` until it closes.
+pub async fn run(shared: Arc<Shared>, stream: TcpStream, addr: SocketAddr, role: Role) -> Ended {
+    let _ = stream.set_nodelay(true);
+    let sock = Arc::new(stream);
+    let config = shared.config();
+    let id = shared.next_client_id();
+    let mut import_deny = DenyList::new(JETSTREAM_DENY.iter().map(|s| s.to_string()));
+    if let Role::Solicited { remote, .. } = &role {
+        import_deny.add(remote.deny_imports.iter().cloned());
+    }
+    let handle = Arc::new(LeafHandle::new(
+        id,
+        addr,
+        // Leaf links carry everything for a whole server: nats-server sets
+        // no pending limit on them, Tern a generous one.
+        Outbound::new(sock.clone(), config.max_pending.max(64 * 1024 * 1024)),
+        matches!(role, Role::Solicited { .. }),
+        import_deny,
+    ));
+    let stage = match role {
+        Role::Accepted => Stage::AwaitConnect,
+        Role::Solicited { .. } => Stage::AwaitInfo,
+    };
+    let mut link = Link {
+        limits: Limits {
+            max_control_line: config.max_control_line.max(64 * 1024),
+            max_payload: config.max_payload,
+        },
+        shared: shared.clone(),
+        handle: handle.clone(),
+        role,
+        stage,
+        cache: MatchCache::default(),
+        pending: PendingFlush::default(),
+        pings_out: 0,
+        last_in: Instant::now(),
+        ended: None,
+    };
+    if link.stage == Stage::AwaitConnect {
+        tracing::debug!("{addr} - lid:{id} - Leafnode connection created");
+        let info = link.leaf_info(false).to_line();
+        link.send(&info);
+    }
+    let reason = serve(&mut link, &sock).await;
+    let registered = link.stage == Stage::Linked;
+    link.pending.flush();
+    handle.out.flush_final();
+    shutdown_socket(&sock);
+    if registered {
+        shared.leafs.unregister(id);
+    }
+    inbound::drop_all_interest(&shared, &handle);
+    let name = handle.meta.lock().name.clone();
+    if registered {
+        tracing::info!(
+            "{addr} - lid:{id} - Leafnode connection closed: {} - Remote: {name}",
+            reason.as_str()
+        );
+    } else {
+        tracing::debug!(
+            "{addr} - lid:{id} - Leafnode connection closed: {}",
+            reason.as_str()
+        );
+    }
+    link.ended.unwrap_or(Ended::Closed(reason))
+}
+
+async fn serve(link: &mut Link, sock: &Arc<TcpStream>) -> CloseReason {
+    let handle = link.handle.clone();
+    let config = link.shared.config();
+    let mut rbuf = BytesMut::new();
+    let ping_interval = config.ping_interval.max(Duration::from_millis(10));
+    let now = Instant::now();
+    let mut ping_at = now + ping_interval;
+    let handshake_by = now
+        + match link.stage {
+            Stage::AwaitConnect => config
+                .leafnodes
+                .auth
+                .timeout
+                .unwrap_or(Duration::from_secs(2))
+                .max(Duration::from_secs(2)),
+            _ => HANDSHAKE_TIMEOUT,
+        };
+    let mut blocked_since: Option<Instant> = None;
+    let timer = sleep_until(handshake_by.min(ping_at).into());
+    tokio::pin!(timer);
+    let woken = handle.out.woken();
+    tokio::pin!(woken);
+    link.pending.flush();
+    loop {
+        if let Some(reason) = handle.out.closing() {
+            return reason;
+        }
+        tokio::select! {
+            biased;
+            _ = &mut woken => {
+                woken.set(handle.out.woken());
+                match handle.out.flush() {
+                    Flush::Done => blocked_since = None,
+                    Flush::Blocked => { blocked_since.get_or_insert_with(Instant::now); }
+                    Flush::Closing => {}
+                    Flush::Failed => return CloseReason::WriteError,
+                }
+            }
+            ready = sock.readable() => {
+                if ready.is_err() {
+                    return CloseReason::ReadError;
+                }
+                if rbuf.capacity() - rbuf.len() < 32 * 1024 {
+                    rbuf.reserve(64 * 1024);
+                }
+                match read_once(sock, &mut rbuf) {
+                    Ok(0) => return CloseReason::ClientClosed,
+                    Ok(_) => {
+                        link.last_in = Instant::now();
+                        let outcome = apply_buffer(link, &mut rbuf);
+                        link.pending.flush();
+                        if let Err(reason) = outcome {
+                            return reason;
+                        }
+                        if rbuf.is_empty() && rbuf.capacity() > 256 * 1024 {
+                            rbuf = BytesMut::new();
+                        }
+                    }
+                    Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted) => {}
+                    Err(_) => return CloseReason::ReadError,
+                }
+            }
+            _ = sock.writable(), if blocked_since.is_some() => {
+                match handle.out.flush() {
+                    Flush::Done => blocked_since = None,
+                    Flush::Blocked | Flush::Closing => {}
+                    Flush::Failed => return CloseReason::WriteError,
+                }
+            }
+            _ = &mut timer => {
+                let now = Instant::now();
+                if link.stage != Stage::Linked && now >= handshake_by {
+                    if link.stage == Stage::AwaitConnect {
+                        link.send_err("Authentication Timeout");
+                        return CloseReason::AuthenticationTimeout;
+                    }
+                    tracing::error!("{} - lid:{} - Leafnode handshake with the remote timed out", handle.addr, handle.id);
+                    return CloseReason::StaleConnection;
+                }
+                if blocked_since.is_some_and(|t| now >= t + config.write_deadline.max(Duration::from_secs(10))) {
+                    return CloseReason::SlowConsumerWriteDeadline;
+                }
+                if now >= ping_at {
+                    if link.last_in.elapsed() >= ping_interval {
+                        if link.pings_out + 1 > config.ping_max {
+                            link.send_err("Stale Leaf Node Connection - Closing");
+                            return CloseReason::StaleConnection;
+                        }
+                        link.pings_out += 1;
+                        link.send(encode::PING);
+                        link.pending.flush();
+                    }
+                    ping_at = now + ping_interval;
+                }
+                let mut next = ping_at;
+                if link.stage != Stage::Linked {
+                    next = next.min(handshake_by);
+                }
+                if let Some(t) = blocked_since {
+                    next = next.min(t + config.write_deadline.max(Duration::from_secs(10)));
+                }
+                timer.as_mut().reset(next.into());
+            }
+        }
+    }
+}
+
+/// Apply every complete operation at the front of `rbuf`.
+fn apply_buffer(link: &mut Link, rbuf: &mut BytesMut) -> Result<(), CloseReason> {
+    let mut pos = 0;
+    let mut need = 0;
+    let mut msgs = 0u64;
+    let mut bytes = 0u64;
+    let result = loop {
+        match parse_leaf_op(&rbuf[pos..], &link.limits) {
+            Ok(LeafParsed::Op(op, len)) => {
+                pos += len;
+                if let LeafOp::Msg {
+                    headers, payload, ..
+                } = &op
+                {
+                    msgs += 1;
+                    bytes += (payload.len() + headers.map_or(0, <[u8]>::len)) as u64;
+                }
+                if let Err(reason) = apply(link, op) {
+                    break Err(reason);
+                }
+            }
+            Ok(LeafParsed::Incomplete { min_len }) => {
+                need = min_len;
+                break Ok(());
+            }
+            Err(e) => break Err(protocol_error(link, &e)),
+        }
+    };
+    rbuf.advance(pos);
+    if need > rbuf.capacity() {
+        rbuf.reserve(need - rbuf.len());
+    }
+    if msgs > 0 {
+        use std::sync::atomic::Ordering::Relaxed;
+        link.handle.in_msgs.fetch_add(msgs, Relaxed);
+        link.handle.in_bytes.fetch_add(bytes, Relaxed);
+    }
+    result
+}
+
+fn protocol_error(link: &mut Link, e: &ProtocolError) -> CloseReason {
+    tracing::error!("{} - lid:{} - {e}", link.handle.addr, link.handle.id);
+    if let Some(text) = e.err_text() {
+        link.send_err(text);
+    }
+    match e {
+        ProtocolError::MaxPayload { .. } => CloseReason::MaxPayloadExceeded,
+        ProtocolError::MaxControlLine => CloseReason::MaxControlLineExceeded,
+        _ => CloseReason::ProtocolViolation,
+    }
+}
+
+fn apply(link: &mut Link, op: LeafOp<'_>) -> Result<(), CloseReason> {
+    match (link.stage, op) {
+        (_, LeafOp::Ping) => {
+            link.send(encode::PONG);
+            Ok(())
+        }
+        (_, LeafOp::Pong) => {
+            link.pings_out = 0;
+            Ok(())
+        }
+        (_, LeafOp::Ok) => Ok(()),
+        (_, LeafOp::Err(text)) => {
+            let text = String::from_utf8_lossy(text).into_owned();
+            tracing::error!(
+                "{} - lid:{} - Leafnode Error {text}",
+                link.handle.addr,
+                link.handle.id
+            );
+            if text.contains("Loop detected") {
+                link.ended = Some(Ended::Loop);
+                return Err(CloseReason::ProtocolViolation);
+            }
+            Ok(())
+        }
+        (Stage::AwaitConnect, LeafOp::Connect(json)) => accept_connect(link, json),
+        (Stage::AwaitInfo, LeafOp::Info(json)) => first_info(link, json),
+        (Stage::AwaitConnectInfo, LeafOp::Info(json)) => {
+            let info: LeafInfo = serde_json::from_slice(json).unwrap_or_default();
+            if info.connect_info {
+                finish_solicited(link);
+            }
+            Ok(())
+        }
+        // Later INFOs update URLs and permissions, which Tern does not use.
+        (Stage::Linked | Stage::AwaitConnect, LeafOp::Info(_)) => Ok(()),
+        (
+            Stage::Linked,
+            LeafOp::Sub {
+                key,
+                subject,
+                queue,
+                weight,
+            },
+        ) => inbound::subscribe(link, key, subject, queue, weight),
+        (Stage::Linked, LeafOp::Unsub { key }) => {
+            inbound::unsubscribe(link, key);
+            Ok(())
+        }
+        (
+            Stage::Linked,
+            LeafOp::Msg {
+                subject,
+                reply,
+                queues,
+                headers,
+                payload,
+            },
+        ) => {
+            inbound::route(
+                link,
+                &Delivery {
+                    subject,
+                    reply,
+                    headers,
+                    payload,
+                },
+                queues,
+            );
+            Ok(())
+        }
+        (Stage::AwaitConnect, _) => {
+            link.send_err("Authorization Violation");
+            Err(CloseReason::AuthenticationViolation)
+        }
+        (Stage::AwaitInfo | Stage::AwaitConnectInfo, _) => {
+            tracing::error!(
+                "{} - lid:{} - Leafnode protocol received before the handshake completed",
+                link.handle.addr,
+                link.handle.id
+            );
+            Err(CloseReason::ProtocolViolation)
+        }
+        (Stage::Linked, LeafOp::Connect(_)) => {
+            link.send_err("Protocol Violation");
+            Err(CloseReason::ProtocolViolation)
+        }
+    }
+}
+
+/// Accepting side: check the leaf's CONNECT and link it.
+fn accept_connect(link: &mut Link, json: &[u8]) -> Result<(), CloseReason> {
+    let Ok(connect) = LeafConnect::parse(json) else {
+        link.send_err("Protocol Violation");
+        return Err(CloseReason::ProtocolViolation);
+    };
+    if connect.lang.is_some() {
+        // A client dialled the leafnode port.
+        link.send_err("attempted to connect to leaf node port");
+        return Err(CloseReason::ProtocolViolation);
+    }
+    if connect.gateway.is_some() {
+        link.send_err("Rejecting connection from gateway on the leafnode port");
+        return Err(CloseReason::ProtocolViolation);
+    }
+    let config = link.shared.config();
+    let leaf_auth = &config.leafnodes.auth;
+    let verdict = if leaf_auth.required() {
+        crate::auth::Authenticator::from_config(leaf_auth).authenticate(&connect.credentials())
+    } else {
+        link.shared.auth().authenticate(&connect.credentials())
+    };
+    if let Err(e) = verdict {
+        tracing::error!(
+            "{} - lid:{} - Leafnode authentication failed: {e}",
+            link.handle.addr,
+            link.handle.id
+        );
+        link.send_err("Authorization Violation");
+        return Err(CloseReason::AuthenticationViolation);
+    }
+    let handle = link.handle.clone();
+    handle.set_headers(connect.headers && !config.no_header_support);
+    // A leaf that declares itself the hub makes us its spoke.
+    handle.set_spoke(connect.hub);
+    {
+        let mut meta = handle.meta.lock();
+        meta.server_id = connect.id.clone();
+        meta.name = if connect.name.is_empty() {
+            connect.id.clone()
+        } else {
+            connect.name.clone()
+        };
+        meta.version = connect.version.clone();
+        meta.account = crate::leaf::GLOBAL_ACCOUNT.to_string();
+    }
+    let mut export_deny = DenyList::new(JETSTREAM_DENY.iter().map(|s| s.to_string()));
+    export_deny.add(connect.deny_pub.iter().cloned());
+    handle.set_export_deny(export_deny);
+    let info = link.leaf_info(true).to_line();
+    link.send(&info);
+    link.pending.flush();
+    link.stage = Stage::Linked;
+    tracing::info!(
+        "{} - lid:{} - Leafnode connection created for account: {} - Remote: {}",
+        handle.addr,
+        handle.id,
+        crate::leaf::GLOBAL_ACCOUNT,
+        handle.meta.lock().name
+    );
+    link.shared.leafs.register(&handle);
+    Ok(())
+}
+
+/// Soliciting side: the hub's INFO arrived; answer with CONNECT.
+fn first_info(link: &mut Link, json: &[u8]) -> Result<(), CloseReason> {
+    let Ok(info) = serde_json::from_slice::<LeafInfo>(json) else {
+        tracing::error!(
+            "{} - lid:{} - Leafnode INFO does not parse",
+            link.handle.addr,
+            link.handle.id
+        );
+        return Err(CloseReason::ProtocolViolation);
+    };
+    if info.client_id == 0 || info.leafnode_urls.is_empty() {
+        // nats-server's test for "this is not a leafnode port": client
+        // ports send no leafnode URLs.
+        tracing::error!(
+            "{} - lid:{} - Attempted to connect to a non-leafnode port (client or route port)",
+            link.handle.addr,
+            link.handle.id
+        );
+        link.end(Ended::WrongPort);
+        return Err(CloseReason::ProtocolViolation);
+    }
+    let config = link.shared.config();
+    let handle = link.handle.clone();
+    handle.set_headers(info.headers && !config.no_header_support);
+    {
+        let mut meta = handle.meta.lock();
+        meta.server_id = info.server_id.clone();
+        meta.name = if info.server_name.is_empty() {
+            info.server_id.clone()
+        } else {
+            info.server_name.clone()
+        };
+        meta.version = info.version.clone();
+        meta.account = crate::leaf::GLOBAL_ACCOUNT.to_string();
+    }
+    let Role::Solicited { remote, user, pass } = &link.role else {
+        return Err(CloseReason::ProtocolViolation);
+    };
+    // We are the spoke unless the remote entry says we are its hub.
+    handle.set_spoke(!remote.hub);
+    let token = match (user, pass) {
+        (Some(u), None) => Some(u.clone()),
+        _ => None,
+    };
+    let connect = LeafConnect {
+        version: crate::protocol::info::NATS_COMPAT_VERSION.to_string(),
+        id: link.shared.server_id.clone(),
+        name: link.shared.server_name.clone(),
+        hub: remote.hub,
+        headers: !config.no_header_support,
+        jetstream: config.jetstream.enabled,
+        remote_account: crate::leaf::GLOBAL_ACCOUNT.to_string(),
+        proto: 1,
+        user: user.clone(),
+        pass: pass.clone(),
+        token,
+        deny_pub: remote.deny_imports.clone(),
+        ..LeafConnect::default()
+    };
+    let mut export_deny = DenyList::new(JETSTREAM_DENY.iter().map(|s| s.to_string()));
+    export_deny.add(remote.deny_exports.iter().cloned());
+    handle.set_export_deny(export_deny);
+    link.send(&connect.to_line());
+    link.pending.flush();
+    if info.info_on_connect {
+        link.stage = Stage::AwaitConnectInfo;
+    } else {
+        finish_solicited(link);
+    }
+    Ok(())
+}
+
+fn finish_solicited(link: &mut Link) {
+    link.stage = Stage::Linked;
+    let handle = &link.handle;
+    tracing::info!(
+        "{} - lid:{} - Leafnode connection created for account: {} - Remote: {}",
+        handle.addr,
+        handle.id,
+        crate::leaf::GLOBAL_ACCOUNT,
+        handle.meta.lock().name
+    );
+    link.shared.leafs.register(handle);
+}
+
+impl Link {
+    pub fn send(&mut self, bytes: &[u8]) {
+        let pushed = self
+            .handle
+            .out
+            .push(self.pending.mark(), |b| b.extend_from_slice(bytes));
+        self.pending.note_leaf(&self.handle, pushed);
+    }
+
+    pub fn send_err(&mut self, text: &str) {
+        let pushed = self
+            .handle
+            .out
+            .push(self.pending.mark(), |b| encode::write_err(b, text));
+        self.pending.note_leaf(&self.handle, pushed);
+    }
+
+    pub fn end(&mut self, ended: Ended) {
+        self.ended = Some(ended);
+    }
+
+    /// INFO for the leafnode port: first (with a nonce, `info_on_connect`)
+    /// or confirming a CONNECT (`connect_info`).
+    fn leaf_info(&self, connect_info: bool) -> LeafInfo {
+        let shared = &self.shared;
+        let config = shared.config();
+        let local = self.handle.out.local_addr().unwrap_or(shared.local_addr);
+        let url = config
+            .leafnodes
+            .advertise
+            .clone()
+            .unwrap_or_else(|| local.to_string());
+        LeafInfo {
+            server_id: shared.server_id.clone(),
+            server_name: shared.server_name.clone(),
+            version: crate::protocol::info::NATS_COMPAT_VERSION.to_string(),
+            go: format!("tern {}", crate::VERSION),
+            host: local.ip().to_string(),
+            port: local.port(),
+            headers: !config.no_header_support,
+            auth_required: true,
+            max_payload: config.max_payload,
+            proto: 1,
+            client_id: self.handle.id,
+            nonce: if connect_info {
+                String::new()
+            } else {
+                super::interest::random_token()
+            },
+            leafnode_urls: vec![url],
+            jetstream: config.jetstream.enabled,
+            info_on_connect: !connect_info,
+            connect_info,
+            remote_account: if connect_info {
+                crate::leaf::GLOBAL_ACCOUNT.to_string()
+            } else {
+                String::new()
+            },
+            ..LeafInfo::default()
+        }
+    }
+}

@@ -1,0 +1,33 @@
+//! Leaf nodes: links between this server and a hub (or its leaves), in
+//! nats-server's leafnode protocol, so Tern and nats-server mix freely.
+//!
+//! - [`listener`] accepts links on the leafnode port; [`remote`] dials the
+//!   configured `remotes` and redials with backoff and jitter.
+//! - [`link`] runs one link either way: the INFO/CONNECT handshake, then
+//!   [`inbound`] turns the remote's `LS+`/`LS-` into subscriptions and
+//!   routes its `LMSG`s.
+//! - [`interest`] tells every link (`LS+`/`LS-`) what this server wants,
+//!   following nats-server's rules on who hears whose interest, and
+//!   detects loops.
+//! - Outbound messages leave through the ordinary delivery path:
+//!   a link's interest is a subscription whose receiver is the link, and
+//!   [`encode`] writes the `LMSG`.
+//!
+//! Only the global account exists; TLS, compression and WebSocket
+//! transports for links are not implemented.
+
+pub mod encode;
+pub mod handle;
+pub mod handshake;
+pub mod inbound;
+pub mod interest;
+pub mod link;
+pub mod listener;
+pub mod parser;
+pub mod remote;
+
+pub use handle::LeafHandle;
+pub use interest::LeafRegistry;
+
+/// nats-server's default account, the only one a link binds to here.
+pub const GLOBAL_ACCOUNT: &str = "$G";

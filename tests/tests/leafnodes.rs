@@ -1,0 +1,451 @@
+//! Leaf nodes with real servers on both ends: every pairing of Tern and
+//! nats-server as hub and leaf (nats-server ↔ nats-server too, so each
+//! expectation is checked against the reference), plus the hub's side of
+//! the protocol spoken raw, line by line, against both servers.
+
+mod common;
+
+use std::time::Duration;
+
+use anyhow::{bail, ensure, Context, Result};
+use async_nats::Client;
+use futures::StreamExt;
+use tern_tests::{free_port, Broker, Kind, RawClient};
+
+use common::*;
+
+/// Every (hub, leaf) pairing.
+fn pairs() -> Vec<(Kind, Kind)> {
+    let kinds = Kind::targets();
+    let mut out = Vec::new();
+    for hub in &kinds {
+        for leaf in &kinds {
+            out.push((*hub, *leaf));
+        }
+    }
+    out
+}
+
+fn label(pair: (Kind, Kind)) -> String {
+    format!("{} hub <- {} leaf", pair.0.name(), pair.1.name())
+}
+
+fn hub_config(leaf_port: u16) -> String {
+    format!("leafnodes {{\n  listen: \"127.0.0.1:{leaf_port}\"\n}}\n")
+}
+
+fn leaf_config(leaf_port: u16, extra: &str) -> String {
+    format!(
+        "leafnodes {{\n  reconnect: 1\n  remotes [ {{ url: \"nats-leaf://127.0.0.1:{leaf_port}\" {extra} }} ]\n}}\n"
+    )
+}
+
+struct Pair {
+    hub: Broker,
+    leaf: Broker,
+    leaf_port: u16,
+}
+
+fn start_pair(pair: (Kind, Kind)) -> Result<Pair> {
+    let leaf_port = free_port();
+    let hub = start_with_config(pair.0, &hub_config(leaf_port))?;
+    let leaf = start_with_config(pair.1, &leaf_config(leaf_port, ""))?;
+    Ok(Pair {
+        hub,
+        leaf,
+        leaf_port,
+    })
+}
+
+/// Run `scenario` for every pairing, reporting each failure by pairing.
+async fn each_pair<F, Fut>(scenario: F)
+where
+    F: Fn((Kind, Kind)) -> Fut,
+    Fut: std::future::Future<Output = Result<()>> + Send + 'static,
+{
+    let mut failures = Vec::new();
+    for pair in pairs() {
+        let task = tokio::spawn(tokio::time::timeout(SCENARIO_TIMEOUT, scenario(pair)));
+        match task.await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => failures.push(format!("[{}] {e:#}", label(pair))),
+            Ok(Err(_)) => failures.push(format!("[{}] timed out", label(pair))),
+            Err(e) => failures.push(format!("[{}] panicked: {e}", label(pair))),
+        }
+    }
+    if !failures.is_empty() {
+        panic!("failed:\n{}", failures.join("\n"));
+    }
+}
+
+/// A request nobody answers: once the no-responders status is back, the
+/// server has processed everything the client sent before it.
+async fn round_trip(client: &Client) -> Result<()> {
+    match tokio::time::timeout(WAIT, client.request("_round.trip.nobody", "".into())).await {
+        Ok(Err(e)) if e.kind() == async_nats::RequestErrorKind::NoResponders => Ok(()),
+        other => bail!("expected no responders, got {other:?}"),
+    }
+}
+
+/// Publish `probe` on `subject` from `from` until `sub` receives one:
+/// interest crosses the link asynchronously.
+async fn await_path(from: &Client, subject: &str, sub: &mut async_nats::Subscriber) -> Result<()> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        from.publish(subject.to_string(), "probe".into()).await?;
+        flush(from).await?;
+        if let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(100), sub.next()).await {
+            // Drain probes still in flight.
+            while let Ok(Some(_)) =
+                tokio::time::timeout(Duration::from_millis(150), sub.next()).await
+            {}
+            return Ok(());
+        }
+        if tokio::time::Instant::now() > deadline {
+            bail!("no path for {subject} across the link within 10 s");
+        }
+    }
+}
+
+#[tokio::test]
+async fn messages_cross_the_link_both_ways() {
+    each_pair(|pair| async move {
+        let p = start_pair(pair)?;
+        let hub = connect(&p.hub.url()).await?;
+        let leaf = connect(&p.leaf.url()).await?;
+
+        let mut at_leaf = subscribe(&leaf, "down.>").await?;
+        await_path(&hub, "down.probe", &mut at_leaf).await?;
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("X-Trace", "t1");
+        hub.publish_with_headers("down.x", headers, "to leaf".into())
+            .await?;
+        flush(&hub).await?;
+        let m = next_msg(&mut at_leaf).await.context("step 1")?;
+        ensure!(
+            m.subject.as_str() == "down.x" && &m.payload[..] == b"to leaf",
+            "{m:?}"
+        );
+        let h = m.headers.context("headers lost across the link")?;
+        ensure!(h.get("X-Trace").map(|v| v.as_str()) == Some("t1"), "{h:?}");
+
+        let mut at_hub = subscribe(&hub, "up").await?;
+        await_path(&leaf, "up", &mut at_hub).await?;
+        leaf.publish("up", "to hub".into()).await?;
+        flush(&leaf).await?;
+        let m = next_msg(&mut at_hub).await.context("step 2")?;
+        ensure!(&m.payload[..] == b"to hub", "{m:?}");
+
+        // Request/reply across the link, each way.
+        let mut svc = subscribe(&hub, "svc.hub").await?;
+        let hub2 = hub.clone();
+        let responder = tokio::spawn(async move {
+            while let Some(req) = svc.next().await {
+                if let Some(reply) = req.reply {
+                    let _ = hub2.publish(reply, "from hub".into()).await;
+                    let _ = hub2.flush().await;
+                }
+            }
+        });
+        let mut probe = subscribe(&hub, "svc.hub.ready").await?;
+        await_path(&leaf, "svc.hub.ready", &mut probe).await?;
+        let answer = tokio::time::timeout(WAIT, leaf.request("svc.hub", "q".into()))
+            .await
+            .context("request timed out")??;
+        ensure!(&answer.payload[..] == b"from hub", "{answer:?}");
+        responder.abort();
+
+        // Unsubscribing removes the interest: the hub's publisher no
+        // longer reaches a fresh subscriber that only existed before.
+        drop(at_leaf);
+        flush(&leaf).await?;
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn queue_groups_prefer_local_members_and_span_the_link() {
+    each_pair(|pair| async move {
+        let p = start_pair(pair)?;
+        let hub = connect(&p.hub.url()).await?;
+        let leaf = connect(&p.leaf.url()).await?;
+        // Only the hub has members: the leaf's publishes cross the link.
+        let mut hub_q = queue_subscribe(&hub, "work", "q").await?;
+        await_path(&leaf, "work", &mut hub_q).await?;
+        for i in 0..10 {
+            leaf.publish("work", format!("w{i}").into()).await?;
+        }
+        flush(&leaf).await?;
+        for _ in 0..10 {
+            next_msg(&mut hub_q).await.context("step 3")?;
+        }
+        expect_no_msg(&mut hub_q).await?;
+
+        // Members on both sides: each side's publishers are served by
+        // their own side's member.
+        let mut leaf_q = queue_subscribe(&leaf, "work", "q").await?;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        for i in 0..20 {
+            leaf.publish("work", format!("l{i}").into()).await?;
+            hub.publish("work", format!("h{i}").into()).await?;
+        }
+        flush(&leaf).await?;
+        flush(&hub).await?;
+        let mut at_leaf = Vec::new();
+        while let Ok(Some(m)) = tokio::time::timeout(QUIET, leaf_q.next()).await {
+            at_leaf.push(String::from_utf8_lossy(&m.payload).into_owned());
+        }
+        let mut at_hub = Vec::new();
+        while let Ok(Some(m)) = tokio::time::timeout(QUIET, hub_q.next()).await {
+            at_hub.push(String::from_utf8_lossy(&m.payload).into_owned());
+        }
+        ensure!(
+            at_leaf.len() == 20 && at_leaf.iter().all(|m| m.starts_with('l')),
+            "leaf member got {at_leaf:?}"
+        );
+        ensure!(
+            at_hub.len() == 20 && at_hub.iter().all(|m| m.starts_with('h')),
+            "hub member got {at_hub:?}"
+        );
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn leaf_keeps_serving_locally_and_relinks_after_the_hub_returns() {
+    each_pair(|pair| async move {
+        let mut p = start_pair(pair)?;
+        let leaf = connect(&p.leaf.url()).await?;
+        {
+            let hub = connect(&p.hub.url()).await?;
+            let mut at_hub = subscribe(&hub, "up").await?;
+            await_path(&leaf, "up", &mut at_hub).await?;
+        }
+        // Hub gone (SIGKILL; a stand-in without a leafnode port takes
+        // its place): local traffic on the leaf carries on.
+        p.hub = start_with_config(pair.0, "")?;
+        let mut local = subscribe(&leaf, "local").await?;
+        for i in 0..5 {
+            leaf.publish("local", format!("m{i}").into()).await?;
+        }
+        flush(&leaf).await?;
+        for i in 0..5 {
+            let m = next_msg(&mut local).await.context("step 4")?;
+            ensure!(m.payload == format!("m{i}").as_bytes(), "{m:?}");
+        }
+        // The hub comes back on the same leafnode port; the leaf relinks.
+        p.hub = start_with_config(pair.0, &hub_config(p.leaf_port))?;
+        let hub = connect(&p.hub.url()).await?;
+        let mut at_hub = subscribe(&hub, "up").await?;
+        await_path(&leaf, "up", &mut at_hub).await?;
+        let mut at_leaf = subscribe(&leaf, "down").await?;
+        await_path(&hub, "down", &mut at_leaf).await?;
+        Ok(())
+    })
+    .await;
+}
+
+/// A raw leaf on the hub's leafnode port: the handshake and the exact
+/// interest and message lines, the same from Tern and nats-server.
+fn raw_leaf(port: u16) -> Result<RawClient> {
+    let mut c = RawClient::connect(&format!("127.0.0.1:{port}"))?;
+    let info: serde_json::Value = serde_json::from_str(c.info.trim_start_matches("INFO ").trim())?;
+    ensure!(
+        info["client_id"].as_u64().unwrap_or(0) > 0,
+        "leaf INFO without client_id: {info}"
+    );
+    ensure!(
+        info["leafnode_urls"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty()),
+        "{info}"
+    );
+    c.send(b"CONNECT {\"name\":\"raw-leaf\",\"headers\":true,\"hub\":false}\r\nPING\r\n")?;
+    Ok(c)
+}
+
+/// Read lines until one satisfies `want`, skipping INFO/PING/PONG and the
+/// hub's own loop-detection and system interest.
+fn expect_line(c: &mut RawClient, want: impl Fn(&str) -> bool) -> Result<String> {
+    let deadline = std::time::Instant::now() + WAIT;
+    let mut seen = Vec::new();
+    while std::time::Instant::now() < deadline {
+        let line = c.line()?;
+        if want(&line) {
+            return Ok(line);
+        }
+        if line == "PING" {
+            c.send(b"PONG\r\n")?;
+        }
+        seen.push(line);
+    }
+    bail!("line not seen; got {seen:?}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hub_speaks_the_leafnode_protocol_line_by_line() {
+    each_target(|kind| async move {
+        let leaf_port = free_port();
+        let hub_broker = start_with_config(kind, &hub_config(leaf_port))?;
+        let hub = connect(&hub_broker.url()).await?;
+        let _existing = subscribe(&hub, "before.link").await?;
+        let mut raw = tokio::task::block_in_place(|| raw_leaf(leaf_port))?;
+        // Everything the hub wants comes before the PONG to our PING.
+        let first: Vec<String> = tokio::task::block_in_place(|| -> Result<Vec<String>> {
+            let mut lines = Vec::new();
+            loop {
+                let line = raw.line()?;
+                if line == "PONG" {
+                    return Ok(lines);
+                }
+                lines.push(line);
+            }
+        })?;
+        ensure!(first.iter().any(|l| l == "LS+ before.link"), "{first:?}");
+        ensure!(
+            first.iter().any(|l| l.starts_with("LS+ $LDS.")),
+            "{first:?}"
+        );
+
+        let sub = subscribe(&hub, "foo").await?;
+        let q1 = queue_subscribe(&hub, "bar", "grp").await?;
+        let q2 = queue_subscribe(&hub, "bar", "grp").await?;
+        round_trip(&hub).await?;
+        tokio::task::block_in_place(|| -> Result<()> {
+            expect_line(&mut raw, |l| l == "LS+ foo")?;
+            expect_line(&mut raw, |l| l == "LS+ bar grp 1")?;
+            expect_line(&mut raw, |l| l == "LS+ bar grp 2")?;
+            Ok(())
+        })?;
+        drop(sub);
+        drop(q1);
+        round_trip(&hub).await?;
+        tokio::task::block_in_place(|| -> Result<()> {
+            expect_line(&mut raw, |l| l == "LS- foo")?;
+            expect_line(&mut raw, |l| l == "LS+ bar grp 1")?;
+            Ok(())
+        })?;
+        drop(q2);
+
+        // The raw leaf subscribes and gets the hub's messages as LMSG.
+        raw.send(b"LS+ to.raw\r\nLS+ to.rawq workers 1\r\nPING\r\n")?;
+        tokio::task::block_in_place(|| expect_line(&mut raw, |l| l == "PONG"))?;
+        hub.publish_with_reply("to.raw", "reply.here", "hello".into())
+            .await?;
+        hub.publish("to.rawq", "job".into()).await?;
+        flush(&hub).await?;
+        tokio::task::block_in_place(|| -> Result<()> {
+            expect_line(&mut raw, |l| l == "LMSG to.raw reply.here 5")?;
+            ensure!(raw.bytes(7)? == b"hello\r\n");
+            expect_line(&mut raw, |l| l == "LMSG to.rawq | workers 3")?;
+            ensure!(raw.bytes(5)? == b"job\r\n");
+            Ok(())
+        })?;
+
+        // LMSG from the leaf reaches the hub's subscriber; one naming no
+        // queue group does not reach the hub's queue members.
+        let mut plain = subscribe(&hub, "from.raw").await?;
+        let mut queued = queue_subscribe(&hub, "from.raw", "g").await?;
+        round_trip(&hub).await?;
+        raw.send(
+            b"LMSG from.raw 2\r\nhi\r\nHMSG from.raw + r.1 g 12 14\r\nNATS/1.0\r\n\r\nyo\r\n",
+        )?;
+        let m = next_msg(&mut plain).await.context("step 5")?;
+        ensure!(&m.payload[..] == b"hi", "{m:?}");
+        let m = next_msg(&mut plain).await.context("step 6")?;
+        ensure!(
+            &m.payload[..] == b"yo" && m.reply.as_deref() == Some("r.1"),
+            "{m:?}"
+        );
+        let m = next_msg(&mut queued).await.context("step 7")?;
+        ensure!(&m.payload[..] == b"yo", "queue member got {m:?}");
+        expect_no_msg(&mut queued).await?;
+
+        // Its own loop-detection subject coming back is a loop.
+        let lds = {
+            let mut c = tokio::task::block_in_place(|| raw_leaf(leaf_port))?;
+            tokio::task::block_in_place(|| expect_line(&mut c, |l| l.starts_with("LS+ $LDS.")))?
+        };
+        raw.send(format!("{}\r\n", lds).as_bytes())?;
+        let closed = tokio::task::block_in_place(|| raw.read_to_close(WAIT))?;
+        let text = String::from_utf8_lossy(&closed);
+        ensure!(text.contains("Loop detected"), "{text:?}");
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_leaf_handshakes_are_refused() {
+    each_target(|kind| async move {
+        let leaf_port = free_port();
+        let hub_broker = start_with_config(
+            kind,
+            &format!(
+                "leafnodes {{\n  listen: \"127.0.0.1:{leaf_port}\"\n  authorization {{ user: leaf, password: s3cret }}\n}}\n"
+            ),
+        )?;
+        // Wrong password.
+        let mut c = tokio::task::block_in_place(|| RawClient::connect(&format!("127.0.0.1:{leaf_port}")))?;
+        c.send(b"CONNECT {\"user\":\"leaf\",\"pass\":\"nope\"}\r\n")?;
+        let text = String::from_utf8_lossy(&tokio::task::block_in_place(|| c.read_to_close(WAIT))?).into_owned();
+        ensure!(text.contains("Authorization Violation"), "{text:?}");
+        // A client on the leafnode port.
+        let mut c = tokio::task::block_in_place(|| RawClient::connect(&format!("127.0.0.1:{leaf_port}")))?;
+        c.send(b"CONNECT {\"user\":\"leaf\",\"pass\":\"s3cret\",\"lang\":\"rust\"}\r\n")?;
+        let text = String::from_utf8_lossy(&tokio::task::block_in_place(|| c.read_to_close(WAIT))?).into_owned();
+        ensure!(text.contains("attempted to connect to leaf node port"), "{text:?}");
+        // Leaf protocol before CONNECT.
+        let mut c = tokio::task::block_in_place(|| RawClient::connect(&format!("127.0.0.1:{leaf_port}")))?;
+        c.send(b"LS+ foo\r\n")?;
+        tokio::task::block_in_place(|| c.read_to_close(WAIT)).context("LS+ before CONNECT kept the link")?;
+        // The right credentials link, and the hub still serves clients.
+        let mut c = tokio::task::block_in_place(|| RawClient::connect(&format!("127.0.0.1:{leaf_port}")))?;
+        c.send(b"CONNECT {\"user\":\"leaf\",\"pass\":\"s3cret\"}\r\nPING\r\n")?;
+        tokio::task::block_in_place(|| expect_line(&mut c, |l| l == "PONG"))?;
+        let client = connect(&hub_broker.url()).await?;
+        flush(&client).await?;
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn tern_leaf_with_credentials_and_deny_lists() {
+    each_pair(|pair| async move {
+        let leaf_port = free_port();
+        let hub_broker = start_with_config(
+            pair.0,
+            &format!(
+                "leafnodes {{\n  listen: \"127.0.0.1:{leaf_port}\"\n  authorization {{ user: leaf, password: s3cret }}\n}}\n"
+            ),
+        )?;
+        let leaf_broker = start_with_config(
+            pair.1,
+            &format!(
+                "leafnodes {{\n  reconnect: 1\n  remotes [ {{ url: \"nats-leaf://leaf:s3cret@127.0.0.1:{leaf_port}\", deny_exports: [\"secret.>\"], deny_imports: [\"noisy.>\"] }} ]\n}}\n"
+            ),
+        )?;
+        let hub = connect(&hub_broker.url()).await?;
+        let leaf = connect(&leaf_broker.url()).await?;
+        let mut up = subscribe(&hub, ">").await?;
+        await_path(&leaf, "open", &mut up).await?;
+        leaf.publish("secret.plans", "x".into()).await?;
+        leaf.publish("open", "ok".into()).await?;
+        flush(&leaf).await?;
+        let m = next_msg(&mut up).await.context("step 8")?;
+        ensure!(m.subject.as_str() == "open", "denied export crossed: {m:?}");
+
+        let mut down = subscribe(&leaf, ">").await?;
+        await_path(&hub, "fine", &mut down).await?;
+        hub.publish("noisy.data", "x".into()).await?;
+        hub.publish("fine", "ok".into()).await?;
+        flush(&hub).await?;
+        let m = next_msg(&mut down).await.context("step 9")?;
+        ensure!(m.subject.as_str() == "fine", "denied import crossed: {m:?}");
+        Ok(())
+    })
+    .await;
+}
