@@ -62,6 +62,10 @@ impl DenyList {
     }
 }
 
+/// The subscription standing for one `LS+` of the remote, and its queue
+/// weight (1 for plain interest).
+pub type RemoteInterest = (Arc<Subscription>, u32);
+
 pub struct LeafHandle {
     /// Shares the client id space (monitoring, echo suppression).
     pub id: u64,
@@ -77,7 +81,7 @@ pub struct LeafHandle {
     pub meta: Mutex<RemoteMeta>,
     /// Interest the remote advertised: `subject[ queue]` → the
     /// subscription standing for it here and its queue weight.
-    pub subs: Mutex<FxHashMap<Box<[u8]>, (Arc<Subscription>, u32)>>,
+    pub subs: Mutex<FxHashMap<Box<[u8]>, RemoteInterest>>,
     /// Interest we advertised to the remote: key → local count. Changed
     /// only under the interest registry's lock.
     pub advertised: Mutex<FxHashMap<Box<[u8]>, u32>>,
