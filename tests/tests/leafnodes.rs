@@ -449,3 +449,73 @@ async fn tern_leaf_with_credentials_and_deny_lists() {
     })
     .await;
 }
+
+/// `/leafz` and `/varz` on both ends of a link, Tern's compared field by
+/// field with nats-server's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn monitoring_shows_the_link_like_nats_server() {
+    use common::monitoring::{shape_diff, NO_SYSTEM_ACCOUNT};
+    use tern_tests::http_get;
+
+    async fn observe(kind: Kind) -> Result<[serde_json::Value; 4]> {
+        let leaf_port = free_port();
+        let (hub_http, leaf_http) = (free_port(), free_port());
+        let hub = start_with_config(
+            kind,
+            &format!(
+                "{NO_SYSTEM_ACCOUNT}http: {hub_http}\n{}",
+                hub_config(leaf_port)
+            ),
+        )?;
+        let leaf = start_with_config(
+            kind,
+            &format!(
+                "{NO_SYSTEM_ACCOUNT}http: {leaf_http}\n{}",
+                leaf_config(leaf_port, "")
+            ),
+        )?;
+        let hub_client = connect(&hub.url()).await?;
+        let leaf_client = connect(&leaf.url()).await?;
+        let mut at_leaf = subscribe(&leaf_client, "mon.x").await?;
+        await_path(&hub_client, "mon.x", &mut at_leaf).await?;
+        let get = |port: u16, path: &str| -> Result<serde_json::Value> {
+            let r = tokio::task::block_in_place(|| http_get(port, path))?;
+            ensure!(r.status == 200, "GET {path}: {}", r.status);
+            r.json()
+        };
+        Ok([
+            get(hub_http, "/leafz?subs=1")?,
+            get(leaf_http, "/leafz?subs=1")?,
+            get(hub_http, "/varz")?,
+            get(leaf_http, "/varz")?,
+        ])
+    }
+
+    let ours = observe(Kind::Tern).await.expect("tern");
+    let theirs = observe(Kind::NatsServer).await.expect("nats-server");
+    for (side, at) in [("hub", 0), ("leaf", 1)] {
+        let l = &ours[at];
+        assert_eq!(l["leafnodes"], 1, "{side}: {l:#}");
+        let link = &l["leafs"][0];
+        assert_eq!(link["is_spoke"], at == 1, "{side}: {link:#}");
+        assert_eq!(link["account"], "$G", "{side}: {link:#}");
+        let diff = shape_diff(l, &theirs[at], &[], &[]);
+        assert!(
+            diff.is_empty(),
+            "{side} /leafz differs from nats-server: {diff:?}\nours {l:#}\ntheirs {:#}",
+            theirs[at]
+        );
+    }
+    let hub_subs = ours[0]["leafs"][0]["subscriptions_list"].to_string();
+    assert!(hub_subs.contains("mon.x"), "{hub_subs}");
+    for (side, at) in [("hub", 2), ("leaf", 3)] {
+        assert_eq!(ours[at]["leafnodes"], 1, "{side}");
+        let diff = shape_diff(&ours[at]["leaf"], &theirs[at]["leaf"], &[], &[]);
+        assert!(
+            diff.is_empty(),
+            "{side} /varz leaf differs: {diff:?}\nours {:#}\ntheirs {:#}",
+            ours[at]["leaf"],
+            theirs[at]["leaf"]
+        );
+    }
+}

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use parking_lot::Mutex;
 use rustc_hash::FxHashMap;
@@ -93,6 +93,8 @@ pub struct LeafHandle {
     pub import_deny: DenyList,
     pub in_msgs: AtomicU64,
     pub in_bytes: AtomicU64,
+    /// Round trip of the last PING answered, nanoseconds (0: none yet).
+    rtt: AtomicU64,
     pub start: SystemTime,
 }
 
@@ -118,6 +120,7 @@ impl LeafHandle {
             import_deny,
             in_msgs: AtomicU64::new(0),
             in_bytes: AtomicU64::new(0),
+            rtt: AtomicU64::new(0),
             start: SystemTime::now(),
         }
     }
@@ -154,6 +157,14 @@ impl LeafHandle {
         self.export_deny
             .get()
             .is_some_and(|deny| !deny.denies_message(subject))
+    }
+
+    pub fn rtt(&self) -> Duration {
+        Duration::from_nanos(self.rtt.load(Ordering::Relaxed))
+    }
+
+    pub fn set_rtt(&self, rtt: Duration) {
+        self.rtt.store(rtt.as_nanos() as u64, Ordering::Relaxed);
     }
 
     /// Messages and payload bytes sent to the remote so far.

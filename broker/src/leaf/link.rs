@@ -81,6 +81,8 @@ pub(super) struct Link {
     pub cache: MatchCache<Subscription>,
     pub pending: PendingFlush,
     pings_out: u32,
+    /// When the PING whose PONG measures the round trip went out.
+    ping_sent: Option<Instant>,
     last_in: Instant,
     ended: Option<Ended>,
 }
@@ -120,6 +122,7 @@ pub async fn run(shared: Arc<Shared>, stream: TcpStream, addr: SocketAddr, role:
         cache: MatchCache::default(),
         pending: PendingFlush::default(),
         pings_out: 0,
+        ping_sent: None,
         last_in: Instant::now(),
         ended: None,
     };
@@ -241,7 +244,7 @@ async fn serve(link: &mut Link, sock: &Arc<TcpStream>) -> CloseReason {
                             return CloseReason::StaleConnection;
                         }
                         link.pings_out += 1;
-                        link.send(encode::PING);
+                        link.ping();
                         link.pending.flush();
                     }
                     ping_at = now + ping_interval;
@@ -319,6 +322,9 @@ fn apply(link: &mut Link, op: LeafOp<'_>) -> Result<(), CloseReason> {
         }
         (_, LeafOp::Pong) => {
             link.pings_out = 0;
+            if let Some(sent) = link.ping_sent.take() {
+                link.handle.set_rtt(sent.elapsed());
+            }
             Ok(())
         }
         (_, LeafOp::Ok) => Ok(()),
@@ -461,6 +467,7 @@ fn accept_connect(link: &mut Link, json: &[u8]) -> Result<(), CloseReason> {
         handle.meta.lock().name
     );
     link.shared.leafs.register(&handle);
+    link.ping();
     Ok(())
 }
 
@@ -547,9 +554,16 @@ fn finish_solicited(link: &mut Link) {
         handle.meta.lock().name
     );
     link.shared.leafs.register(handle);
+    link.ping();
 }
 
 impl Link {
+    /// PING the remote; its PONG measures the round trip.
+    fn ping(&mut self) {
+        self.ping_sent = Some(Instant::now());
+        self.send(encode::PING);
+    }
+
     pub fn send(&mut self, bytes: &[u8]) {
         let pushed = self
             .handle

@@ -189,7 +189,7 @@ pub fn route(shared: &Shared, state: &MonitorState, request: &Request) -> Respon
         "/connz" => answer(connz::connz(shared, q)),
         "/routez" => answer(subsystems::routez(shared, q)),
         "/gatewayz" => answer(subsystems::gatewayz(shared, q)),
-        "/leafz" => answer(subsystems::leafz(shared, q)),
+        "/leafz" => answer(super::leafz::leafz(shared, q)),
         "/subsz" => answer(subsz::subsz(shared, q)),
         "/accountz" => answer(subsystems::accountz(shared, q)),
         "/accstatz" => answer(subsystems::accstatz(shared, q)),

@@ -32,6 +32,7 @@ pub mod error;
 pub mod format;
 pub mod healthz;
 pub mod http;
+pub mod leafz;
 pub mod listener;
 pub mod metrics;
 pub mod process;

@@ -1,7 +1,7 @@
-//! Endpoints about subsystems Tern does not have yet — routes, leafnodes,
-//! gateways, JetStream — and about accounts, of which Tern has only the
-//! global one (`$G`, no system account). Each answers exactly as
-//! nats-server does when it has none, and fills in as the subsystem lands.
+//! Endpoints about routes and gateways, which Tern does not have yet,
+//! about JetStream, and about accounts, of which Tern has only the global
+//! one (`$G`, no system account). Each answers exactly as nats-server does
+//! when it has none, and fills in as the subsystem lands.
 
 use std::time::SystemTime;
 
@@ -35,17 +35,6 @@ pub fn routez(shared: &Shared, q: &Query) -> Result<Value, RequestError> {
         "now": now(),
         "num_routes": 0,
         "routes": [],
-    }))
-}
-
-/// `/leafz`: no leafnode connections.
-pub fn leafz(shared: &Shared, q: &Query) -> Result<Value, RequestError> {
-    q.bool("subs")?;
-    Ok(json!({
-        "server_id": shared.server_id,
-        "now": now(),
-        "leafnodes": 0,
-        "leafs": [],
     }))
 }
 
@@ -85,7 +74,7 @@ pub fn accountz(shared: &Shared, q: &Query) -> Result<Value, RequestError> {
             "expired": false,
             "complete": true,
             "jetstream_enabled": shared.config().jetstream.enabled,
-            "leafnode_connections": 0,
+            "leafnode_connections": shared.leafs.links().len(),
             "client_connections": shared.client_count(),
             "subscriptions": shared.sublist.count(),
             "name_tag": GLOBAL_ACCOUNT,
@@ -133,7 +122,7 @@ pub fn accstatz(shared: &Shared, q: &Query) -> Result<Value, RequestError> {
             "acc": GLOBAL_ACCOUNT,
             "name": GLOBAL_ACCOUNT,
             "conns": stats.connections,
-            "leafnodes": 0,
+            "leafnodes": shared.leafs.links().len(),
             "total_conns": stats.connections,
             "num_subscriptions": stats.subscriptions,
             "sent": DataStats::clients_only(stats.out_msgs, stats.out_bytes),

@@ -133,7 +133,7 @@ fn answer(
         "SUBSZ" => subsz::subsz(shared, &query(&opts, SUBSZ_KEYS)).and_then(to_value),
         "ROUTEZ" => subsystems::routez(shared, &query(&opts, ROUTEZ_KEYS)),
         "GATEWAYZ" => subsystems::gatewayz(shared, &Query::default()),
-        "LEAFZ" => subsystems::leafz(shared, &query(&opts, LEAFZ_KEYS)),
+        "LEAFZ" => super::leafz::leafz(shared, &query(&opts, LEAFZ_KEYS)),
         "ACCOUNTZ" => subsystems::accountz(shared, &query(&opts, ACCOUNTZ_KEYS)),
         "JSZ" => subsystems::jsz(shared, &query(&opts, JSZ_KEYS)),
         // Over NATS the status code is part of the document.

@@ -46,7 +46,8 @@ pub struct Varz {
     pub max_pending: usize,
     pub cluster: Empty,
     pub gateway: Empty,
-    pub leaf: Empty,
+    /// `{}` without leaf nodes; port and remotes when configured.
+    pub leaf: serde_json::Value,
     pub mqtt: Empty,
     pub websocket: Empty,
     /// `{}` while JetStream is off; its config and usage when on.
@@ -156,7 +157,7 @@ pub fn varz(shared: &Shared, state: &MonitorState) -> Varz {
         max_pending: cfg.max_pending,
         cluster: Empty {},
         gateway: Empty {},
-        leaf: Empty {},
+        leaf: super::leafz::varz_leaf(shared),
         mqtt: Empty {},
         websocket: Empty {},
         jetstream: shared.jetstream().map_or_else(
@@ -176,7 +177,7 @@ pub fn varz(shared: &Shared, state: &MonitorState) -> Varz {
         total_connections: stats.total_connections,
         routes: 0,
         remotes: 0,
-        leafnodes: 0,
+        leafnodes: shared.leafs.links().len() as u64,
         in_msgs: stats.in_msgs,
         in_bytes: stats.in_bytes,
         in_client_msgs: stats.in_msgs,
