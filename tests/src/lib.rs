@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 
 pub mod bench;
+pub mod slow_link;
 
 /// Which broker implementation to start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

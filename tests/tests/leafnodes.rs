@@ -519,3 +519,68 @@ async fn monitoring_shows_the_link_like_nats_server() {
         );
     }
 }
+
+/// A leaf on a slow, long uplink (250 ms each way, 100 kbit/s), both
+/// directions saturated for seconds while the ping interval is 500 ms:
+/// the handshake completes, nothing is lost, and the link never flaps
+/// (nats-server issues #5417 and #7615).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_long_link_stays_up_under_load() -> Result<()> {
+    use tern_tests::slow_link::SlowLink;
+    let leaf_port = free_port();
+    let pings = "ping_interval: \"500ms\"\nping_max: 2\n";
+    let hub = start_with_config(Kind::Tern, &format!("{pings}{}", hub_config(leaf_port)))?;
+    let link = SlowLink::start(
+        format!("127.0.0.1:{leaf_port}").parse()?,
+        Duration::from_millis(250),
+        12_500,
+    )
+    .await?;
+    let leaf = start_with_config(
+        Kind::Tern,
+        &format!("{pings}{}", leaf_config(link.addr.port(), "")),
+    )?;
+    let hub_client = connect(&hub.url()).await?;
+    let leaf_client = connect(&leaf.url()).await?;
+    let mut up = subscribe(&hub_client, "bulk.up").await?;
+    let mut down = subscribe(&leaf_client, "bulk.down").await?;
+    await_path(&leaf_client, "bulk.up", &mut up).await?;
+    await_path(&hub_client, "bulk.down", &mut down).await?;
+
+    // About 40 KiB one way, then the other: over three seconds of link
+    // time each, while the opposite direction is idle (so only the
+    // PINGs stuck behind the data could say whether the peer lives).
+    let chunk = vec![b'x'; 1000];
+    for (name, from, sub) in [
+        ("up", &leaf_client, &mut up),
+        ("down", &hub_client, &mut down),
+    ] {
+        let subject = format!("bulk.{name}");
+        for i in 0..40u32 {
+            let mut payload = i.to_be_bytes().to_vec();
+            payload.extend_from_slice(&chunk);
+            from.publish(subject.clone(), payload.into()).await?;
+        }
+        flush(from).await?;
+        for i in 0..40u32 {
+            let m = tokio::time::timeout(Duration::from_secs(20), sub.next())
+                .await
+                .with_context(|| format!("{name}: message {i} not delivered"))?
+                .context("subscription ended")?;
+            ensure!(
+                m.payload[..4] == i.to_be_bytes(),
+                "{name}: out of order at {i}"
+            );
+        }
+    }
+    for (side, broker) in [("leaf", &leaf), ("hub", &hub)] {
+        let log = broker.stderr();
+        let created = log.matches("Leafnode connection created for").count();
+        let closed = log.matches("Leafnode connection closed").count();
+        ensure!(
+            created == 1 && closed == 0,
+            "the link flapped ({side}):\n{log}"
+        );
+    }
+    Ok(())
+}

@@ -173,6 +173,7 @@ async fn serve(link: &mut Link, sock: &Arc<TcpStream>) -> CloseReason {
             _ => HANDSHAKE_TIMEOUT,
         };
     let mut blocked_since: Option<Instant> = None;
+    let mut last_written = 0;
     let timer = sleep_until(handshake_by.min(ping_at).into());
     tokio::pin!(timer);
     let woken = handle.out.woken();
@@ -238,7 +239,16 @@ async fn serve(link: &mut Link, sock: &Arc<TcpStream>) -> CloseReason {
                     return CloseReason::SlowConsumerWriteDeadline;
                 }
                 if now >= ping_at {
-                    if link.last_in.elapsed() >= ping_interval {
+                    // A link busy sending is alive too: the remote is
+                    // reading, or TCP would stop taking our bytes. Its
+                    // PONGs may be stuck behind our data on a slow link,
+                    // so counting them would call a healthy link stale.
+                    let written = handle.out.written();
+                    let sending = written != last_written;
+                    last_written = written;
+                    if sending || link.last_in.elapsed() < ping_interval {
+                        link.pings_out = 0;
+                    } else {
                         if link.pings_out + 1 > config.ping_max {
                             link.send_err("Stale Leaf Node Connection - Closing");
                             return CloseReason::StaleConnection;

@@ -76,6 +76,8 @@ struct State {
     flush_mark: u64,
     out_msgs: u64,
     out_bytes: u64,
+    /// Bytes the socket has taken so far.
+    written: u64,
 }
 
 /// What an append did.
@@ -116,6 +118,7 @@ impl Outbound {
                 flush_mark: 0,
                 out_msgs: 0,
                 out_bytes: 0,
+                written: 0,
             }),
             wake: Notify::new(),
             sock,
@@ -174,6 +177,12 @@ impl Outbound {
         }
     }
 
+    /// Bytes the socket has accepted so far: while this grows, the peer is
+    /// reading (TCP stops taking bytes from a peer that does not).
+    pub fn written(&self) -> u64 {
+        self.state.lock().written
+    }
+
     /// The local end of the socket (the address a peer reached us on).
     pub fn local_addr(&self) -> Option<std::net::SocketAddr> {
         self.sock.local_addr().ok()
@@ -197,7 +206,10 @@ impl Outbound {
                     st.closing = Some(CloseReason::WriteError);
                     return Flush::Failed;
                 }
-                Ok(n) => st.buf.advance(n),
+                Ok(n) => {
+                    st.buf.advance(n);
+                    st.written += n as u64;
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Flush::Blocked,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => {
