@@ -584,3 +584,91 @@ async fn a_slow_long_link_stays_up_under_load() -> Result<()> {
     }
     Ok(())
 }
+
+/// edge-configs/hub.* and iot-gateway-leaf.* as shipped, with only ports,
+/// host and store paths rewritten for the test: the gateway links to the
+/// hub with the shipped credentials and its deny lists hold. The `.conf`
+/// hub also runs under nats-server (the file promises it does).
+#[tokio::test]
+async fn edge_configs_link_a_gateway_to_its_hub() {
+    each_target(|hub_kind| async move {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../edge-configs");
+        let exts: &[&str] = match hub_kind {
+            Kind::Tern => &["conf", "toml"],
+            Kind::NatsServer => &["conf"],
+        };
+        for ext in exts {
+            let (hub_store, leaf_store) = (tempfile::tempdir()?, tempfile::tempdir()?);
+            let leaf_port = free_port();
+            let rewrite = |text: String, store: &tempfile::TempDir| {
+                text.replace("0.0.0.0:7422", &format!("127.0.0.1:{leaf_port}"))
+                    .replace("hub.example.com:7422", &format!("127.0.0.1:{leaf_port}"))
+                    .replace("8222", &free_port().to_string())
+                    .replace("/var/lib/tern", &store.path().display().to_string())
+            };
+            let read = |name: String| std::fs::read_to_string(root.join(name));
+            let hub_text = rewrite(read(format!("hub.{ext}"))?, &hub_store);
+            let leaf_text = rewrite(read(format!("iot-gateway-leaf.{ext}"))?, &leaf_store);
+            let options = |text: String| tern_tests::BrokerOptions {
+                config: Some(text),
+                config_name: Some(format!("broker.{ext}")),
+                ..Default::default()
+            };
+            let hub = Broker::start_with(hub_kind, options(hub_text))
+                .with_context(|| format!("hub.{ext}"))?;
+            let leaf = Broker::start_with(Kind::Tern, options(leaf_text))
+                .with_context(|| format!("iot-gateway-leaf.{ext}"))?;
+            let hub_client = connect(&hub.url()).await?;
+            let site = connect(&leaf.url()).await?;
+            let mut at_hub = subscribe(&hub_client, "site.>").await?;
+            await_path(&site, "site.telemetry", &mut at_hub)
+                .await
+                .context(*ext)?;
+            site.publish("site.internal.debug", "stays".into()).await?;
+            site.publish("site.telemetry", "up".into()).await?;
+            flush(&site).await?;
+            let m = next_msg(&mut at_hub).await?;
+            ensure!(m.subject.as_str() == "site.telemetry", "{ext}: {m:?}");
+            let mut at_site = subscribe(&site, "fleet.>").await?;
+            await_path(&hub_client, "fleet.cmd", &mut at_site)
+                .await
+                .context(*ext)?;
+            hub_client.publish("fleet.debug.x", "noise".into()).await?;
+            hub_client.publish("fleet.cmd", "reboot".into()).await?;
+            flush(&hub_client).await?;
+            let m = next_msg(&mut at_site).await?;
+            ensure!(m.subject.as_str() == "fleet.cmd", "{ext}: {m:?}");
+        }
+        Ok(())
+    })
+    .await;
+}
+
+/// Two leaves of one hub reach each other through it: interest from one
+/// leaf is passed on to the other, never back to its origin.
+#[tokio::test]
+async fn leaves_of_one_hub_reach_each_other() {
+    each_pair(|pair| async move {
+        let leaf_port = free_port();
+        let hub = start_with_config(pair.0, &hub_config(leaf_port))?;
+        let a = start_with_config(pair.1, &leaf_config(leaf_port, ""))?;
+        let b = start_with_config(pair.1, &leaf_config(leaf_port, ""))?;
+        let a = connect(&a.url()).await?;
+        let b = connect(&b.url()).await?;
+        let _hub = hub;
+        let mut at_b = subscribe(&b, "east.west").await?;
+        await_path(&a, "east.west", &mut at_b).await?;
+        let mut at_a = queue_subscribe(&a, "jobs", "workers").await?;
+        await_path(&b, "jobs", &mut at_a).await?;
+        for i in 0..5 {
+            b.publish("jobs", format!("j{i}").into()).await?;
+        }
+        flush(&b).await?;
+        for _ in 0..5 {
+            next_msg(&mut at_a).await?;
+        }
+        expect_no_msg(&mut at_a).await?;
+        Ok(())
+    })
+    .await;
+}

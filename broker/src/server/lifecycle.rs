@@ -170,6 +170,10 @@ impl Server {
             new.host = old.host.clone();
             new.port = old.port;
         }
+        if new.leafnodes != old.leafnodes {
+            tracing::warn!("Reload: leafnode settings changes need a restart; keeping them");
+            new.leafnodes = old.leafnodes.clone();
+        }
         if new.jetstream != old.jetstream {
             tracing::warn!("Reload: JetStream settings changes need a restart; keeping them");
             new.jetstream = old.jetstream.clone();
