@@ -5,6 +5,7 @@ pub mod client;
 pub mod footprint;
 pub mod jetstream;
 pub mod latency;
+pub mod leaf;
 pub mod plugins;
 pub mod report;
 pub mod scenarios;

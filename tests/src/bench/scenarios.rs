@@ -40,6 +40,11 @@ pub enum Scenario {
     /// Idle RSS, then RSS per idle connection.
     Idle,
     Startup,
+    /// Pub/sub 1→1 through a leaf link: publisher on the leaf, subscriber
+    /// on the hub.
+    Leaf {
+        payload: usize,
+    },
     /// A JetStream measurement: `(quick, full)` operation counts.
     JetStream {
         work: JsWork,
@@ -143,6 +148,16 @@ pub const SCENARIOS: &[(&str, Scenario, &[Metric])] = &[
             queue: true,
         },
         &[metric("queue group of 4, 1 KiB", "msgs/s", true, Some(1.2))],
+    ),
+    (
+        "leaf-16b",
+        Scenario::Leaf { payload: 16 },
+        &[metric("leaf → hub 1→1, 16 B", "msgs/s", true, Some(1.0))],
+    ),
+    (
+        "leaf-1k",
+        Scenario::Leaf { payload: 1024 },
+        &[metric("leaf → hub 1→1, 1 KiB", "msgs/s", true, Some(1.0))],
     ),
     (
         "reqrep",
@@ -475,6 +490,18 @@ fn run_one(scenario: Scenario, kind: Kind, sizes: &Sizes) -> Result<Outcome> {
             took: t0.elapsed(),
         });
     }
+    if let Scenario::Leaf { payload } = scenario {
+        let cpu0 = own_cpu();
+        take_flow_waits();
+        let (value, hub) = super::leaf::through_link(kind, payload, sizes.msgs(payload))?;
+        return Ok(Outcome {
+            values: vec![value],
+            broker_cpu: Some(process_cpu(hub.pid())),
+            client_cpu: Some(own_cpu() - cpu0),
+            flow_waits: take_flow_waits(),
+            took: t0.elapsed(),
+        });
+    }
     let monitor_port = crate::free_port();
     let broker = match scenario {
         Scenario::Scraped { .. } => Broker::start_with(
@@ -503,7 +530,10 @@ fn run_one(scenario: Scenario, kind: Kind, sizes: &Sizes) -> Result<Outcome> {
         })
         .map(|r| vec![r]),
         Scenario::Idle => idle(&broker, sizes.idle_conns, sizes.settle),
-        Scenario::RequestReply { .. } | Scenario::Startup | Scenario::JetStream { .. } => {
+        Scenario::RequestReply { .. }
+        | Scenario::Startup
+        | Scenario::JetStream { .. }
+        | Scenario::Leaf { .. } => {
             unreachable!("scenarios run elsewhere")
         }
     };

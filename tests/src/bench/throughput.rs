@@ -70,6 +70,21 @@ impl Progress {
 /// message goes to one member). Wall time from the first PUB to the last
 /// message received.
 pub fn flow(addr: &str, payload: usize, subs: usize, queue: bool, count: u64) -> Result<f64> {
+    flow_between(addr, addr, payload, subs, queue, count, || Ok(()))
+}
+
+/// [`flow`] with the publisher on `pub_addr` and the subscribers on
+/// `sub_addr` (two servers linked somehow); `ready` runs once the
+/// subscriptions are made, and returns when messages can flow.
+pub fn flow_between(
+    pub_addr: &str,
+    sub_addr: &str,
+    payload: usize,
+    subs: usize,
+    queue: bool,
+    count: u64,
+    ready: impl FnOnce() -> Result<()>,
+) -> Result<f64> {
     let subject = "bench.flow";
     let fanout = if queue { 1 } else { subs as u64 };
     let progress = Arc::new(Progress {
@@ -89,7 +104,7 @@ pub fn flow(addr: &str, payload: usize, subs: usize, queue: bool, count: u64) ->
     });
     let mut threads = Vec::new();
     for i in 0..subs {
-        let mut conn = Conn::connect(addr)?;
+        let mut conn = Conn::connect(sub_addr)?;
         let sub = if queue {
             format!("SUB {subject} workers {}\r\n", i + 1)
         } else {
@@ -105,7 +120,8 @@ pub fn flow(addr: &str, payload: usize, subs: usize, queue: bool, count: u64) ->
             }
         }));
     }
-    let mut publisher = Conn::connect(addr)?;
+    ready()?;
+    let mut publisher = Conn::connect(pub_addr)?;
     publisher.sync()?;
 
     let start = Instant::now();
