@@ -34,6 +34,9 @@
 //!   `$JS.API` handlers.
 //! - [`server`]: listener, shared state, the connection task, signals,
 //!   lame-duck mode.
+//! - [`leaf`]: leaf-node links to hubs and from leaves, in nats-server's
+//!   leafnode protocol. A link's interest is a subscription whose receiver
+//!   is the link, so messages reach it through the same delivery path.
 //! - [`monitor`]: HTTP monitoring (`/varz`, `/connz`, ... and Prometheus
 //!   `/metrics`), started only when a monitoring port is configured.
 //! - [`plugin`]: sandboxed WebAssembly plugins (wasmtime components):
