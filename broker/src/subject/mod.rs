@@ -1,6 +1,7 @@
 //! Subjects: validation, wildcard matching, and the subscription index.
 
 pub mod cache;
+mod mapping_function;
 pub mod sublist;
 pub mod transform;
 pub mod validate;

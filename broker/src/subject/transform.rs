@@ -2,9 +2,11 @@
 //! stream `subject_transform` and `republish`: the source is a subject
 //! filter whose `*` tokens can be referred to in the destination as `$N`
 //! or `{{wildcard(N)}}` (1-based), and a trailing `>` carries over as `>`.
-//! nats-server's other mapping functions (partition, split, slice, ...)
-//! are refused by name rather than misapplied.
+//! Destination tokens may also be nats-server's other mapping functions
+//! (partition, split, slice, left/right, random): see
+//! [`super::mapping_function`].
 
+use super::mapping_function::MappingFunction;
 use super::validate::{is_valid_subject, subject_matches};
 
 /// A checked transform.
@@ -25,6 +27,8 @@ enum Part {
     Wildcard(usize),
     /// Whatever the source's `>` matched.
     Tail,
+    /// A `{{function(...)}}` token.
+    Function(MappingFunction),
 }
 
 /// Why a transform is not valid.
@@ -38,8 +42,8 @@ pub enum TransformError {
     WildcardIndex { index: usize, count: usize },
     #[error("destination uses '>' but the source does not end with it")]
     Tail,
-    #[error("mapping function {0} is not supported by this server yet")]
-    Unsupported(String),
+    #[error("invalid mapping function {token:?}: {reason}")]
+    Function { token: String, reason: String },
 }
 
 impl SubjectTransform {
@@ -69,27 +73,22 @@ impl SubjectTransform {
                     .parse::<usize>()
                     .map_err(|_| TransformError::Destination(dest.to_string()))?;
                 Part::Wildcard(index)
-            } else if let Some(inner) = token.strip_prefix("{{").and_then(|t| t.strip_suffix("}}"))
-            {
-                let inner = inner.trim();
-                let Some(args) = inner
-                    .strip_prefix("wildcard(")
-                    .and_then(|a| a.strip_suffix(')'))
-                else {
-                    let name = inner.split('(').next().unwrap_or(inner).trim();
-                    return Err(TransformError::Unsupported(name.to_string()));
-                };
-                let index = args
-                    .trim()
-                    .parse::<usize>()
-                    .map_err(|_| TransformError::Destination(dest.to_string()))?;
-                Part::Wildcard(index)
+            } else if let Some(function) = MappingFunction::parse(token)? {
+                match function {
+                    MappingFunction::Wildcard(index) => Part::Wildcard(index),
+                    other => Part::Function(other),
+                }
             } else if token.is_empty() || token.contains(['*', ' ', '\t']) {
                 return Err(TransformError::Destination(dest.to_string()));
             } else {
                 Part::Literal(token.to_string())
             };
-            if let Part::Wildcard(index) = part {
+            let used = match &part {
+                Part::Wildcard(index) => vec![*index],
+                Part::Function(f) => f.wildcards(),
+                _ => Vec::new(),
+            };
+            for index in used {
                 if index == 0 || index > wildcards.len() {
                     return Err(TransformError::WildcardIndex {
                         index,
@@ -123,6 +122,7 @@ impl SubjectTransform {
                 Part::Literal(l) => out.push_str(l),
                 Part::Wildcard(n) => out.push_str(tokens[self.wildcards[n - 1]]),
                 Part::Tail => out.push_str(&tokens[self.tail_from?..].join(".")),
+                Part::Function(f) => f.write(&mut out, &tokens, &self.wildcards),
             }
         }
         Some(out)
@@ -131,6 +131,43 @@ impl SubjectTransform {
 
 #[cfg(test)]
 mod tests {
+    mod functions {
+        use super::t;
+
+        fn map(src: &str, dest: &str, subject: &str) -> String {
+            t(src, dest).apply(subject).expect("matches")
+        }
+
+        #[test]
+        fn split_slice_left_right() {
+            let s = "a.*";
+            assert_eq!(map(s, "{{splitFromLeft(1,2)}}", "a.abcd"), "ab.cd");
+            assert_eq!(map(s, "{{SplitFromRight(1,1)}}", "a.abcd"), "abc.d");
+            assert_eq!(map(s, "{{splitFromLeft(1,9)}}", "a.abcd"), "abcd");
+            assert_eq!(map(s, "{{sliceFromLeft(1,2)}}", "a.abcde"), "ab.cd.e");
+            assert_eq!(map(s, "{{sliceFromRight(1,2)}}", "a.abcde"), "a.bc.de");
+            assert_eq!(map(s, "{{sliceFromLeft(1,5)}}", "a.abcde"), "abcde");
+            assert_eq!(map(s, "x.{{split(1,-)}}.y", "a.-b--c-"), "x.b.c.y");
+            assert_eq!(map(s, "{{left(1,2)}}.{{right(1,2)}}", "a.abcde"), "ab.de");
+        }
+
+        #[test]
+        fn partitions_are_stable_and_in_range() {
+            // FNV-1a 32 of "abc" is 0x1a47e90b; 440920331 % 10 == 1.
+            assert_eq!(map("a.*", "p.{{partition(10,1)}}", "a.abc"), "p.1");
+            let whole = map("a.*", "{{partition(7)}}.$1", "a.abc");
+            assert_eq!(whole, map("a.*", "{{partition(7)}}.$1", "a.abc"));
+            for i in 0..50 {
+                let n: u32 = map("*.*", "{{partition(3,1,2)}}", &format!("k{i}.v"))
+                    .parse()
+                    .expect("a number");
+                assert!(n < 3);
+                let r: u32 = map("*", "{{random(4)}}", "x").parse().expect("a number");
+                assert!(r < 4);
+            }
+        }
+    }
+
     use super::*;
 
     fn t(src: &str, dest: &str) -> SubjectTransform {
@@ -165,10 +202,16 @@ mod tests {
             SubjectTransform::new("a.*", "b.>"),
             Err(TransformError::Tail)
         );
+        assert!(matches!(
+            SubjectTransform::new("a.*", "b.{{shuffle(1)}}"),
+            Err(TransformError::Function { .. })
+        ));
         assert_eq!(
-            SubjectTransform::new("a.*", "b.{{partition(3,1)}}"),
-            Err(TransformError::Unsupported("partition".into()))
+            SubjectTransform::new("a.*", "b.{{partition(3,2)}}"),
+            Err(TransformError::WildcardIndex { index: 2, count: 1 })
         );
+        assert!(SubjectTransform::new("a.*", "b.{{splitFromLeft(1)}}").is_err());
+        assert!(SubjectTransform::new("a", "b.{{left(1,2)}}").is_err());
         assert!(SubjectTransform::new("a..b", "c").is_err());
         assert!(SubjectTransform::new("a", "b..c").is_err());
     }
