@@ -4,7 +4,7 @@
 
 mod common;
 
-use anyhow::{ensure, Result};
+use anyhow::ensure;
 use async_nats::jetstream;
 
 use common::jetstream::{err_code, request, start_js};
