@@ -50,6 +50,37 @@ async fn request_gets_reply() {
     .await;
 }
 
+/// A responder in a queue group (the usual service shape) answers; the
+/// request is not reported as having no responders.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue_group_responder_answers() {
+    each_target(|kind| async move {
+        let b = Broker::start(kind)?;
+        let server = connect(&b.url()).await?;
+        let mut reqs = queue_subscribe(&server, "svc.echo", "workers").await?;
+        let responder = tokio::spawn(async move {
+            while let Some(m) = reqs.next().await {
+                if let Some(reply) = m.reply {
+                    let _ = server.publish(reply, m.payload).await;
+                    let _ = server.flush().await;
+                }
+            }
+        });
+        let client = connect(&b.url()).await?;
+        for i in 0..3 {
+            let resp = tokio::time::timeout(
+                Duration::from_secs(5),
+                client.request("svc.echo", Bytes::from(format!("r{i}"))),
+            )
+            .await??;
+            ensure!(resp.payload == format!("r{i}"), "{resp:?}");
+        }
+        responder.abort();
+        Ok(())
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_responders_error() {
     each_target(|kind| async move {

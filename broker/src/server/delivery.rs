@@ -164,6 +164,7 @@ pub fn deliver(
             }
             if deliver_to(shared, sub, msg, pending) {
                 taken = true;
+                delivered = true;
                 break;
             }
         }
