@@ -62,6 +62,7 @@ pub mod plugin;
 pub mod protocol;
 pub mod server;
 pub mod subject;
+pub mod websocket;
 
 /// Tern's version, reported in INFO as the server version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -33,7 +33,6 @@ const UNSUPPORTED: &[(&[&str], &str, Gate)] = &[
     (&["cluster"], "cluster", Gate::Always),
     (&["gateway"], "gateway", Gate::Always),
     (&["leaf", "leafnodes"], "leafnodes", Gate::Always),
-    (&["websocket", "ws"], "websocket", Gate::Always),
     (&["mqtt"], "mqtt", Gate::Always),
     (&["tls"], "tls", Gate::Always),
     (&["allow_non_tls"], "tls", Gate::IfTrue),
