@@ -34,6 +34,9 @@
 //!   `$JS.API` handlers.
 //! - [`server`]: listener, shared state, the connection task, signals,
 //!   lame-duck mode.
+//! - [`websocket`]: the WebSocket listener, upgrade handshake, frames and
+//!   permessage-deflate; WebSocket clients run in the same connection task
+//!   as TCP ones.
 //! - [`monitor`]: HTTP monitoring (`/varz`, `/connz`, ... and Prometheus
 //!   `/metrics`), started only when a monitoring port is configured.
 //! - [`plugin`]: sandboxed WebAssembly plugins (wasmtime components):

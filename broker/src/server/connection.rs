@@ -227,7 +227,11 @@ async fn run(
                 if ready.is_err() {
                     return CloseReason::ReadError;
                 }
-                match read_batch(session, sock, &mut rbuf, &mut read_size, ws.as_deref_mut()) {
+                let read = match ws.as_deref_mut() {
+                    None => read_batch(session, sock, &mut rbuf, &mut read_size),
+                    Some(w) => read_batch_ws(session, sock, &mut rbuf, &mut read_size, w),
+                };
+                match read {
                     Ok(true) => {}
                     Ok(false) => return CloseReason::ClientClosed,
                     Err(reason) => return reason,
@@ -282,19 +286,12 @@ fn read_batch(
     sock: &TcpStream,
     rbuf: &mut BytesMut,
     read_size: &mut usize,
-    mut ws: Option<&mut WsReader>,
 ) -> Result<bool, CloseReason> {
-    // WebSocket reads raw frames into their own buffer; plain TCP reads
-    // straight into the parser's.
-    let target = match ws.as_deref_mut() {
-        None => &mut *rbuf,
-        Some(w) => &mut w.raw,
-    };
-    if target.capacity() - target.len() < *read_size {
-        target.reserve(*read_size);
+    if rbuf.capacity() - rbuf.len() < *read_size {
+        rbuf.reserve(*read_size);
     }
-    let offered = target.capacity() - target.len();
-    let n = match read_once(sock, target) {
+    let offered = rbuf.capacity() - rbuf.len();
+    let n = match read_once(sock, rbuf) {
         Ok(0) => return Ok(false),
         Ok(n) => n,
         Err(e)
@@ -303,12 +300,25 @@ fn read_batch(
                 io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
             ) =>
         {
-            release_if_idle(target, *read_size);
             release_if_idle(rbuf, *read_size);
             return Ok(true);
         }
         Err(_) => return Err(CloseReason::ReadError),
     };
+    note_read(session, n, offered, read_size);
+
+    session.begin_batch();
+    let outcome = apply_buffer(session, rbuf);
+    session.end_batch();
+    outcome?;
+    release_if_idle(rbuf, *read_size);
+    Ok(true)
+}
+
+/// Activity and read-size bookkeeping after `n` bytes were read into
+/// `offered` bytes of room.
+#[inline]
+fn note_read(session: &mut Session, n: usize, offered: usize, read_size: &mut usize) {
     session.last_in = Instant::now();
     session.handle.touch(session.last_in);
     if n == offered {
@@ -316,15 +326,42 @@ fn read_batch(
     } else if n < *read_size / 2 {
         *read_size = (*read_size / 2).max(MIN_READ);
     }
+}
 
-    let ws_end = match ws {
-        None => None,
-        Some(w) => {
-            let end = ws_decode(session, w, rbuf);
+/// [`read_batch`] for a WebSocket connection: raw frames are read into
+/// their own buffer and decoded into `rbuf` first. Kept apart so the plain
+/// TCP path stays as it was.
+#[inline(never)]
+fn read_batch_ws(
+    session: &mut Session,
+    sock: &TcpStream,
+    rbuf: &mut BytesMut,
+    read_size: &mut usize,
+    w: &mut WsReader,
+) -> Result<bool, CloseReason> {
+    if w.raw.capacity() - w.raw.len() < *read_size {
+        w.raw.reserve(*read_size);
+    }
+    let offered = w.raw.capacity() - w.raw.len();
+    let n = match read_once(sock, &mut w.raw) {
+        Ok(0) => return Ok(false),
+        Ok(n) => n,
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+            ) =>
+        {
             release_if_idle(&mut w.raw, *read_size);
-            end
+            release_if_idle(rbuf, *read_size);
+            return Ok(true);
         }
+        Err(_) => return Err(CloseReason::ReadError),
     };
+    note_read(session, n, offered, read_size);
+    let end = ws_decode(session, w, rbuf);
+    release_if_idle(&mut w.raw, *read_size);
+
     session.begin_batch();
     let outcome = apply_buffer(session, rbuf);
     session.end_batch();
@@ -332,7 +369,7 @@ fn read_batch(
     release_if_idle(rbuf, *read_size);
     // The data that came before a close frame or a broken frame has been
     // applied, as nats-server does; now the connection ends.
-    match ws_end {
+    match end {
         Some(reason) => Err(reason),
         None => Ok(true),
     }
@@ -342,7 +379,6 @@ fn read_batch(
 /// `Some(reason)` when the connection must end: the client sent a close
 /// frame (answered with a close), or broke the framing (answered with a
 /// close saying why).
-#[cold]
 fn ws_decode(session: &Session, w: &mut WsReader, rbuf: &mut BytesMut) -> Option<CloseReason> {
     let mut controls = Vec::new();
     let result = w.decoder.decode(&mut w.raw, rbuf, &mut controls);
