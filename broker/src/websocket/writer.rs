@@ -24,6 +24,9 @@ pub struct WsWriter {
     /// Safari cannot take fragmented compressed messages.
     no_compressed_fragments: bool,
     close_sent: bool,
+    /// Client side (a future `ws://` leaf-node remote): every frame is
+    /// masked with a fresh random key, as RFC 6455 requires of clients.
+    mask: bool,
     scratch: Vec<u8>,
 }
 
@@ -38,7 +41,17 @@ impl WsWriter {
             max_frame: if browser { BROWSER_FRAME_SIZE } else { 0 },
             no_compressed_fragments: compress && safari,
             close_sent: false,
+            mask: false,
             scratch: Vec::new(),
+        }
+    }
+
+    /// The write side of a client connection: masked frames, no frame
+    /// size limit.
+    pub fn client(compress: bool) -> Self {
+        WsWriter {
+            mask: true,
+            ..WsWriter::new(compress, false, false)
         }
     }
 
@@ -46,6 +59,12 @@ impl WsWriter {
     /// buffer.
     pub fn frame(&mut self, pending: &mut BytesMut) {
         if pending.is_empty() {
+            return;
+        }
+        if self.close_sent {
+            // Nothing may follow a close frame; what other connections
+            // delivered meanwhile is dropped with the connection.
+            pending.clear();
             return;
         }
         if pending.len() > COMPRESS_THRESHOLD {
@@ -57,7 +76,7 @@ impl WsWriter {
                     } else {
                         self.max_frame
                     };
-                    fragments(&mut self.wire, &self.scratch, max, true);
+                    fragments(&mut self.wire, &self.scratch, max, self.mask);
                     pending.clear();
                     if self.scratch.capacity() > 256 * 1024 {
                         self.scratch = Vec::new();
@@ -72,12 +91,10 @@ impl WsWriter {
         if self.max_frame > 0 && pending.len() > self.max_frame {
             // Each chunk is a message of its own: NATS is a byte stream.
             for chunk in pending.chunks(self.max_frame) {
-                frame::encode(&mut self.wire, OP_BINARY, false, chunk);
+                put(&mut self.wire, self.mask, OP_BINARY, true, false, chunk);
             }
         } else {
-            self.wire.reserve(pending.len() + 10);
-            frame::write_header(&mut self.wire, OP_BINARY, true, false, pending.len(), None);
-            self.wire.extend_from_slice(pending);
+            put(&mut self.wire, self.mask, OP_BINARY, true, false, pending);
         }
         pending.clear();
     }
@@ -85,7 +102,7 @@ impl WsWriter {
     /// Queue a ping or pong (never compressed).
     pub fn control(&mut self, op: u8, payload: &[u8]) {
         let n = payload.len().min(frame::MAX_CONTROL_PAYLOAD);
-        frame::encode(&mut self.wire, op, false, &payload[..n]);
+        put(&mut self.wire, self.mask, op, true, false, &payload[..n]);
     }
 
     /// Queue the close frame (only the first call does anything): after
@@ -96,7 +113,14 @@ impl WsWriter {
         }
         self.close_sent = true;
         let n = payload.len().min(frame::MAX_CONTROL_PAYLOAD);
-        frame::encode(&mut self.wire, OP_CLOSE, false, &payload[..n]);
+        put(
+            &mut self.wire,
+            self.mask,
+            OP_CLOSE,
+            true,
+            false,
+            &payload[..n],
+        );
     }
 
     pub fn close_sent(&self) -> bool {
@@ -109,24 +133,36 @@ impl WsWriter {
     }
 }
 
+/// Append one frame, masked with a random key when `mask` (client side).
+fn put(wire: &mut BytesMut, mask: bool, op: u8, fin: bool, compressed: bool, payload: &[u8]) {
+    wire.reserve(payload.len() + 14);
+    if mask {
+        let key: [u8; 4] = rand::random();
+        frame::write_header(wire, op, fin, compressed, payload.len(), Some(key));
+        let start = wire.len();
+        wire.extend_from_slice(payload);
+        frame::apply_mask(&mut wire[start..], key, 0);
+    } else {
+        frame::write_header(wire, op, fin, compressed, payload.len(), None);
+        wire.extend_from_slice(payload);
+    }
+}
+
 /// One compressed message as frames of at most `max` payload bytes (0: one
 /// frame). Only the first frame carries the compressed bit.
-fn fragments(wire: &mut BytesMut, payload: &[u8], max: usize, compressed: bool) {
+fn fragments(wire: &mut BytesMut, payload: &[u8], max: usize, mask: bool) {
     if max == 0 || payload.len() <= max {
-        wire.reserve(payload.len() + 10);
-        frame::write_header(wire, OP_BINARY, true, compressed, payload.len(), None);
-        wire.extend_from_slice(payload);
+        put(wire, mask, OP_BINARY, true, true, payload);
         return;
     }
     let count = payload.len().div_ceil(max);
     for (i, chunk) in payload.chunks(max).enumerate() {
-        let (op, flag) = if i == 0 {
-            (OP_BINARY, compressed)
+        let (op, compressed) = if i == 0 {
+            (OP_BINARY, true)
         } else {
             (OP_CONTINUATION, false)
         };
-        frame::write_header(wire, op, i + 1 == count, flag, chunk.len(), None);
-        wire.extend_from_slice(chunk);
+        put(wire, mask, op, i + 1 == count, compressed, chunk);
     }
 }
 
@@ -139,7 +175,7 @@ mod tests {
         let mut raw = w.wire.clone();
         let mut out = BytesMut::new();
         let mut controls = Vec::new();
-        Decoder::new(false, compress, 1 << 24)
+        Decoder::new(w.mask, compress, 1 << 24)
             .decode(&mut raw, &mut out, &mut controls)
             .unwrap();
         assert!(raw.is_empty());
@@ -186,12 +222,30 @@ mod tests {
     }
 
     #[test]
+    fn client_side_frames_are_masked() {
+        let mut w = WsWriter::client(false);
+        w.frame(&mut BytesMut::from(&b"PUB a 2\r\nhi\r\n"[..]));
+        w.control(frame::OP_PING, b"p");
+        assert_ne!(w.wire[1] & 0x80, 0, "mask bit");
+        let (data, controls) = read_back(&w, false);
+        assert_eq!(data, b"PUB a 2\r\nhi\r\n");
+        assert_eq!(controls, vec![Control::Ping(b"p".to_vec())]);
+        let mut w = WsWriter::client(true);
+        let text = b"PUB a 5\r\nhello\r\n".repeat(40);
+        w.frame(&mut BytesMut::from(&text[..]));
+        assert_eq!(read_back(&w, true).0, text);
+    }
+
+    #[test]
     fn control_and_close() {
         let mut w = WsWriter::new(false, false, false);
         w.control(OP_PONG, b"abc");
         w.close(&frame::close_payload(1000, "Client Closed"));
         w.close(&frame::close_payload(1001, "again"));
         assert!(w.close_sent());
+        let before = w.wire.len();
+        w.frame(&mut BytesMut::from(&b"MSG late 1 0\r\n\r\n"[..]));
+        assert_eq!(w.wire.len(), before, "nothing after the close");
         let (_, controls) = read_back(&w, false);
         assert_eq!(
             controls,
