@@ -494,3 +494,53 @@ async fn leaf_and_mqtt_paths_are_refused_for_now() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_compressed_message_inflating_past_max_payload_closes_the_connection() {
+    each_target(|kind| async move {
+        let b = WsBroker::start(kind, "  compression: true", "max_payload: 1024")?;
+        let offer = "Sec-WebSocket-Extensions: permessage-deflate\r\n";
+        let (mut ws, head) = RawWs::connect(b.ws_port, offer).await?;
+        ensure!(head.contains("permessage-deflate"), "{head}");
+        ws.read_until("INFO").await?;
+        // 8 000 bytes that compress to a few dozen.
+        let bomb = format!("{CONNECT}PUB x 7900\r\n{}\r\n", "a".repeat(7900));
+        ws.send_compressed(&bomb).await?;
+        ensure!(ws.closed_within(WAIT).await, "still open");
+        // Others are unaffected.
+        let (mut other, _) = RawWs::connect(b.ws_port, "").await?;
+        other.read_until("INFO").await?;
+        other.send_text(&format!("{CONNECT}PING\r\n")).await?;
+        other.read_until("PONG").await?;
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_upgrade_that_never_comes_is_cut_at_the_handshake_timeout() {
+    each_target(|kind| async move {
+        let b = WsBroker::start(kind, "  handshake_timeout: \"500ms\"", "")?;
+        let mut idle = tokio::net::TcpStream::connect(("127.0.0.1", b.ws_port)).await?;
+        let started = tokio::time::Instant::now();
+        let mut buf = [0u8; 64];
+        let n = tokio::time::timeout(
+            Duration::from_secs(5),
+            tokio::io::AsyncReadExt::read(&mut idle, &mut buf),
+        )
+        .await
+        .context("still open after 5 s")?
+        .unwrap_or(0);
+        ensure!(
+            n == 0 || String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 4"),
+            "got {:?}",
+            &buf[..n]
+        );
+        ensure!(
+            started.elapsed() >= Duration::from_millis(400),
+            "closed too early"
+        );
+        Ok(())
+    })
+    .await;
+}
