@@ -544,3 +544,18 @@ async fn an_upgrade_that_never_comes_is_cut_at_the_handshake_timeout() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn websocket_ping_interval_overrides_the_servers() {
+    each_target(|kind| async move {
+        let b = WsBroker::start(kind, "  ping_interval: \"300ms\"", "ping_interval: \"1h\"")?;
+        let (mut ws, _) = RawWs::connect(b.ws_port, "").await?;
+        ws.read_until("INFO").await?;
+        ws.send_text(CONNECT).await?;
+        let started = tokio::time::Instant::now();
+        ws.read_until("PING\r\n").await?;
+        ensure!(started.elapsed() < Duration::from_secs(3), "PING came late");
+        Ok(())
+    })
+    .await;
+}
