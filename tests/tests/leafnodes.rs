@@ -672,3 +672,52 @@ async fn leaves_of_one_hub_reach_each_other() {
     })
     .await;
 }
+
+/// Links in WebSocket frames: a leaf dials `ws://` the hub's websocket port
+/// (path `/leafnode`), every pairing of Tern and nats-server, with and
+/// without permessage-deflate.
+#[tokio::test]
+async fn links_over_websocket() {
+    each_pair(|pair| async move {
+        for compression in [false, true] {
+            let (leaf_port, ws_port) = (free_port(), free_port());
+            let hub = start_with_config(
+                pair.0,
+                &format!(
+                    "{}websocket {{\n  listen: \"127.0.0.1:{ws_port}\"\n  no_tls: true\n  compression: {compression}\n}}\n",
+                    hub_config(leaf_port)
+                ),
+            )?;
+            let leaf = start_with_config(
+                pair.1,
+                &format!(
+                    "leafnodes {{\n  reconnect: 1\n  remotes [ {{ url: \"ws://127.0.0.1:{ws_port}\", ws_compression: {compression} }} ]\n}}\n"
+                ),
+            )?;
+            let hub_client = connect(&hub.url()).await?;
+            let leaf_client = connect(&leaf.url()).await?;
+            let mut up = subscribe(&hub_client, "ws.up").await?;
+            await_path(&leaf_client, "ws.up", &mut up)
+                .await
+                .with_context(|| format!("compression {compression}"))?;
+            let big = vec![b'z'; 200_000];
+            leaf_client.publish("ws.up", big.clone().into()).await?;
+            flush(&leaf_client).await?;
+            let m = next_msg(&mut up).await?;
+            ensure!(m.payload.len() == big.len(), "compression {compression}: {} bytes", m.payload.len());
+
+            let mut down = subscribe(&leaf_client, "ws.down").await?;
+            await_path(&hub_client, "ws.down", &mut down).await?;
+            let mut headers = async_nats::HeaderMap::new();
+            headers.insert("X-Via", "ws");
+            hub_client
+                .publish_with_headers("ws.down", headers, "hi".into())
+                .await?;
+            flush(&hub_client).await?;
+            let m = next_msg(&mut down).await?;
+            ensure!(m.headers.as_ref().and_then(|h| h.get("X-Via")).map(|v| v.as_str()) == Some("ws"), "{m:?}");
+        }
+        Ok(())
+    })
+    .await;
+}

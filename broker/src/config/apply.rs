@@ -339,6 +339,7 @@ impl Applier<'_> {
             "authorization" => super::apply_auth::authorization(self, f)?,
             "jetstream" => super::apply_jetstream::jetstream(self, f)?,
             "store_dir" | "storedir" => super::apply_jetstream::top_level_store_dir(self, f)?,
+            "websocket" | "ws" => super::apply_websocket::websocket(self, f)?,
             "plugins" => super::apply_plugins::plugins(self, f)?,
             "leaf" | "leafnodes" => super::apply_leafnodes::leafnodes(self, f)?,
             "plugin_cache_dir" => super::apply_plugins::cache_dir(self, f)?,
@@ -372,7 +373,10 @@ impl Applier<'_> {
     /// `ping_interval` / `write_deadline`: a duration string, or (the old
     /// form, which nats-server warns about) an integer number of seconds.
     /// `None` for zero, which means the default.
-    fn duration_or_seconds(&mut self, f: &Field<'_>) -> Result<Option<Duration>, ConfigError> {
+    pub(super) fn duration_or_seconds(
+        &mut self,
+        f: &Field<'_>,
+    ) -> Result<Option<Duration>, ConfigError> {
         let nanos = match &f.value.kind {
             Kind::String(_) => f.go_duration()?,
             Kind::Integer { value, suffix } => {

@@ -116,16 +116,15 @@ fn remote(cx: &mut Applier<'_>, f: &Field<'_>) -> Result<LeafRemoteConfig, Confi
                 }
             }),
             "compression" => compression(cx, &child),
+            "ws_compress" | "ws_compression" | "websocket_compress" | "websocket_compression" => {
+                child.bool().map(|on| remote.ws_compression = on)
+            }
             "creds"
             | "credentials"
             | "nkey"
             | "seed"
             | "tls"
             | "proxy"
-            | "ws_compress"
-            | "ws_compression"
-            | "websocket_compress"
-            | "websocket_compression"
             | "ws_no_masking"
             | "websocket_no_masking"
             | "jetstream_cluster_migrate"
@@ -159,15 +158,15 @@ fn remote(cx: &mut Applier<'_>, f: &Field<'_>) -> Result<LeafRemoteConfig, Confi
     Ok(remote)
 }
 
-/// Schemes a remote may use: plain TCP ones now; `tls://` and `ws(s)://`
-/// need transports Tern's leaf nodes do not have yet.
+/// Schemes a remote may use: plain TCP and `ws://`; `tls://` and `wss://`
+/// need TLS, which Tern does not have yet.
 fn check_url(url: &str) -> Result<(), String> {
     let (scheme, rest) = url.split_once("://").ok_or_else(|| {
         format!("remote leafnode url {url:?} has no scheme (nats-leaf://host:port)")
     })?;
     match scheme.to_ascii_lowercase().as_str() {
-        "nats-leaf" | "nats" => {}
-        "tls" | "ws" | "wss" => {
+        "nats-leaf" | "nats" | "ws" => {}
+        "tls" | "wss" => {
             return Err(format!(
                 "remote leafnode url {url:?}: scheme {scheme}:// is not supported yet (use nats-leaf://)"
             ))

@@ -20,6 +20,7 @@
 //! | `apply`         | value tree → [`Config`]: top-level keys                |
 //! | `apply_auth`    | the `authorization` block                              |
 //! | `apply_plugins` | the `plugins` list and `plugin_cache_dir`              |
+//! | `apply_websocket` | the `websocket` block                                |
 //! | `unsupported`   | keys of nats-server features Tern lacks                |
 //! | `flags`         | the command line                                       |
 //! | `usage`         | the `-h` text                                          |
@@ -29,6 +30,7 @@ mod apply_auth;
 mod apply_jetstream;
 mod apply_leafnodes;
 mod apply_plugins;
+mod apply_websocket;
 mod conf_lexer;
 mod conf_syntax;
 mod error;

@@ -155,6 +155,43 @@ impl JetStreamConfig {
     }
 }
 
+/// The WebSocket listener (`websocket {}` / `ws {}`), nats-server's
+/// option names. Present only when the block sets a port (nats-server
+/// treats a block without one as websocket off).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct WebsocketConfig {
+    /// Listen host; as in nats-server, every interface unless set (not the
+    /// client listen host).
+    pub host: String,
+    /// Listen port; 0 = any free port (nats-server's -1).
+    pub port: u16,
+    /// `host:port` advertised to websocket clients (`advertise`).
+    pub advertise: Option<String>,
+    /// Plain `ws://` is allowed (Tern has no TLS yet, so this must be set).
+    pub no_tls: bool,
+    /// Negotiate permessage-deflate with clients that offer it.
+    pub compression: bool,
+    /// The `Origin` header must match the request's `Host`.
+    pub same_origin: bool,
+    /// Only these origins (`scheme://host[:port]`) may connect; empty =
+    /// any (unless `same_origin`).
+    pub allowed_origins: Vec<String>,
+    /// Time allowed for the HTTP upgrade; `None`: not configured (Tern
+    /// still bounds it, see `websocket::DEFAULT_HANDSHAKE_TIMEOUT`).
+    pub handshake_timeout: Option<Duration>,
+    /// Cookie names whose values stand in for CONNECT's `jwt`, `user`,
+    /// `pass` and `auth_token` when the client leaves them empty.
+    pub jwt_cookie: Option<String>,
+    pub username_cookie: Option<String>,
+    pub password_cookie: Option<String>,
+    pub token_cookie: Option<String>,
+    /// Ping interval for websocket clients (overrides `ping_interval`).
+    pub ping_interval: Option<Duration>,
+    /// Extra headers sent with the `101 Switching Protocols` response, in
+    /// the order written.
+    pub headers: Vec<(String, String)>,
+}
+
 /// What happens when a plugin call fails (trap, timeout, memory cap, invalid
 /// result) or the plugin is quarantined.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -231,6 +268,8 @@ pub struct LeafRemoteConfig {
     pub deny_exports: Vec<String>,
     /// `hub: true`: the remote is our leaf, we are its hub.
     pub hub: bool,
+    /// `ws_compression`: ask for permessage-deflate on a `ws://` link.
+    pub ws_compression: bool,
     pub origin: Origin,
 }
 
@@ -284,6 +323,8 @@ pub struct Config {
     /// JetStream (`jetstream {}`, `-js`, `-sd`).
     pub jetstream: JetStreamConfig,
     pub leafnodes: LeafNodeConfig,
+    /// The WebSocket listener, when configured with a port.
+    pub websocket: Option<WebsocketConfig>,
     /// WebAssembly plugins (`plugins [...]`), in the order they apply.
     pub plugins: Vec<PluginConfig>,
     /// Where compiled plugin code is cached (`plugin_cache_dir`); `None`:
@@ -352,6 +393,7 @@ impl Default for Config {
             no_system_account: false,
             max_closed_clients: DEFAULT_MAX_CLOSED_CLIENTS,
             jetstream: JetStreamConfig::default(),
+            websocket: None,
             plugins: Vec::new(),
             plugin_cache_dir: None,
             leafnodes: LeafNodeConfig::default(),

@@ -32,7 +32,6 @@ const UNSUPPORTED: &[(&[&str], &str, Gate)] = &[
     (&["default_js_domain"], "jetstream domains", Gate::Always),
     (&["cluster"], "cluster", Gate::Always),
     (&["gateway"], "gateway", Gate::Always),
-    (&["websocket", "ws"], "websocket", Gate::Always),
     (&["mqtt"], "mqtt", Gate::Always),
     (&["tls"], "tls", Gate::Always),
     (&["allow_non_tls"], "tls", Gate::IfTrue),

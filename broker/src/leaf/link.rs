@@ -25,6 +25,7 @@ use crate::server::outbound::{CloseReason, Flush, Outbound};
 use crate::server::state::Shared;
 use crate::server::subscription::Subscription;
 use crate::subject::MatchCache;
+use crate::websocket::{WsReader, WsWriter};
 
 use super::handle::{DenyList, LeafHandle, JETSTREAM_DENY};
 use super::handshake::{LeafConnect, LeafInfo};
@@ -87,8 +88,26 @@ pub(super) struct Link {
     ended: Option<Ended>,
 }
 
+/// A link carried in WebSocket frames (a `ws://` remote, or a leaf that
+/// reached our websocket port on a `/leafnode` path).
+pub struct WsLink {
+    pub reader: WsReader,
+    pub writer: WsWriter,
+}
+
 /// Run a leaf link on `stream` until it closes.
 pub async fn run(shared: Arc<Shared>, stream: TcpStream, addr: SocketAddr, role: Role) -> Ended {
+    run_over(shared, stream, addr, role, None).await
+}
+
+/// Run a leaf link on `stream`, in WebSocket frames when `ws` is given.
+pub async fn run_over(
+    shared: Arc<Shared>,
+    stream: TcpStream,
+    addr: SocketAddr,
+    role: Role,
+    ws: Option<WsLink>,
+) -> Ended {
     let _ = stream.set_nodelay(true);
     let sock = Arc::new(stream);
     let config = shared.config();
@@ -97,12 +116,20 @@ pub async fn run(shared: Arc<Shared>, stream: TcpStream, addr: SocketAddr, role:
     if let Role::Solicited { remote, .. } = &role {
         import_deny.add(remote.deny_imports.iter().cloned());
     }
+    // Leaf links carry everything for a whole server: nats-server sets no
+    // pending limit on them, Tern a generous one.
+    let max_pending = config.max_pending.max(64 * 1024 * 1024);
+    let (out, mut ws_reader) = match ws {
+        None => (Outbound::new(sock.clone(), max_pending), None),
+        Some(ws) => (
+            Outbound::websocket(sock.clone(), max_pending, ws.writer),
+            Some(ws.reader),
+        ),
+    };
     let handle = Arc::new(LeafHandle::new(
         id,
         addr,
-        // Leaf links carry everything for a whole server: nats-server sets
-        // no pending limit on them, Tern a generous one.
-        Outbound::new(sock.clone(), config.max_pending.max(64 * 1024 * 1024)),
+        out,
         matches!(role, Role::Solicited { .. }),
         import_deny,
     ));
@@ -131,7 +158,7 @@ pub async fn run(shared: Arc<Shared>, stream: TcpStream, addr: SocketAddr, role:
         let info = link.leaf_info(false).to_line();
         link.send(&info);
     }
-    let reason = serve(&mut link, &sock).await;
+    let reason = serve(&mut link, &sock, ws_reader.as_mut()).await;
     let registered = link.stage == Stage::Linked;
     link.pending.flush();
     handle.out.flush_final();
@@ -155,7 +182,11 @@ pub async fn run(shared: Arc<Shared>, stream: TcpStream, addr: SocketAddr, role:
     link.ended.unwrap_or(Ended::Closed(reason))
 }
 
-async fn serve(link: &mut Link, sock: &Arc<TcpStream>) -> CloseReason {
+async fn serve(
+    link: &mut Link,
+    sock: &Arc<TcpStream>,
+    mut ws: Option<&mut WsReader>,
+) -> CloseReason {
     let handle = link.handle.clone();
     let config = link.shared.config();
     let mut rbuf = BytesMut::new();
@@ -198,17 +229,34 @@ async fn serve(link: &mut Link, sock: &Arc<TcpStream>) -> CloseReason {
                 if ready.is_err() {
                     return CloseReason::ReadError;
                 }
-                if rbuf.capacity() - rbuf.len() < 32 * 1024 {
-                    rbuf.reserve(64 * 1024);
+                let raw = match ws.as_deref_mut() {
+                    Some(w) => &mut w.raw,
+                    None => &mut rbuf,
+                };
+                if raw.capacity() - raw.len() < 32 * 1024 {
+                    raw.reserve(64 * 1024);
                 }
-                match read_once(sock, &mut rbuf) {
+                match read_once(sock, raw) {
                     Ok(0) => return CloseReason::ClientClosed,
                     Ok(_) => {
                         link.last_in = Instant::now();
+                        let mut peer_closed = false;
+                        if let Some(w) = ws.as_deref_mut() {
+                            match w.decode_into(&handle.out, &mut rbuf) {
+                                Ok(closed) => peer_closed = closed,
+                                Err(e) => {
+                                    tracing::error!("{} - lid:{} - websocket error: {e}", handle.addr, handle.id);
+                                    return CloseReason::ReadError;
+                                }
+                            }
+                        }
                         let outcome = apply_buffer(link, &mut rbuf);
                         link.pending.flush();
                         if let Err(reason) = outcome {
                             return reason;
+                        }
+                        if peer_closed {
+                            return CloseReason::ClientClosed;
                         }
                         if rbuf.is_empty() && rbuf.capacity() > 256 * 1024 {
                             rbuf = BytesMut::new();

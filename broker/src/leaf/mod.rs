@@ -13,8 +13,10 @@
 //!   a link's interest is a subscription whose receiver is the link, and
 //!   [`encode`] writes the `LMSG`.
 //!
-//! Only the global account exists; TLS, compression and WebSocket
-//! transports for links are not implemented.
+//! Links run over TCP or in WebSocket frames (`ws://` remotes, and leaves
+//! reaching the websocket port on `/leafnode`), through [`ws_dial`] and
+//! the `websocket` module. Only the global account exists; TLS and S2
+//! compression of links are not implemented.
 
 pub mod encode;
 pub mod handle;
@@ -25,6 +27,7 @@ pub mod link;
 pub mod listener;
 pub mod parser;
 pub mod remote;
+pub mod ws_dial;
 
 pub use handle::LeafHandle;
 pub use interest::LeafRegistry;

@@ -13,7 +13,10 @@ use tokio::sync::watch;
 use crate::config::LeafRemoteConfig;
 use crate::server::state::{RunState, Shared};
 
-use super::link::{self, Ended, Role};
+use crate::websocket::frame::Decoder;
+use crate::websocket::{WsReader, WsWriter};
+
+use super::link::{self, Ended, Role, WsLink};
 
 pub const DEFAULT_RECONNECT: Duration = Duration::from_secs(1);
 const LOOP_DELAY: Duration = Duration::from_secs(30);
@@ -27,15 +30,23 @@ pub struct RemoteUrl {
     pub host_port: String,
     pub user: Option<String>,
     pub pass: Option<String>,
+    /// `ws://`: the link runs in WebSocket frames, upgraded on `path`.
+    pub websocket: bool,
+    pub path: String,
 }
 
-/// `nats-leaf://[user[:pass]@]host[:port]` (also `nats://`).
+/// `nats-leaf://[user[:pass]@]host[:port]` (also `nats://`), or
+/// `ws://[user[:pass]@]host[:port][/path]` for the hub's websocket port.
 pub fn parse_url(url: &str) -> Option<RemoteUrl> {
-    let (_, rest) = url.split_once("://")?;
-    let rest = rest.trim_end_matches('/');
-    let (userinfo, host) = match rest.rsplit_once('@') {
+    let (scheme, rest) = url.split_once("://")?;
+    let websocket = scheme.eq_ignore_ascii_case("ws");
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], rest[i..].trim_end_matches('/')),
+        None => (rest, ""),
+    };
+    let (userinfo, host) = match authority.rsplit_once('@') {
         Some((u, h)) => (Some(u), h),
-        None => (None, rest),
+        None => (None, authority),
     };
     if host.is_empty() {
         return None;
@@ -44,10 +55,11 @@ pub fn parse_url(url: &str) -> Option<RemoteUrl> {
         Some(v6) => v6.split_once("]:").is_some(),
         None => host.contains(':'),
     };
+    let default_port = if websocket { 80 } else { DEFAULT_LEAF_PORT };
     let host_port = if has_port {
         host.to_string()
     } else {
-        format!("{host}:{DEFAULT_LEAF_PORT}")
+        format!("{host}:{default_port}")
     };
     let (user, pass) = match userinfo {
         None => (None, None),
@@ -60,8 +72,14 @@ pub fn parse_url(url: &str) -> Option<RemoteUrl> {
         host_port,
         user,
         pass,
+        websocket,
+        // nats-server appends the leafnode path to the URL's own.
+        path: format!("{path}{LEAF_WS_PATH}"),
     })
 }
+
+/// The path a leaf asks for on a hub's websocket port.
+const LEAF_WS_PATH: &str = "/leafnode";
 
 /// Percent-decoding for credentials in URLs.
 fn decode(s: &str) -> String {
@@ -112,14 +130,32 @@ pub async fn solicit(
                 match tokio::time::timeout(DIAL_TIMEOUT, TcpStream::connect(&target.host_port))
                     .await
                 {
-                    Ok(Ok(stream)) => {
+                    Ok(Ok(mut stream)) => {
                         let addr = stream.peer_addr().unwrap_or(shared.local_addr);
+                        let ws = if target.websocket {
+                            let compress = remote.ws_compression;
+                            match ws_link(&shared, &mut stream, &target, compress).await {
+                                Ok(ws) => Some(ws),
+                                Err(e) => {
+                                    tracing::error!(
+                                        "Error soliciting websocket leafnode connection to {:?}: {e}",
+                                        target.host_port
+                                    );
+                                    if !wait(&mut run_state, delay).await {
+                                        return;
+                                    }
+                                    continue;
+                                }
+                            }
+                        } else {
+                            None
+                        };
                         let role = Role::Solicited {
                             remote: remote.clone(),
                             user: target.user,
                             pass: target.pass,
                         };
-                        let run = link::run(shared.clone(), stream, addr, role);
+                        let run = link::run_over(shared.clone(), stream, addr, role, ws);
                         tokio::pin!(run);
                         let ended = tokio::select! {
                             ended = &mut run => ended,
@@ -146,13 +182,47 @@ pub async fn solicit(
                 }
             }
         }
-        let jitter = rand::rng().random_range(0..=delay.as_millis() as u64 / 5 + 1);
-        let wait = delay + Duration::from_millis(jitter);
-        tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
-            _ = stopped(&mut run_state) => return,
+        if !wait(&mut run_state, delay).await {
+            return;
         }
     }
+}
+
+/// Sleep `delay` plus up to a fifth of it at random; false when the server
+/// stopped meanwhile.
+async fn wait(run_state: &mut watch::Receiver<RunState>, delay: Duration) -> bool {
+    let jitter = rand::rng().random_range(0..=delay.as_millis() as u64 / 5 + 1);
+    tokio::select! {
+        _ = tokio::time::sleep(delay + Duration::from_millis(jitter)) => true,
+        _ = stopped(run_state) => false,
+    }
+}
+
+/// Upgrade a fresh connection to the hub's websocket port and set up the
+/// client side of the frames (masked writes, unmasked reads).
+async fn ws_link(
+    shared: &Shared,
+    stream: &mut TcpStream,
+    target: &RemoteUrl,
+    compress: bool,
+) -> Result<WsLink, String> {
+    let upgraded = super::ws_dial::upgrade(
+        stream,
+        &target.host_port,
+        &target.path,
+        compress,
+        DIAL_TIMEOUT,
+    )
+    .await?;
+    let max_payload = shared.config().max_payload;
+    Ok(WsLink {
+        reader: WsReader {
+            raw: upgraded.leftover,
+            decoder: Decoder::new(false, upgraded.compress, max_payload),
+            ping_interval: None,
+        },
+        writer: WsWriter::client(upgraded.compress),
+    })
 }
 
 async fn stopped(run_state: &mut watch::Receiver<RunState>) {
@@ -183,5 +253,16 @@ mod tests {
         assert_eq!(u.host_port, "[::1]:4000");
         assert_eq!(u.pass, None);
         assert!(parse_url("nats-leaf://").is_none());
+        let u = parse_url("ws://hub:8080/edge/").expect("valid");
+        assert!(u.websocket);
+        assert_eq!(
+            (u.host_port.as_str(), u.path.as_str()),
+            ("hub:8080", "/edge/leafnode")
+        );
+        let u = parse_url("ws://u:p@hub").expect("valid");
+        assert_eq!(
+            (u.host_port.as_str(), u.path.as_str()),
+            ("hub:80", "/leafnode")
+        );
     }
 }

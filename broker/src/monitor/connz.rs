@@ -298,6 +298,15 @@ pub fn connz(shared: &Shared, q: &Query) -> Result<Connz, RequestError> {
     })
 }
 
+/// nats-server's client type: `websocket` for WebSocket clients.
+fn conn_type(websocket: bool) -> &'static str {
+    if websocket {
+        "websocket"
+    } else {
+        "nats"
+    }
+}
+
 fn non_empty(s: &Option<String>) -> Option<String> {
     s.clone().filter(|v| !v.is_empty())
 }
@@ -324,7 +333,7 @@ fn open_info(c: &ClientHandle, now: SystemTime, opts: &Options) -> ConnInfo {
     ConnInfo {
         cid: c.id,
         kind: "Client",
-        conn_type: "nats",
+        conn_type: conn_type(c.out.is_websocket()),
         ip: c.addr.ip().to_string(),
         port: c.addr.port(),
         start: rfc3339(c.start),
@@ -372,7 +381,7 @@ fn closed_info(c: &ClosedClient, opts: &Options) -> ConnInfo {
     ConnInfo {
         cid: c.id,
         kind: "Client",
-        conn_type: "nats",
+        conn_type: conn_type(c.websocket),
         ip: c.addr.ip().to_string(),
         port: c.addr.port(),
         start: rfc3339(c.start),

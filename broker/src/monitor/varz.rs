@@ -1,7 +1,8 @@
 //! `/varz`: the server's identity, limits, and counters, with nats-server's
 //! field names, order and types. Subsystems Tern does not have yet
-//! (cluster, gateway, leafnodes, MQTT, websocket, JetStream) appear as the
-//! empty objects nats-server shows when they are off.
+//! (cluster, gateway, leafnodes, MQTT) appear as the empty objects
+//! nats-server shows when they are off; so do websocket and JetStream when
+//! not configured.
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
@@ -49,7 +50,7 @@ pub struct Varz {
     /// `{}` without leaf nodes; port and remotes when configured.
     pub leaf: serde_json::Value,
     pub mqtt: Empty,
-    pub websocket: Empty,
+    pub websocket: WebsocketVarz,
     /// `{}` while JetStream is off; its config and usage when on.
     pub jetstream: serde_json::Value,
     pub tls_timeout: f64,
@@ -88,6 +89,58 @@ pub struct Varz {
     /// when none is loaded; nats-server has no such field).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub plugins: Vec<crate::plugin::PluginCounters>,
+}
+
+/// The `websocket` section: nats-server's fields, each left out when
+/// empty, so an unconfigured listener shows `{}`.
+#[derive(Debug, Default, Serialize)]
+pub struct WebsocketVarz {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub host: String,
+    #[serde(skip_serializing_if = "is_zero_u16")]
+    pub port: u16,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub advertise: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub jwt_cookie: String,
+    /// Nanoseconds.
+    #[serde(skip_serializing_if = "is_zero_u64")]
+    pub handshake_timeout: u64,
+    #[serde(skip_serializing_if = "is_false")]
+    pub no_tls: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    pub same_origin: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub allowed_origins: Vec<String>,
+    #[serde(skip_serializing_if = "is_false")]
+    pub compression: bool,
+}
+
+fn websocket_varz(shared: &Shared) -> WebsocketVarz {
+    let cfg = shared.config();
+    let Some(ws) = &cfg.websocket else {
+        return WebsocketVarz::default();
+    };
+    WebsocketVarz {
+        host: ws.host.clone(),
+        // The bound port, also when a random one was asked for.
+        port: shared.websocket_addr().map_or(ws.port, |a| a.port()),
+        advertise: ws.advertise.clone().unwrap_or_default(),
+        jwt_cookie: ws.jwt_cookie.clone().unwrap_or_default(),
+        handshake_timeout: ws.handshake_timeout.map_or(0, duration_nanos),
+        no_tls: ws.no_tls,
+        same_origin: ws.same_origin,
+        allowed_origins: ws.allowed_origins.clone(),
+        compression: ws.compression,
+    }
+}
+
+fn is_zero_u16(n: &u16) -> bool {
+    *n == 0
+}
+
+fn is_zero_u64(n: &u64) -> bool {
+    *n == 0
 }
 
 /// A subsystem that is off: `{}`.
@@ -159,7 +212,7 @@ pub fn varz(shared: &Shared, state: &MonitorState) -> Varz {
         gateway: Empty {},
         leaf: super::leafz::varz_leaf(shared),
         mqtt: Empty {},
-        websocket: Empty {},
+        websocket: websocket_varz(shared),
         jetstream: shared.jetstream().map_or_else(
             || serde_json::json!({}),
             |js| super::subsystems::varz_jetstream(&js),

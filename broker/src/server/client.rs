@@ -91,6 +91,8 @@ pub struct ClosedClient {
     pub stop: SystemTime,
     pub rtt: Duration,
     pub reason: CloseReason,
+    /// The connection came over WebSocket.
+    pub websocket: bool,
     pub in_msgs: u64,
     pub in_bytes: u64,
     pub out_msgs: u64,
@@ -161,6 +163,7 @@ impl ClientHandle {
             stop: SystemTime::now(),
             rtt: self.rtt(),
             reason,
+            websocket: self.out.is_websocket(),
             in_msgs: self.counters.in_msgs.load(Ordering::Relaxed),
             in_bytes: self.counters.in_bytes.load(Ordering::Relaxed),
             out_msgs,

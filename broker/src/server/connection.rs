@@ -6,6 +6,10 @@
 //! server shutdown and lame duck close clients this way), the socket
 //! becoming writable while output is blocked, and one timer for the ping
 //! interval, the write deadline and the authentication deadline.
+//!
+//! TCP and WebSocket clients run here alike; a WebSocket connection adds a
+//! [`WsReader`] that turns the frames read into the NATS byte stream before
+//! the parser sees it (its output side is framed inside [`Outbound`]).
 
 use std::io;
 use std::net::SocketAddr;
@@ -17,7 +21,9 @@ use tokio::io::Interest;
 use tokio::net::TcpStream;
 use tokio::time::sleep_until;
 
-use crate::protocol::{encode, parse_op, Parsed, ProtocolError};
+use crate::protocol::{encode, parse_op, Parsed, ProtocolError, ServerInfo};
+use crate::websocket::frame::{self, Control, Decoder};
+use crate::websocket::{Upgrade, WsError, WsReader, WsWriter};
 
 use super::client::ClientHandle;
 use super::delivery::remove_subscription;
@@ -33,19 +39,71 @@ const MAX_READ: usize = 64 * 1024;
 
 /// Serve one client until it disconnects or is closed.
 pub async fn serve(shared: Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
+    serve_transport(shared, stream, addr, None).await
+}
+
+/// Serve one client whose WebSocket upgrade was accepted.
+pub async fn serve_websocket(
+    shared: Arc<Shared>,
+    stream: TcpStream,
+    addr: SocketAddr,
+    upgrade: Upgrade,
+) {
+    serve_transport(shared, stream, addr, Some(upgrade)).await
+}
+
+/// The INFO a client is sent: a WebSocket client is told the websocket
+/// listener's host and port, as nats-server does.
+pub fn client_info(
+    shared: &Shared,
+    id: u64,
+    client_ip: Option<String>,
+    websocket: bool,
+) -> ServerInfo {
+    let mut info = shared.info_for(id, client_ip);
+    if websocket {
+        let config = shared.config();
+        if let (Some(ws), Some(addr)) = (&config.websocket, shared.websocket_addr()) {
+            info.host = ws.host.clone();
+            info.port = addr.port();
+        }
+    }
+    info
+}
+
+async fn serve_transport(
+    shared: Arc<Shared>,
+    stream: TcpStream,
+    addr: SocketAddr,
+    upgrade: Option<Upgrade>,
+) {
     let _ = stream.set_nodelay(true);
     let sock = Arc::new(stream);
     let id = shared.next_client_id();
     let config = shared.config();
-    let handle = Arc::new(ClientHandle::new(
-        id,
-        addr,
-        Outbound::new(sock.clone(), config.max_pending),
-    ));
+    let out = match &upgrade {
+        None => Outbound::new(sock.clone(), config.max_pending),
+        Some(up) => Outbound::websocket(
+            sock.clone(),
+            config.max_pending,
+            WsWriter::new(up.compress, up.browser, up.safari),
+        ),
+    };
+    let handle = Arc::new(ClientHandle::new(id, addr, out));
     tracing::debug!("{addr} - cid:{id} - Client connection created");
 
     let mut session = Session::new(shared.clone(), handle.clone());
-    let info = shared.info_for(id, Some(addr.ip().to_string())).to_line();
+    let mut ws = upgrade.map(|up| {
+        if !up.cookies.is_empty() {
+            session.ws_cookies = Some(Box::new(up.cookies));
+        }
+        WsReader {
+            raw: BytesMut::new(),
+            decoder: Decoder::new(!up.no_masking, up.compress, config.max_payload),
+            ping_interval: config.websocket.as_ref().and_then(|w| w.ping_interval),
+        }
+    });
+    let info = client_info(&shared, id, Some(addr.ip().to_string()), ws.is_some()).to_line();
     session.send(&info);
 
     let reason = if shared.client_count() >= config.max_connections {
@@ -60,14 +118,16 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
         let reason = if shared.run_state() == RunState::ShuttingDown {
             CloseReason::ServerShutdown
         } else {
-            run(&mut session, &sock).await
+            run(&mut session, &sock, ws.as_mut()).await
         };
         shared.unregister(id);
         reason
     };
 
-    // Let an -ERR queued just before the close reach the client.
+    // Let an -ERR queued just before the close reach the client (and, on
+    // WebSocket, the close frame after it).
     session.pending.flush();
+    handle.out.ws_close_for(reason);
     handle.out.flush_final();
     // Other connections' match caches may keep this handle (and so the
     // socket) alive a little longer; the client must see the close now.
@@ -113,7 +173,11 @@ pub(crate) fn shutdown_socket(sock: &TcpStream) {
     }
 }
 
-async fn run(session: &mut Session, sock: &Arc<TcpStream>) -> CloseReason {
+async fn run(
+    session: &mut Session,
+    sock: &Arc<TcpStream>,
+    mut ws: Option<&mut WsReader>,
+) -> CloseReason {
     let handle = session.handle.clone();
     let config = session.config.clone();
     let mut rbuf = BytesMut::new();
@@ -123,7 +187,11 @@ async fn run(session: &mut Session, sock: &Arc<TcpStream>) -> CloseReason {
     // the write deadline; it is reset only when the earliest of them moves,
     // so a busy connection does not rebuild timers on every turn.
     let now = Instant::now();
-    let ping_interval = config.ping_interval.max(Duration::from_millis(10));
+    let ping_interval = ws
+        .as_ref()
+        .and_then(|w| w.ping_interval)
+        .unwrap_or(config.ping_interval)
+        .max(Duration::from_millis(10));
     let mut ping_at = now + ping_interval;
     let auth_at = session
         .auth_required
@@ -159,7 +227,11 @@ async fn run(session: &mut Session, sock: &Arc<TcpStream>) -> CloseReason {
                 if ready.is_err() {
                     return CloseReason::ReadError;
                 }
-                match read_batch(session, sock, &mut rbuf, &mut read_size) {
+                let read = match ws.as_deref_mut() {
+                    None => read_batch(session, sock, &mut rbuf, &mut read_size),
+                    Some(w) => read_batch_ws(session, sock, &mut rbuf, &mut read_size, w),
+                };
+                match read {
                     Ok(true) => {}
                     Ok(false) => return CloseReason::ClientClosed,
                     Err(reason) => return reason,
@@ -233,13 +305,7 @@ fn read_batch(
         }
         Err(_) => return Err(CloseReason::ReadError),
     };
-    session.last_in = Instant::now();
-    session.handle.touch(session.last_in);
-    if n == offered {
-        *read_size = (*read_size * 2).min(MAX_READ);
-    } else if n < *read_size / 2 {
-        *read_size = (*read_size / 2).max(MIN_READ);
-    }
+    note_read(session, n, offered, read_size);
 
     session.begin_batch();
     let outcome = apply_buffer(session, rbuf);
@@ -247,6 +313,101 @@ fn read_batch(
     outcome?;
     release_if_idle(rbuf, *read_size);
     Ok(true)
+}
+
+/// Activity and read-size bookkeeping after `n` bytes were read into
+/// `offered` bytes of room.
+#[inline]
+fn note_read(session: &mut Session, n: usize, offered: usize, read_size: &mut usize) {
+    session.last_in = Instant::now();
+    session.handle.touch(session.last_in);
+    if n == offered {
+        *read_size = (*read_size * 2).min(MAX_READ);
+    } else if n < *read_size / 2 {
+        *read_size = (*read_size / 2).max(MIN_READ);
+    }
+}
+
+/// [`read_batch`] for a WebSocket connection: raw frames are read into
+/// their own buffer and decoded into `rbuf` first. Kept apart so the plain
+/// TCP path stays as it was.
+#[inline(never)]
+fn read_batch_ws(
+    session: &mut Session,
+    sock: &TcpStream,
+    rbuf: &mut BytesMut,
+    read_size: &mut usize,
+    w: &mut WsReader,
+) -> Result<bool, CloseReason> {
+    if w.raw.capacity() - w.raw.len() < *read_size {
+        w.raw.reserve(*read_size);
+    }
+    let offered = w.raw.capacity() - w.raw.len();
+    let n = match read_once(sock, &mut w.raw) {
+        Ok(0) => return Ok(false),
+        Ok(n) => n,
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+            ) =>
+        {
+            release_if_idle(&mut w.raw, *read_size);
+            release_if_idle(rbuf, *read_size);
+            return Ok(true);
+        }
+        Err(_) => return Err(CloseReason::ReadError),
+    };
+    note_read(session, n, offered, read_size);
+    let end = ws_decode(session, w, rbuf);
+    release_if_idle(&mut w.raw, *read_size);
+
+    session.begin_batch();
+    let outcome = apply_buffer(session, rbuf);
+    session.end_batch();
+    outcome?;
+    release_if_idle(rbuf, *read_size);
+    // The data that came before a close frame or a broken frame has been
+    // applied, as nats-server does; now the connection ends.
+    match end {
+        Some(reason) => Err(reason),
+        None => Ok(true),
+    }
+}
+
+/// Decode the raw WebSocket bytes into `rbuf` and answer control frames.
+/// `Some(reason)` when the connection must end: the client sent a close
+/// frame (answered with a close), or broke the framing (answered with a
+/// close saying why).
+fn ws_decode(session: &Session, w: &mut WsReader, rbuf: &mut BytesMut) -> Option<CloseReason> {
+    let mut controls = Vec::new();
+    let result = w.decoder.decode(&mut w.raw, rbuf, &mut controls);
+    let out = &session.handle.out;
+    let mut end = None;
+    for control in &controls {
+        match control {
+            Control::Ping(payload) => out.ws_control(frame::OP_PONG, payload),
+            Control::Close(payload) => {
+                out.ws_close(payload);
+                end = Some(CloseReason::ClientClosed);
+            }
+        }
+    }
+    if let Err(e) = result {
+        tracing::error!(
+            "{} - cid:{} - websocket error: {e}",
+            session.handle.addr,
+            session.handle.id
+        );
+        if let WsError::Protocol(text) = &e {
+            out.ws_close(&frame::close_payload(frame::CLOSE_PROTOCOL_ERROR, text));
+        }
+        return Some(CloseReason::ReadError);
+    }
+    if end.is_none() && !controls.is_empty() {
+        out.flush_or_wake();
+    }
+    end
 }
 
 /// One `recv` into the spare capacity of `rbuf`. A short read means the

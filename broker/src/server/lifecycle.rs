@@ -60,6 +60,8 @@ async fn start_leafnodes(shared: &Arc<Shared>) -> Result<(), ServerError> {
 pub struct Server {
     shared: Arc<Shared>,
     accept: JoinHandle<()>,
+    /// The WebSocket accept loop, when configured.
+    websocket: Option<JoinHandle<()>>,
     monitor: Option<Monitor>,
     ports_file: Option<PathBuf>,
     jetstream: Option<Arc<JetStream>>,
@@ -109,6 +111,7 @@ impl Server {
             false => None,
         };
         let monitor = Monitor::start(&shared).await?;
+        let websocket = bind_websocket(&shared).await?;
         start_leafnodes(&shared).await?;
         tracing::info!("Listening for client connections on {local_addr}");
         let ports_file = match ports_dir {
@@ -116,6 +119,7 @@ impl Server {
                 &dir,
                 local_addr,
                 monitor.as_ref().map(Monitor::local_addr),
+                shared.websocket_addr(),
             )?),
             None => None,
         };
@@ -127,9 +131,19 @@ impl Server {
             shared.clone(),
             shared.watch_run_state(),
         ));
+        let websocket = websocket.map(|(listener, settings, timeout)| {
+            tokio::spawn(crate::websocket::listener::accept_loop(
+                listener,
+                shared.clone(),
+                settings,
+                timeout,
+                shared.watch_run_state(),
+            ))
+        });
         Ok(Server {
             shared,
             accept,
+            websocket,
             monitor,
             ports_file,
             jetstream,
@@ -174,6 +188,10 @@ impl Server {
             tracing::warn!("Reload: leafnode settings changes need a restart; keeping them");
             new.leafnodes = old.leafnodes.clone();
         }
+        if new.websocket != old.websocket {
+            tracing::warn!("Reload: websocket settings changes need a restart; keeping them");
+            new.websocket = old.websocket.clone();
+        }
         if new.jetstream != old.jetstream {
             tracing::warn!("Reload: JetStream settings changes need a restart; keeping them");
             new.jetstream = old.jetstream.clone();
@@ -198,7 +216,13 @@ impl Server {
         tracing::info!("Entering lame duck mode, stop accepting new clients");
         self.shared.set_run_state(RunState::LameDuck);
         for client in self.shared.clients() {
-            let info = self.shared.info_for(client.id, None).to_line();
+            let info = super::connection::client_info(
+                &self.shared,
+                client.id,
+                None,
+                client.out.is_websocket(),
+            )
+            .to_line();
             // Mark 0 belongs to no read batch; this flushes by itself.
             if client.out.push(0, |b| b.extend_from_slice(&info)) != Pushed::Rejected {
                 client.out.flush_or_wake();
@@ -226,9 +250,12 @@ impl Server {
     }
 
     /// Stop accepting, close every client, and wait (briefly) for them.
-    pub async fn shutdown(self) {
+    pub async fn shutdown(mut self) {
         self.shared.set_run_state(RunState::ShuttingDown);
         let _ = self.accept.await;
+        if let Some(ws) = self.websocket.take() {
+            let _ = ws.await;
+        }
         for link in self.shared.leafs.links() {
             link.out.close(CloseReason::ServerShutdown);
         }
@@ -264,6 +291,7 @@ fn write_ports_file(
     dir: &std::path::Path,
     client: SocketAddr,
     monitor: Option<SocketAddr>,
+    websocket: Option<SocketAddr>,
 ) -> Result<PathBuf, ServerError> {
     let exe = std::env::args_os()
         .next()
@@ -275,6 +303,9 @@ fn write_ports_file(
     doc.insert("nats".into(), urls("nats", client).into());
     if let Some(m) = monitor {
         doc.insert("monitoring".into(), urls("http", m).into());
+    }
+    if let Some(w) = websocket {
+        doc.insert("websocket".into(), urls("ws", w).into());
     }
     let text = serde_json::Value::Object(doc).to_string();
     std::fs::write(&path, text).map_err(|source| ServerError::PortsFile {
@@ -333,6 +364,42 @@ fn interface_addresses() -> Vec<IpAddr> {
     // SAFETY: `head` came from getifaddrs and is freed once.
     unsafe { libc::freeifaddrs(head) };
     out
+}
+
+/// Bind the WebSocket port when configured; the accept loop starts with
+/// the client one.
+async fn bind_websocket(
+    shared: &Arc<Shared>,
+) -> Result<
+    Option<(
+        TcpListener,
+        Arc<crate::websocket::handshake::Settings>,
+        Duration,
+    )>,
+    ServerError,
+> {
+    let config = shared.config();
+    let Some(ws) = &config.websocket else {
+        return Ok(None);
+    };
+    let addr = format!("{}:{}", ws.host, ws.port);
+    let listener = TcpListener::bind(&addr)
+        .await
+        .map_err(|source| ServerError::Bind {
+            addr: addr.clone(),
+            source,
+        })?;
+    let bound = listener
+        .local_addr()
+        .map_err(|source| ServerError::Bind { addr, source })?;
+    shared.set_websocket_addr(bound);
+    tracing::info!("Listening for websocket clients on ws://{bound}");
+    tracing::warn!("Websocket not configured with TLS. DO NOT USE IN PRODUCTION!");
+    let settings = Arc::new(crate::websocket::handshake::Settings::from_config(ws));
+    let timeout = ws
+        .handshake_timeout
+        .unwrap_or(crate::websocket::DEFAULT_HANDSHAKE_TIMEOUT);
+    Ok(Some((listener, settings, timeout)))
 }
 
 /// Watch the plugin files once plugins are configured (a broker without

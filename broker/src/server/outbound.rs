@@ -7,6 +7,12 @@
 //! everything, the owner task is woken and waits for writability. When the
 //! pending bytes pass `max_pending`, the connection is marked as a slow
 //! consumer and closed; the appender is never slowed down.
+//!
+//! A WebSocket connection's state also holds its [`WsWriter`]: a flush
+//! wraps the pending NATS bytes into frames in the writer's wire buffer and
+//! writes that. New bytes are framed only once the wire buffer is empty,
+//! so they keep accumulating (and counting against `max_pending`) while
+//! the socket is full. Plain TCP pays one `Option` check per flush.
 
 use std::io;
 use std::sync::Arc;
@@ -15,6 +21,9 @@ use bytes::{Buf, BytesMut};
 use parking_lot::Mutex;
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
+
+use crate::websocket::frame;
+use crate::websocket::WsWriter;
 
 /// Why a connection is being closed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +78,8 @@ pub enum Flush {
 
 struct State {
     buf: BytesMut,
+    /// WebSocket framing; `None` for plain TCP.
+    ws: Option<Box<WsWriter>>,
     closing: Option<CloseReason>,
     /// The publisher batch that last queued this connection for flushing
     /// (see `delivery::PendingFlush`); kept under the same lock as the
@@ -107,13 +118,25 @@ pub struct Outbound {
     wake: Notify,
     sock: Arc<TcpStream>,
     max_pending: usize,
+    websocket: bool,
 }
 
 impl Outbound {
     pub fn new(sock: Arc<TcpStream>, max_pending: usize) -> Self {
+        Self::with_framing(sock, max_pending, None)
+    }
+
+    /// The outbound of a WebSocket connection.
+    pub fn websocket(sock: Arc<TcpStream>, max_pending: usize, writer: WsWriter) -> Self {
+        Self::with_framing(sock, max_pending, Some(Box::new(writer)))
+    }
+
+    fn with_framing(sock: Arc<TcpStream>, max_pending: usize, ws: Option<Box<WsWriter>>) -> Self {
+        let websocket = ws.is_some();
         Outbound {
             state: Mutex::new(State {
                 buf: BytesMut::new(),
+                ws,
                 closing: None,
                 flush_mark: 0,
                 out_msgs: 0,
@@ -123,7 +146,13 @@ impl Outbound {
             wake: Notify::new(),
             sock,
             max_pending,
+            websocket,
         }
+    }
+
+    /// Whether this connection speaks WebSocket.
+    pub fn is_websocket(&self) -> bool {
+        self.websocket
     }
 
     /// Append a protocol line (INFO, PONG, -ERR...) for batch `mark`.
@@ -200,6 +229,9 @@ impl Outbound {
         if st.closing.is_some() {
             return Flush::Closing;
         }
+        if st.ws.is_some() {
+            return self.flush_websocket(&mut st);
+        }
         while !st.buf.is_empty() {
             match self.sock.try_write(&st.buf) {
                 Ok(0) => {
@@ -222,6 +254,84 @@ impl Outbound {
             st.buf = BytesMut::new();
         }
         Flush::Done
+    }
+
+    /// The WebSocket flush: frame what is pending once the wire buffer is
+    /// empty, and write the wire buffer.
+    #[cold]
+    fn flush_websocket(&self, st: &mut State) -> Flush {
+        let State {
+            buf, ws, closing, ..
+        } = st;
+        let Some(ws) = ws.as_mut() else {
+            return Flush::Done;
+        };
+        loop {
+            if ws.wire.is_empty() {
+                if buf.is_empty() {
+                    break;
+                }
+                ws.frame(buf);
+            }
+            match self.sock.try_write(&ws.wire) {
+                Ok(0) => {
+                    *closing = Some(CloseReason::WriteError);
+                    return Flush::Failed;
+                }
+                Ok(n) => ws.wire.advance(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Flush::Blocked,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => {
+                    *closing = Some(CloseReason::WriteError);
+                    return Flush::Failed;
+                }
+            }
+        }
+        if ws.wire.capacity() > RETAIN_CAPACITY {
+            ws.wire = BytesMut::new();
+        }
+        if buf.capacity() > RETAIN_CAPACITY {
+            *buf = BytesMut::new();
+        }
+        Flush::Done
+    }
+
+    /// Queue a WebSocket control frame (a pong) ahead of data not yet
+    /// framed; the caller flushes. Nothing happens on a closing or plain
+    /// TCP connection.
+    pub fn ws_control(&self, op: u8, payload: &[u8]) {
+        let mut st = self.state.lock();
+        if st.closing.is_some() {
+            return;
+        }
+        if let Some(ws) = st.ws.as_mut() {
+            if !ws.close_sent() {
+                ws.control(op, payload);
+            }
+        }
+    }
+
+    /// Queue the WebSocket close frame after everything pending: `payload`
+    /// is the status and reason (see [`frame::close_payload`]). Only the
+    /// first close is sent; plain TCP ignores this.
+    pub fn ws_close(&self, payload: &[u8]) {
+        let mut st = self.state.lock();
+        let State { buf, ws, .. } = &mut *st;
+        if let Some(ws) = ws.as_mut() {
+            ws.frame(buf);
+            ws.close(payload);
+        }
+    }
+
+    /// Queue the close frame nats-server sends when it closes a WebSocket
+    /// connection for `reason`.
+    pub fn ws_close_for(&self, reason: CloseReason) {
+        if self.websocket {
+            self.ws_close(&frame::close_payload(
+                ws_close_status(reason),
+                reason.as_str(),
+            ));
+        }
     }
 
     /// Flush from another task: if the socket is full, hand the rest to the
@@ -264,7 +374,8 @@ impl Outbound {
     }
 
     pub fn pending_bytes(&self) -> usize {
-        self.state.lock().buf.len()
+        let st = self.state.lock();
+        st.buf.len() + st.ws.as_ref().map_or(0, |w| w.pending())
     }
 
     /// Wait until another task wakes the owner.
@@ -279,12 +390,38 @@ impl Outbound {
         if matches!(st.closing, Some(CloseReason::SlowConsumerPendingBytes)) {
             return;
         }
-        while !st.buf.is_empty() {
-            match self.sock.try_write(&st.buf) {
-                Ok(n) if n > 0 => st.buf.advance(n),
+        let State { buf, ws, .. } = &mut *st;
+        let out = match ws.as_mut() {
+            Some(ws) => {
+                ws.frame(buf);
+                &mut ws.wire
+            }
+            None => buf,
+        };
+        while !out.is_empty() {
+            match self.sock.try_write(out) {
+                Ok(n) if n > 0 => out.advance(n),
                 _ => break,
             }
         }
+        *out = BytesMut::new();
         st.buf = BytesMut::new();
+    }
+}
+
+/// The close status nats-server sends for each close reason.
+fn ws_close_status(reason: CloseReason) -> u16 {
+    use CloseReason::*;
+    match reason {
+        ClientClosed => frame::CLOSE_NORMAL,
+        AuthenticationTimeout
+        | AuthenticationViolation
+        | SlowConsumerPendingBytes
+        | SlowConsumerWriteDeadline
+        | MaxConnectionsExceeded
+        | MaxControlLineExceeded => frame::CLOSE_POLICY_VIOLATION,
+        ProtocolViolation => frame::CLOSE_PROTOCOL_ERROR,
+        MaxPayloadExceeded => frame::CLOSE_MESSAGE_TOO_BIG,
+        WriteError | ReadError | StaleConnection | ServerShutdown => frame::CLOSE_GOING_AWAY,
     }
 }

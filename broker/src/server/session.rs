@@ -42,6 +42,9 @@ pub struct Session {
     pub transforms: Option<Arc<Transforms>>,
     /// The plugin set generation `transforms` came from.
     plugins_seen: u64,
+    /// Credentials from the WebSocket upgrade's cookies, used at CONNECT
+    /// where the client gave none.
+    pub ws_cookies: Option<Box<crate::websocket::Cookies>>,
 }
 
 /// What an operation tells the read loop.
@@ -74,6 +77,7 @@ impl Session {
             batch_in_bytes: 0,
             transforms,
             plugins_seen,
+            ws_cookies: None,
         }
     }
 

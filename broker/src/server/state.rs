@@ -86,6 +86,8 @@ pub struct Shared {
     max_closed: usize,
     /// Where the monitoring listener is bound, once it is.
     monitor_addr: OnceLock<SocketAddr>,
+    /// Where the WebSocket listener is bound, once it is.
+    websocket_addr: OnceLock<SocketAddr>,
     /// The JetStream service, once started (weak: it holds `Shared`).
     jetstream: OnceLock<Weak<JetStream>>,
     /// The WebAssembly plugins in force, swapped whole on reload.
@@ -129,6 +131,7 @@ impl Shared {
             closed: Mutex::new(VecDeque::new()),
             max_closed,
             monitor_addr: OnceLock::new(),
+            websocket_addr: OnceLock::new(),
             jetstream: OnceLock::new(),
             plugins: RwLock::new(Arc::new(Plugins::default())),
             plugins_generation: AtomicU64::new(0),
@@ -246,6 +249,15 @@ impl Shared {
 
     pub fn monitor_addr(&self) -> Option<SocketAddr> {
         self.monitor_addr.get().copied()
+    }
+
+    /// Note where the WebSocket listener is bound (once).
+    pub fn set_websocket_addr(&self, addr: SocketAddr) {
+        let _ = self.websocket_addr.set(addr);
+    }
+
+    pub fn websocket_addr(&self) -> Option<SocketAddr> {
+        self.websocket_addr.get().copied()
     }
 
     pub fn set_jetstream(&self, js: &Arc<JetStream>) {

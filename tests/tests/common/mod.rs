@@ -7,6 +7,7 @@ pub mod jetstream;
 pub mod monitoring;
 pub mod plugins;
 pub mod python;
+pub mod ws;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -7,6 +7,7 @@ mod conf;
 mod flags;
 mod keys;
 mod plugins;
+mod websocket;
 
 use super::{parse_conf_str_with_env, parse_toml_str, Config, ConfigError};
 

@@ -11,7 +11,7 @@ use crate::server::outbound::CloseReason;
 use crate::server::session::{OpResult, Session};
 
 pub fn connect(session: &mut Session, json: &[u8]) -> OpResult {
-    let opts = match ConnectOptions::parse(json) {
+    let mut opts = match ConnectOptions::parse(json) {
         Ok(o) => o,
         Err(e) => {
             // nats-server closes without an -ERR on unparsable CONNECT.
@@ -23,6 +23,9 @@ pub fn connect(session: &mut Session, json: &[u8]) -> OpResult {
             return Err(CloseReason::ProtocolViolation);
         }
     };
+    if let Some(cookies) = &session.ws_cookies {
+        cookies.fill(&mut opts);
+    }
     if !(0..=1).contains(&opts.protocol) {
         return session.fail("invalid client protocol", CloseReason::ProtocolViolation);
     }

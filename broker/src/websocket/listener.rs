@@ -1,0 +1,163 @@
+//! Accepting WebSocket connections: the upgrade handshake (bounded by
+//! `handshake_timeout`), then the same connection task as a TCP client.
+//! Stops accepting with the client listener: on shutdown and in lame duck.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+use crate::server::connection;
+use crate::server::state::{RunState, Shared};
+
+use super::error::WsError;
+use super::handshake::{self, PathKind, Settings, Upgrade};
+
+/// Largest upgrade request read (Go's HTTP server allows 1 MB of headers;
+/// a browser's request is well under this).
+const MAX_REQUEST: usize = 64 * 1024;
+
+/// Accept WebSocket clients until the server leaves the running state.
+pub async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    settings: Arc<Settings>,
+    handshake_timeout: Duration,
+    mut run_state: watch::Receiver<RunState>,
+) {
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, addr)) => {
+                    tokio::spawn(upgrade_then_serve(
+                        shared.clone(),
+                        settings.clone(),
+                        stream,
+                        addr,
+                        handshake_timeout,
+                    ));
+                }
+                Err(e) => {
+                    tracing::error!("Error accepting websocket connection: {e}");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            },
+            changed = run_state.changed() => {
+                if changed.is_err() || *run_state.borrow() != RunState::Running {
+                    tracing::info!("Stopped accepting new websocket connections");
+                    return;
+                }
+            }
+        }
+    }
+}
+
+async fn upgrade_then_serve(
+    shared: Arc<Shared>,
+    settings: Arc<Settings>,
+    mut stream: TcpStream,
+    addr: SocketAddr,
+    handshake_timeout: Duration,
+) {
+    let upgrade =
+        match tokio::time::timeout(handshake_timeout, read_upgrade(&mut stream, &settings)).await {
+            Err(_) => {
+                tracing::error!("{addr} - websocket handshake error: timeout");
+                return;
+            }
+            Ok(Err(WsError::Handshake { status, reason })) => {
+                tracing::error!("{addr} - websocket handshake error: {reason}");
+                refuse(&mut stream, status, handshake_timeout).await;
+                return;
+            }
+            Ok(Err(e)) => {
+                tracing::error!("{addr} - websocket handshake error: {e}");
+                return;
+            }
+            Ok(Ok(upgrade)) => upgrade,
+        };
+    if upgrade.kind == PathKind::Leaf {
+        if let Err(reason) = accept_leaf(&shared, &upgrade) {
+            tracing::error!("{addr} - {reason}");
+            refuse(&mut stream, 404, handshake_timeout).await;
+            return;
+        }
+    }
+    let sent = tokio::time::timeout(handshake_timeout, stream.write_all(&upgrade.response)).await;
+    if !matches!(sent, Ok(Ok(()))) {
+        tracing::error!("{addr} - websocket handshake error: could not send the upgrade response");
+        return;
+    }
+    if upgrade.kind == PathKind::Leaf {
+        serve_leaf(shared, stream, addr, upgrade).await;
+    } else {
+        connection::serve_websocket(shared, stream, addr, upgrade).await;
+    }
+}
+
+/// Leaf nodes may connect over WebSocket (a path ending in `/leafnode`)
+/// when this server accepts leaf nodes at all (a leafnode port), as with
+/// nats-server.
+fn accept_leaf(shared: &Arc<Shared>, _upgrade: &Upgrade) -> Result<(), String> {
+    if shared.config().leafnodes.listen.is_none() {
+        return Err("Not configured to accept leaf node connections".into());
+    }
+    Ok(())
+}
+
+/// Run an upgraded `/leafnode` connection as a leaf link.
+async fn serve_leaf(shared: Arc<Shared>, stream: TcpStream, addr: SocketAddr, upgrade: Upgrade) {
+    let max_payload = shared.config().max_payload;
+    let ws = crate::leaf::link::WsLink {
+        reader: super::WsReader {
+            raw: bytes::BytesMut::new(),
+            // Soliciting servers mask unless they asked not to.
+            decoder: super::frame::Decoder::new(!upgrade.no_masking, upgrade.compress, max_payload),
+            ping_interval: None,
+        },
+        writer: super::WsWriter::new(upgrade.compress, false, false),
+    };
+    crate::leaf::link::run_over(
+        shared,
+        stream,
+        addr,
+        crate::leaf::link::Role::Accepted,
+        Some(ws),
+    )
+    .await;
+}
+
+/// Read until the request is complete and check it.
+async fn read_upgrade(stream: &mut TcpStream, settings: &Settings) -> Result<Upgrade, WsError> {
+    let mut buf = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = stream
+            .read(&mut chunk)
+            .await
+            .map_err(|e| WsError::handshake(400, format!("read error: {e}")))?;
+        if n == 0 {
+            return Err(WsError::handshake(
+                400,
+                "connection closed before the request was complete",
+            ));
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(upgrade) = handshake::accept(&buf, settings)? {
+            return Ok(upgrade);
+        }
+        if buf.len() > MAX_REQUEST {
+            return Err(WsError::handshake(431, "request headers too large"));
+        }
+    }
+}
+
+/// Answer a refused upgrade with its HTTP status, then close.
+async fn refuse(stream: &mut TcpStream, status: u16, limit: Duration) {
+    let response = handshake::error_response(status);
+    let _ = tokio::time::timeout(limit, stream.write_all(&response)).await;
+    let _ = stream.shutdown().await;
+}
