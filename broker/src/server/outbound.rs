@@ -259,6 +259,7 @@ impl Outbound {
     /// The WebSocket flush: frame what is pending once the wire buffer is
     /// empty, and write the wire buffer.
     #[cold]
+    #[inline(never)]
     fn flush_websocket(&self, st: &mut State) -> Flush {
         let State {
             buf, ws, closing, ..
