@@ -79,15 +79,9 @@ fn kubernetes_nats_conf() {
     let c = load_seed("nats.conf");
     assert_eq!(c.pid_file, Some(PathBuf::from("/var/run/nats/nats.pid")));
     assert_eq!((c.host.as_str(), c.port), ("0.0.0.0", 4222));
-    assert_eq!(
-        features(&c),
-        [
-            "cluster cluster",
-            "leafnodes leafnodes",
-            "accounts accounts",
-        ]
-    );
-    // The websocket block is supported.
+    assert_eq!(features(&c), ["cluster cluster", "accounts accounts",]);
+    // The websocket and leafnodes blocks are supported.
+    assert_eq!(c.leafnodes.listen, Some(("0.0.0.0".to_string(), 7422)));
     let ws = c.websocket.as_ref().expect("websocket");
     assert_eq!(
         (ws.host.as_str(), ws.port, ws.no_tls),
@@ -100,7 +94,7 @@ fn kubernetes_nats_conf() {
         .map(|u| u.origin.location.clone())
         .collect();
     assert_eq!(c.http_port, Some(8222));
-    let lines = [4, 22, 31];
+    let lines = [4, 31];
     assert_eq!(locations, lines.map(|l| format!("{}:{l}", path.display())));
     assert!(c.warnings.is_empty(), "{:?}", c.warnings);
     assert_eq!(c.config_file.as_deref(), Some(path.as_path()));
@@ -472,7 +466,7 @@ fn the_guides_command_lines() {
         s.config.pid_file,
         Some(PathBuf::from("/var/run/nats/nats.pid"))
     );
-    assert_eq!(s.config.unsupported.len(), 3);
+    assert_eq!(s.config.unsupported.len(), 2);
 }
 
 #[test]
