@@ -160,7 +160,7 @@ def check_kubernetes(root):
     check(len(containers) == 1, "k8s: expected one container")
     c = containers[0]
     container_ports = {p["containerPort"] for p in c.get("ports", [])}
-    check(container_ports == {4222, 8222}, f"k8s: container ports {container_ports}")
+    check(container_ports == {4222, 8222, 7422, 8080}, f"k8s: container ports {container_ports}")
     for s in services.values():
         check(all(s["spec"]["selector"].get(k) == labels.get(k) for k in s["spec"]["selector"]),
               f"k8s: Service {s['metadata']['name']} selects no pod of the StatefulSet")

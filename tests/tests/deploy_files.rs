@@ -220,7 +220,15 @@ fn kubernetes_config_loads_and_serves_healthz() -> Result<()> {
         .collect();
     let dir = tempfile::tempdir()?;
     let conf = dir.path().join("nats.conf");
-    std::fs::write(&conf, k["nats_conf"].as_str().context("nats.conf")?)?;
+    // The leafnode and websocket ports move to free loopback ones, like
+    // the client and monitoring ports below.
+    let (leaf_port, ws_port) = (free_port(), free_port());
+    let text = k["nats_conf"]
+        .as_str()
+        .context("nats.conf")?
+        .replace("0.0.0.0:7422", &format!("127.0.0.1:{leaf_port}"))
+        .replace("0.0.0.0:8080", &format!("127.0.0.1:{ws_port}"));
+    std::fs::write(&conf, text)?;
 
     // The container's own command line, pointed at the file written here.
     let mut args = command[1..].to_vec();
@@ -304,6 +312,12 @@ fn kubernetes_config_loads_and_serves_healthz() -> Result<()> {
         varz["server_name"].as_str() == pod_name,
         "server_name {} is not the pod name {pod_name:?}",
         varz["server_name"]
+    );
+    ensure!(
+        varz["leaf"]["port"] == leaf_port && varz["websocket"]["port"] == ws_port,
+        "leafnode and websocket listeners as configured: {} {}",
+        varz["leaf"],
+        varz["websocket"]
     );
     let written = std::fs::read_to_string(&pid_file)?;
     ensure!(
