@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 
+use super::ws::Deframer;
+
 /// No progress for this long fails a scenario.
 pub const STALL: Duration = Duration::from_secs(15);
 pub const CONNECT: &[u8] =
@@ -16,18 +18,38 @@ pub const CONNECT: &[u8] =
 pub struct Conn {
     pub sock: TcpStream,
     rd: Reader,
+    /// A `ws://` connection: frames both ways.
+    ws: Option<Box<WsConn>>,
+}
+
+struct WsConn {
+    deframer: Deframer,
+    scratch: Vec<u8>,
 }
 
 impl Conn {
     /// Connect, read INFO, send CONNECT (no PING: call [`Conn::sync`]).
+    /// `ws://host:port` connects to a websocket port.
     pub fn connect(addr: &str) -> Result<Conn> {
-        let sock = TcpStream::connect(addr).with_context(|| format!("connect to {addr}"))?;
+        let (addr, websocket) = match addr.strip_prefix("ws://") {
+            Some(a) => (a, true),
+            None => (addr, false),
+        };
+        let mut sock = TcpStream::connect(addr).with_context(|| format!("connect to {addr}"))?;
         sock.set_nodelay(true)?;
         sock.set_read_timeout(Some(Duration::from_secs(10)))?;
         sock.set_write_timeout(Some(STALL))?;
+        let ws = match websocket {
+            true => Some(Box::new(WsConn {
+                deframer: Deframer::new(super::ws::upgrade(&mut sock, addr)?),
+                scratch: Vec::new(),
+            })),
+            false => None,
+        };
         let mut conn = Conn {
             sock,
             rd: Reader::new(),
+            ws,
         };
         let mut info = false;
         while !info {
@@ -47,11 +69,37 @@ impl Conn {
     }
 
     pub fn send(&mut self, bytes: &[u8]) -> Result<()> {
-        self.sock.write_all(bytes).context("write")
+        match &mut self.ws {
+            None => self.sock.write_all(bytes).context("write"),
+            Some(ws) => super::ws::write_frame(&mut self.sock, bytes, &mut ws.scratch),
+        }
     }
 
     pub fn fill(&mut self) -> std::io::Result<usize> {
-        self.rd.fill(&mut self.sock)
+        let Some(ws) = &mut self.ws else {
+            return self.rd.fill(&mut self.sock);
+        };
+        // Decode what is already buffered first (bytes that came with the
+        // upgrade response), then read.
+        loop {
+            let before = self.rd.buffered();
+            let mut decoded = std::mem::take(&mut self.rd.pending);
+            ws.deframer
+                .decode(&mut decoded)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))?;
+            self.rd.append(&decoded);
+            self.rd.pending = decoded;
+            self.rd.pending.clear();
+            if self.rd.buffered() > before {
+                return Ok(self.rd.buffered() - before);
+            }
+            let mut chunk = [0u8; 64 * 1024];
+            let n = self.sock.read(&mut chunk)?;
+            if n == 0 {
+                return Ok(0);
+            }
+            ws.deframer.raw.extend_from_slice(&chunk[..n]);
+        }
     }
 
     /// Read more for a loop that also watches a stop flag: `Ok(false)` when
@@ -130,6 +178,8 @@ impl Event<'_> {
 /// never copied out, even when they span reads. PINGs are counted, not
 /// handed out.
 struct Reader {
+    /// Scratch for decoded websocket payloads.
+    pending: Vec<u8>,
     buf: Vec<u8>,
     start: usize,
     end: usize,
@@ -142,6 +192,7 @@ struct Reader {
 impl Reader {
     fn new() -> Reader {
         Reader {
+            pending: Vec::new(),
             buf: vec![0; 256 * 1024],
             start: 0,
             end: 0,
@@ -150,7 +201,21 @@ impl Reader {
         }
     }
 
-    fn fill(&mut self, sock: &mut TcpStream) -> std::io::Result<usize> {
+    fn buffered(&self) -> usize {
+        self.end - self.start
+    }
+
+    /// Append bytes decoded from websocket frames.
+    fn append(&mut self, bytes: &[u8]) {
+        self.make_room();
+        if self.buf.len() - self.end < bytes.len() {
+            self.buf.resize(self.end + bytes.len(), 0);
+        }
+        self.buf[self.end..self.end + bytes.len()].copy_from_slice(bytes);
+        self.end += bytes.len();
+    }
+
+    fn make_room(&mut self) {
         if self.start == self.end {
             self.start = 0;
             self.end = 0;
@@ -162,6 +227,10 @@ impl Reader {
                 self.buf.resize(self.buf.len() * 2, 0);
             }
         }
+    }
+
+    fn fill(&mut self, sock: &mut TcpStream) -> std::io::Result<usize> {
+        self.make_room();
         let n = sock.read(&mut self.buf[self.end..])?;
         self.end += n;
         Ok(n)

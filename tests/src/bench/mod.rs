@@ -10,3 +10,4 @@ pub mod plugins;
 pub mod report;
 pub mod scenarios;
 pub mod throughput;
+pub mod ws;

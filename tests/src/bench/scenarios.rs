@@ -45,6 +45,10 @@ pub enum Scenario {
     Leaf {
         payload: usize,
     },
+    /// Pub/sub 1→1 with both clients on the websocket port.
+    WebSocket {
+        payload: usize,
+    },
     /// A JetStream measurement: `(quick, full)` operation counts.
     JetStream {
         work: JsWork,
@@ -158,6 +162,26 @@ pub const SCENARIOS: &[(&str, Scenario, &[Metric])] = &[
         "leaf-1k",
         Scenario::Leaf { payload: 1024 },
         &[metric("leaf → hub 1→1, 1 KiB", "msgs/s", true, Some(1.0))],
+    ),
+    (
+        "ws-16b",
+        Scenario::WebSocket { payload: 16 },
+        &[metric(
+            "websocket pub/sub 1→1, 16 B",
+            "msgs/s",
+            true,
+            Some(1.0),
+        )],
+    ),
+    (
+        "ws-1k",
+        Scenario::WebSocket { payload: 1024 },
+        &[metric(
+            "websocket pub/sub 1→1, 1 KiB",
+            "msgs/s",
+            true,
+            Some(1.0),
+        )],
     ),
     (
         "reqrep",
@@ -503,7 +527,17 @@ fn run_one(scenario: Scenario, kind: Kind, sizes: &Sizes) -> Result<Outcome> {
         });
     }
     let monitor_port = crate::free_port();
+    let ws_port = crate::free_port();
     let broker = match scenario {
+        Scenario::WebSocket { .. } => Broker::start_with(
+            kind,
+            crate::BrokerOptions {
+                config: Some(format!(
+                    "websocket {{\n  listen: \"127.0.0.1:{ws_port}\"\n  no_tls: true\n}}\n"
+                )),
+                ..Default::default()
+            },
+        )?,
         Scenario::Scraped { .. } => Broker::start_with(
             kind,
             crate::BrokerOptions {
@@ -525,6 +559,10 @@ fn run_one(scenario: Scenario, kind: Kind, sizes: &Sizes) -> Result<Outcome> {
             subs,
             queue,
         } => flow(&addr, payload, subs, queue, sizes.msgs(payload)).map(|r| vec![r]),
+        Scenario::WebSocket { payload } => {
+            let ws = format!("ws://127.0.0.1:{ws_port}");
+            flow(&ws, payload, 1, false, sizes.msgs(payload)).map(|r| vec![r])
+        }
         Scenario::Scraped { payload } => scraped(kind, monitor_port, || {
             flow(&addr, payload, 1, false, sizes.msgs(payload))
         })

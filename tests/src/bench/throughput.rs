@@ -2,7 +2,6 @@
 //! subscribers counting frames; wall time from the first PUB to the last
 //! message received.
 
-use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -223,8 +222,7 @@ fn publish(
     let mut sent = 0u64;
     while sent < count {
         let n = per_chunk.min(count - sent);
-        conn.sock
-            .write_all(&chunk[..n as usize * frame.len()])
+        conn.send(&chunk[..n as usize * frame.len()])
             .with_context(|| format!("publish after {sent} messages"))?;
         sent += n;
         if let Some((progress, fanout)) = flow {
