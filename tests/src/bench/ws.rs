@@ -108,7 +108,7 @@ impl Deframer {
                 n => (n as usize, 2),
             };
             match op {
-                0 | 1 | 2 => {
+                0..=2 => {
                     at += used;
                     self.remaining = len;
                 }
