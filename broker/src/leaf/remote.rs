@@ -1,6 +1,7 @@
 //! Dialling a `remotes` entry and keeping the link up: URLs are tried in
-//! turn, with the reconnect delay (nats-server's default 1 s) plus jitter
-//! between attempts, 30 s after a loop was detected. Local clients never
+//! turn, with the reconnect delay (nats-server's default 1 s), doubled for
+//! each failed dial in a row up to eight times, plus jitter, between
+//! attempts; 30 s after a loop was detected. Local clients never
 //! notice: the server serves them the same with or without the link.
 
 use std::sync::Arc;
@@ -113,13 +114,17 @@ pub async fn solicit(
         .reconnect
         .unwrap_or(DEFAULT_RECONNECT);
     let mut attempt = 0usize;
+    // Dials in a row that did not reach the remote: each doubles the
+    // wait, up to eight times the reconnect delay.
+    let mut failures = 0u32;
     loop {
         if *run_state.borrow() != RunState::Running {
             return;
         }
         let url = &remote.urls[attempt % remote.urls.len()];
         attempt += 1;
-        let mut delay = reconnect;
+        let mut delay = reconnect * (1 << failures.min(3));
+        failures += 1;
         match parse_url(url) {
             None => tracing::error!("Invalid leafnode remote url {url:?}"),
             Some(target) => {
@@ -164,12 +169,15 @@ pub async fn solicit(
                                 run.await
                             }
                         };
-                        if ended == Ended::Loop {
-                            delay = LOOP_DELAY;
-                        }
-                        // A link that was up is redialled at once, like
-                        // nats-server; failures back off.
+                        delay = if ended == Ended::Loop {
+                            LOOP_DELAY
+                        } else {
+                            reconnect
+                        };
+                        // A link that was up is redialled after the plain
+                        // reconnect delay, on the same URL first.
                         attempt = attempt.saturating_sub(1);
+                        failures = 0;
                     }
                     Ok(Err(e)) => tracing::debug!(
                         "Error trying to connect as leafnode to remote server {:?}: {e}",
