@@ -130,6 +130,20 @@ impl<'v> Field<'v> {
         }
     }
 
+    /// A string or an array of strings (nats-server takes either where a
+    /// list is expected).
+    pub fn strings(&self) -> Result<Vec<String>, ConfigError> {
+        match &self.value.kind {
+            Kind::String(s) => Ok(vec![s.clone()]),
+            Kind::Array(items) => items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| self.index(i, v).string().map(str::to_string))
+                .collect(),
+            _ => Err(self.wrong_type("a string or an array of strings")),
+        }
+    }
+
     pub fn table(&self) -> Result<&'v Table, ConfigError> {
         match &self.value.kind {
             Kind::Table(t) => Ok(t),

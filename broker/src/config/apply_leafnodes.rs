@@ -4,13 +4,10 @@
 //! credentials authentication, proxies and isolation are recorded as
 //! unsupported rather than ignored.
 
-use std::time::Duration;
-
 use super::apply::{host_or_default, listen, Applier, Field};
 use super::apply_auth::{auth_block, GLOBAL_ACCOUNT};
 use super::error::ConfigError;
 use super::model::LeafRemoteConfig;
-use super::units;
 use super::value::Kind;
 
 pub(super) fn leafnodes(cx: &mut Applier<'_>, f: &Field<'_>) -> Result<(), ConfigError> {
@@ -31,9 +28,9 @@ pub(super) fn leafnodes(cx: &mut Applier<'_>, f: &Field<'_>) -> Result<(), Confi
             "host" | "net" => child.string().map(|h| host = Some(h.to_string())),
             "authorization" => auth_block(cx, &child).map(|auth| cx.config.leafnodes.auth = auth),
             "remotes" => remotes(cx, &child).map(|r| cx.config.leafnodes.remotes = r),
-            "reconnect" | "reconnect_delay" | "reconnect_interval" => {
-                seconds(&child).map(|d| cx.config.leafnodes.reconnect = d)
-            }
+            "reconnect" | "reconnect_delay" | "reconnect_interval" => cx
+                .duration_or_seconds(&child)
+                .map(|d| cx.config.leafnodes.reconnect = d),
             "leafnode_advertise" | "advertise" => child
                 .string()
                 .map(|s| cx.config.leafnodes.advertise = Some(s.to_string())),
@@ -97,7 +94,7 @@ fn remote(cx: &mut Applier<'_>, f: &Field<'_>) -> Result<LeafRemoteConfig, Confi
         let child = f.child(entry);
         let key = entry.key.to_lowercase();
         let result = match key.as_str() {
-            "url" | "urls" => strings(&child).map(|u| remote.urls.extend(u)),
+            "url" | "urls" => child.strings().map(|u| remote.urls.extend(u)),
             "account" | "local" => child.string().map(|a| {
                 if a != GLOBAL_ACCOUNT {
                     cx.unsupported("accounts", &child);
@@ -105,8 +102,8 @@ fn remote(cx: &mut Applier<'_>, f: &Field<'_>) -> Result<LeafRemoteConfig, Confi
                 remote.account = Some(a.to_string());
             }),
             "hub" => child.bool().map(|on| remote.hub = on),
-            "deny_imports" | "deny_import" => strings(&child).map(|s| remote.deny_imports = s),
-            "deny_exports" | "deny_export" => strings(&child).map(|s| remote.deny_exports = s),
+            "deny_imports" | "deny_import" => child.strings().map(|s| remote.deny_imports = s),
+            "deny_exports" | "deny_export" => child.strings().map(|s| remote.deny_exports = s),
             "no_randomize" | "dont_randomize" | "ignore_discovered_servers" => {
                 child.bool().map(|_| ())
             }
@@ -196,26 +193,4 @@ fn compression(cx: &mut Applier<'_>, f: &Field<'_>) -> Result<(), ConfigError> {
         cx.unsupported("leafnode compression", f);
     }
     Ok(())
-}
-
-fn strings(f: &Field<'_>) -> Result<Vec<String>, ConfigError> {
-    match &f.value.kind {
-        Kind::String(s) => Ok(vec![s.clone()]),
-        Kind::Array(items) => items
-            .iter()
-            .enumerate()
-            .map(|(i, v)| f.index(i, v).string().map(str::to_string))
-            .collect(),
-        _ => Err(f.wrong_type("a string or an array of strings")),
-    }
-}
-
-/// Seconds as a number, or a duration string.
-fn seconds(f: &Field<'_>) -> Result<Option<Duration>, ConfigError> {
-    let nanos = match &f.value.kind {
-        Kind::Integer { value, .. } => value.saturating_mul(1_000_000_000),
-        Kind::String(_) => f.go_duration()?,
-        _ => return Err(f.wrong_type("seconds or a duration string such as \"2s\"")),
-    };
-    Ok(units::nanos_to_duration(nanos).filter(|d| !d.is_zero()))
 }

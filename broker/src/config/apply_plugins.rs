@@ -65,8 +65,8 @@ fn plugin(cx: &mut Applier<'_>, f: &Field<'_>) -> Result<PluginConfig, ConfigErr
         let result = match entry.key.to_lowercase().as_str() {
             "name" => c.string().map(|s| p.name = s.to_string()),
             "path" | "file" => c.string().map(|s| p.path = relative_to_config(&c, s)),
-            "subjects" | "subject" => strings(&c).map(|v| p.subjects = v),
-            "streams" | "stream" => strings(&c).map(|v| p.streams = v),
+            "subjects" | "subject" => c.strings().map(|v| p.subjects = v),
+            "streams" | "stream" => c.strings().map(|v| p.streams = v),
             "config" => c.table().map(|t| flatten(t, "", &mut p.config)),
             "max_memory" | "max_mem" => positive(&c, c.size(cx.dialect)?).map(|v| p.max_memory = v),
             "timeout" | "deadline" => c.go_duration().and_then(|n| {
@@ -114,19 +114,6 @@ fn relative_to_config(f: &Field<'_>, path: &str) -> PathBuf {
     match Path::new(&*f.value.pos.file).parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir.join(path),
         _ => path.to_path_buf(),
-    }
-}
-
-/// A string or an array of strings.
-fn strings(f: &Field<'_>) -> Result<Vec<String>, ConfigError> {
-    match &f.value.kind {
-        Kind::String(s) => Ok(vec![s.clone()]),
-        Kind::Array(items) => items
-            .iter()
-            .enumerate()
-            .map(|(i, v)| f.index(i, v).string().map(str::to_string))
-            .collect(),
-        _ => Err(f.wrong_type("a string or an array of strings")),
     }
 }
 

@@ -53,7 +53,7 @@ pub(super) fn websocket(cx: &mut Applier<'_>, f: &Field<'_>) -> Result<(), Confi
             }
             "same_origin" => child.bool().map(|b| ws.same_origin = b),
             "allowed_origins" | "allowed_origin" | "allow_origins" | "allow_origin" | "origins"
-            | "origin" => strings(&child).map(|v| ws.allowed_origins = v),
+            | "origin" => child.strings().map(|v| ws.allowed_origins = v),
             "handshake_timeout" => handshake_timeout(&child).map(|d| ws.handshake_timeout = d),
             "compress" | "compression" => child.bool().map(|b| ws.compression = b),
             "jwt_cookie" => child.string().map(|c| {
@@ -103,19 +103,6 @@ pub(super) fn websocket(cx: &mut Applier<'_>, f: &Field<'_>) -> Result<(), Confi
     }
     cx.config.websocket = Some(ws);
     Ok(())
-}
-
-/// A string or an array of strings (nats-server accepts both).
-fn strings(f: &Field<'_>) -> Result<Vec<String>, ConfigError> {
-    match &f.value.kind {
-        Kind::String(s) => Ok(vec![s.clone()]),
-        Kind::Array(items) => items
-            .iter()
-            .enumerate()
-            .map(|(i, v)| f.index(i, v).string().map(str::to_string))
-            .collect(),
-        _ => Err(f.wrong_type("a string or an array of strings")),
-    }
 }
 
 /// An integer number of seconds or a Go duration string.

@@ -3,7 +3,7 @@
 
 use bytes::{BufMut, BytesMut};
 
-use crate::protocol::encode::{put_decimal, Delivery};
+use crate::protocol::encode::{put_decimal, put_sizes_and_body, Delivery};
 
 /// Append `LMSG subject [reply] size` — or, when the remote was chosen for
 /// queue groups, `LMSG subject + reply q1 q2 size` / `LMSG subject | q1
@@ -36,21 +36,7 @@ pub fn write_lmsg(out: &mut BytesMut, msg: &Delivery<'_>, queues: &[&[u8]], remo
         out.put_slice(reply);
         out.put_u8(b' ');
     }
-    match headers {
-        Some(h) => {
-            put_decimal(out, h.len());
-            out.put_u8(b' ');
-            put_decimal(out, h.len() + msg.payload.len());
-            out.put_slice(b"\r\n");
-            out.put_slice(h);
-        }
-        None => {
-            put_decimal(out, msg.payload.len());
-            out.put_slice(b"\r\n");
-        }
-    }
-    out.put_slice(msg.payload);
-    out.put_slice(b"\r\n");
+    put_sizes_and_body(out, headers, msg.payload);
 }
 
 /// Append the interest update for `key` (`subject` or `subject queue`)

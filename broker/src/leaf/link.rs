@@ -365,11 +365,7 @@ fn protocol_error(link: &mut Link, e: &ProtocolError) -> CloseReason {
     if let Some(text) = e.err_text() {
         link.send_err(text);
     }
-    match e {
-        ProtocolError::MaxPayload { .. } => CloseReason::MaxPayloadExceeded,
-        ProtocolError::MaxControlLine => CloseReason::MaxControlLineExceeded,
-        _ => CloseReason::ProtocolViolation,
-    }
+    CloseReason::for_protocol_error(e)
 }
 
 fn apply(link: &mut Link, op: LeafOp<'_>) -> Result<(), CloseReason> {

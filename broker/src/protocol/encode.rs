@@ -48,20 +48,28 @@ pub fn write_msg(out: &mut BytesMut, msg: &Delivery<'_>, sid: &[u8], receiver_he
         out.put_slice(reply);
         out.put_u8(b' ');
     }
+    put_sizes_and_body(out, headers, msg.payload);
+}
+
+/// The end of a message frame: `[hdr_size ]total_size\r\n`, the header
+/// block, the payload and CRLF (shared by `MSG`/`HMSG` and the leaf
+/// `LMSG`/`HMSG`).
+#[inline]
+pub fn put_sizes_and_body(out: &mut BytesMut, headers: Option<&[u8]>, payload: &[u8]) {
     match headers {
         Some(h) => {
             put_decimal(out, h.len());
             out.put_u8(b' ');
-            put_decimal(out, h.len() + msg.payload.len());
+            put_decimal(out, h.len() + payload.len());
             out.put_slice(b"\r\n");
             out.put_slice(h);
         }
         None => {
-            put_decimal(out, msg.payload.len());
+            put_decimal(out, payload.len());
             out.put_slice(b"\r\n");
         }
     }
-    out.put_slice(msg.payload);
+    out.put_slice(payload);
     out.put_slice(b"\r\n");
 }
 

@@ -486,11 +486,7 @@ fn protocol_error(session: &mut Session, e: &ProtocolError) -> CloseReason {
     if let Some(text) = e.err_text() {
         session.send_err(text);
     }
-    match e {
-        ProtocolError::MaxPayload { .. } => CloseReason::MaxPayloadExceeded,
-        ProtocolError::MaxControlLine => CloseReason::MaxControlLineExceeded,
-        _ => CloseReason::ProtocolViolation,
-    }
+    CloseReason::for_protocol_error(e)
 }
 
 fn trace_op(session: &Session, raw: &[u8]) {

@@ -44,6 +44,16 @@ pub enum CloseReason {
 }
 
 impl CloseReason {
+    /// How a connection that broke the protocol ends.
+    pub fn for_protocol_error(e: &crate::protocol::ProtocolError) -> CloseReason {
+        use crate::protocol::ProtocolError;
+        match e {
+            ProtocolError::MaxPayload { .. } => CloseReason::MaxPayloadExceeded,
+            ProtocolError::MaxControlLine => CloseReason::MaxControlLineExceeded,
+            _ => CloseReason::ProtocolViolation,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             CloseReason::ClientClosed => "Client Closed",
