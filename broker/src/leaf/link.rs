@@ -209,6 +209,21 @@ async fn serve(
     tokio::pin!(timer);
     let woken = handle.out.woken();
     tokio::pin!(woken);
+    // Frames that arrived with the websocket upgrade response (the hub's
+    // INFO, typically) are already here: no readiness event will announce
+    // them.
+    if let Some(w) = ws.as_deref_mut() {
+        if !w.raw.is_empty() {
+            if let Err(e) = w.decode_into(&handle.out, &mut rbuf) {
+                tracing::error!("{} - lid:{} - websocket error: {e}", handle.addr, handle.id);
+                return CloseReason::ReadError;
+            }
+            if let Err(reason) = apply_buffer(link, &mut rbuf) {
+                link.pending.flush();
+                return reason;
+            }
+        }
+    }
     link.pending.flush();
     loop {
         if let Some(reason) = handle.out.closing() {
