@@ -1,11 +1,11 @@
 //! Accepting leaf links on the leafnode port.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::server::listener::accept_until_stopped;
 use crate::server::state::{RunState, Shared};
 
 use super::link::{self, Role};
@@ -14,27 +14,10 @@ use super::link::{self, Role};
 pub async fn accept_loop(
     listener: TcpListener,
     shared: Arc<Shared>,
-    mut run_state: watch::Receiver<RunState>,
+    run_state: watch::Receiver<RunState>,
 ) {
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, addr)) => {
-                    let shared = shared.clone();
-                    tokio::spawn(async move {
-                        link::run(shared, stream, addr, Role::Accepted).await;
-                    });
-                }
-                Err(e) => {
-                    tracing::error!("Error accepting leafnode connection: {e}");
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                }
-            },
-            changed = run_state.changed() => {
-                if changed.is_err() || *run_state.borrow() != RunState::Running {
-                    return;
-                }
-            }
-        }
-    }
+    accept_until_stopped(listener, run_state, "leafnode", |stream, addr| {
+        tokio::spawn(link::run(shared.clone(), stream, addr, Role::Accepted));
+    })
+    .await
 }

@@ -21,20 +21,25 @@ use super::listener::accept_loop;
 use super::outbound::{CloseReason, Pushed};
 use super::state::{RunState, Shared};
 
+/// Bind a listening socket; the error names the address.
+async fn bind(addr: String) -> Result<(TcpListener, SocketAddr), ServerError> {
+    let listener = TcpListener::bind(&addr)
+        .await
+        .map_err(|source| ServerError::Bind {
+            addr: addr.clone(),
+            source,
+        })?;
+    let bound = listener
+        .local_addr()
+        .map_err(|source| ServerError::Bind { addr, source })?;
+    Ok((listener, bound))
+}
+
 /// Open the leafnode port and dial the remotes, when configured.
 async fn start_leafnodes(shared: &Arc<Shared>) -> Result<(), ServerError> {
     let config = shared.config();
     if let Some((host, port)) = &config.leafnodes.listen {
-        let addr = format!("{host}:{port}");
-        let listener = TcpListener::bind(&addr)
-            .await
-            .map_err(|source| ServerError::Bind {
-                addr: addr.clone(),
-                source,
-            })?;
-        let bound = listener
-            .local_addr()
-            .map_err(|source| ServerError::Bind { addr, source })?;
+        let (listener, bound) = bind(format!("{host}:{port}")).await?;
         let _ = shared.leafs.listen_addr.set(bound);
         tracing::info!("Listening for leafnode connections on {bound}");
         tokio::spawn(crate::leaf::listener::accept_loop(
@@ -78,16 +83,7 @@ impl Server {
         // load stops start-up, and no client ever sees the broker without
         // the authorizer or transforms it was configured with.
         let plugins = load_plugins(&config)?;
-        let addr = format!("{}:{}", config.host, config.port);
-        let listener = TcpListener::bind(&addr)
-            .await
-            .map_err(|source| ServerError::Bind {
-                addr: addr.clone(),
-                source,
-            })?;
-        let local_addr = listener
-            .local_addr()
-            .map_err(|source| ServerError::Bind { addr, source })?;
+        let (listener, local_addr) = bind(format!("{}:{}", config.host, config.port)).await?;
         if let Some(path) = &config.pid_file {
             std::fs::write(path, std::process::id().to_string()).map_err(|source| {
                 ServerError::PidFile {
@@ -382,16 +378,7 @@ async fn bind_websocket(
     let Some(ws) = &config.websocket else {
         return Ok(None);
     };
-    let addr = format!("{}:{}", ws.host, ws.port);
-    let listener = TcpListener::bind(&addr)
-        .await
-        .map_err(|source| ServerError::Bind {
-            addr: addr.clone(),
-            source,
-        })?;
-    let bound = listener
-        .local_addr()
-        .map_err(|source| ServerError::Bind { addr, source })?;
+    let (listener, bound) = bind(format!("{}:{}", ws.host, ws.port)).await?;
     shared.set_websocket_addr(bound);
     tracing::info!("Listening for websocket clients on ws://{bound}");
     tracing::warn!("Websocket not configured with TLS. DO NOT USE IN PRODUCTION!");

@@ -11,6 +11,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 use crate::server::connection;
+use crate::server::listener::accept_until_stopped;
 use crate::server::state::{RunState, Shared};
 
 use super::error::WsError;
@@ -26,33 +27,18 @@ pub async fn accept_loop(
     shared: Arc<Shared>,
     settings: Arc<Settings>,
     handshake_timeout: Duration,
-    mut run_state: watch::Receiver<RunState>,
+    run_state: watch::Receiver<RunState>,
 ) {
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, addr)) => {
-                    tokio::spawn(upgrade_then_serve(
-                        shared.clone(),
-                        settings.clone(),
-                        stream,
-                        addr,
-                        handshake_timeout,
-                    ));
-                }
-                Err(e) => {
-                    tracing::error!("Error accepting websocket connection: {e}");
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                }
-            },
-            changed = run_state.changed() => {
-                if changed.is_err() || *run_state.borrow() != RunState::Running {
-                    tracing::info!("Stopped accepting new websocket connections");
-                    return;
-                }
-            }
-        }
-    }
+    accept_until_stopped(listener, run_state, "websocket", |stream, addr| {
+        tokio::spawn(upgrade_then_serve(
+            shared.clone(),
+            settings.clone(),
+            stream,
+            addr,
+            handshake_timeout,
+        ));
+    })
+    .await
 }
 
 async fn upgrade_then_serve(
