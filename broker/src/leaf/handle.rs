@@ -36,12 +36,15 @@ pub struct RemoteMeta {
 pub struct DenyList(Vec<String>);
 
 impl DenyList {
-    pub fn new(subjects: impl IntoIterator<Item = String>) -> Self {
-        DenyList(subjects.into_iter().collect())
-    }
-
-    pub fn add(&mut self, subjects: impl IntoIterator<Item = String>) {
-        self.0.extend(subjects);
+    /// The JetStream subjects ([`JETSTREAM_DENY`]) and `more`.
+    pub fn jetstream_and(more: &[String]) -> Self {
+        DenyList(
+            JETSTREAM_DENY
+                .iter()
+                .map(|s| s.to_string())
+                .chain(more.iter().cloned())
+                .collect(),
+        )
     }
 
     /// Is a message on the literal `subject` denied?
@@ -165,6 +168,15 @@ impl LeafHandle {
 
     pub fn set_rtt(&self, rtt: Duration) {
         self.rtt.store(rtt.as_nanos() as u64, Ordering::Relaxed);
+    }
+
+    /// Record who the remote is (`name` may be empty: the id stands in).
+    pub fn set_remote(&self, server_id: &str, name: &str, version: &str) {
+        let mut meta = self.meta.lock();
+        meta.server_id = server_id.to_string();
+        meta.name = if name.is_empty() { server_id } else { name }.to_string();
+        meta.version = version.to_string();
+        meta.account = super::GLOBAL_ACCOUNT.to_string();
     }
 
     /// Messages and payload bytes sent to the remote so far.

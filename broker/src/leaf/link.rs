@@ -27,7 +27,7 @@ use crate::server::subscription::Subscription;
 use crate::subject::MatchCache;
 use crate::websocket::{WsReader, WsWriter};
 
-use super::handle::{DenyList, LeafHandle, JETSTREAM_DENY};
+use super::handle::{DenyList, LeafHandle};
 use super::handshake::{LeafConnect, LeafInfo};
 use super::inbound;
 use super::parser::{parse_leaf_op, LeafOp, LeafParsed};
@@ -112,10 +112,10 @@ pub async fn run_over(
     let sock = Arc::new(stream);
     let config = shared.config();
     let id = shared.next_client_id();
-    let mut import_deny = DenyList::new(JETSTREAM_DENY.iter().map(|s| s.to_string()));
-    if let Role::Solicited { remote, .. } = &role {
-        import_deny.add(remote.deny_imports.iter().cloned());
-    }
+    let import_deny = DenyList::jetstream_and(match &role {
+        Role::Solicited { remote, .. } => &remote.deny_imports,
+        Role::Accepted => &[],
+    });
     // Leaf links carry everything for a whole server: nats-server sets no
     // pending limit on them, Tern a generous one.
     let max_pending = config.max_pending.max(64 * 1024 * 1024);
@@ -415,7 +415,7 @@ fn apply(link: &mut Link, op: LeafOp<'_>) -> Result<(), CloseReason> {
         (Stage::AwaitConnectInfo, LeafOp::Info(json)) => {
             let info: LeafInfo = serde_json::from_slice(json).unwrap_or_default();
             if info.connect_info {
-                finish_solicited(link);
+                link_up(link);
             }
             Ok(())
         }
@@ -510,33 +510,12 @@ fn accept_connect(link: &mut Link, json: &[u8]) -> Result<(), CloseReason> {
     handle.set_headers(connect.headers && !config.no_header_support);
     // A leaf that declares itself the hub makes us its spoke.
     handle.set_spoke(connect.hub);
-    {
-        let mut meta = handle.meta.lock();
-        meta.server_id = connect.id.clone();
-        meta.name = if connect.name.is_empty() {
-            connect.id.clone()
-        } else {
-            connect.name.clone()
-        };
-        meta.version = connect.version.clone();
-        meta.account = crate::leaf::GLOBAL_ACCOUNT.to_string();
-    }
-    let mut export_deny = DenyList::new(JETSTREAM_DENY.iter().map(|s| s.to_string()));
-    export_deny.add(connect.deny_pub.iter().cloned());
-    handle.set_export_deny(export_deny);
+    handle.set_remote(&connect.id, &connect.name, &connect.version);
+    handle.set_export_deny(DenyList::jetstream_and(&connect.deny_pub));
     let info = link.leaf_info(true).to_line();
     link.send(&info);
     link.pending.flush();
-    link.stage = Stage::Linked;
-    tracing::info!(
-        "{} - lid:{} - Leafnode connection created for account: {} - Remote: {}",
-        handle.addr,
-        handle.id,
-        crate::leaf::GLOBAL_ACCOUNT,
-        handle.meta.lock().name
-    );
-    link.shared.leafs.register(&handle);
-    link.ping();
+    link_up(link);
     Ok(())
 }
 
@@ -564,17 +543,7 @@ fn first_info(link: &mut Link, json: &[u8]) -> Result<(), CloseReason> {
     let config = link.shared.config();
     let handle = link.handle.clone();
     handle.set_headers(info.headers && !config.no_header_support);
-    {
-        let mut meta = handle.meta.lock();
-        meta.server_id = info.server_id.clone();
-        meta.name = if info.server_name.is_empty() {
-            info.server_id.clone()
-        } else {
-            info.server_name.clone()
-        };
-        meta.version = info.version.clone();
-        meta.account = crate::leaf::GLOBAL_ACCOUNT.to_string();
-    }
+    handle.set_remote(&info.server_id, &info.server_name, &info.version);
     let Role::Solicited { remote, user, pass } = &link.role else {
         return Err(CloseReason::ProtocolViolation);
     };
@@ -599,20 +568,20 @@ fn first_info(link: &mut Link, json: &[u8]) -> Result<(), CloseReason> {
         deny_pub: remote.deny_imports.clone(),
         ..LeafConnect::default()
     };
-    let mut export_deny = DenyList::new(JETSTREAM_DENY.iter().map(|s| s.to_string()));
-    export_deny.add(remote.deny_exports.iter().cloned());
-    handle.set_export_deny(export_deny);
+    handle.set_export_deny(DenyList::jetstream_and(&remote.deny_exports));
     link.send(&connect.to_line());
     link.pending.flush();
     if info.info_on_connect {
         link.stage = Stage::AwaitConnectInfo;
     } else {
-        finish_solicited(link);
+        link_up(link);
     }
     Ok(())
 }
 
-fn finish_solicited(link: &mut Link) {
+/// The handshake is done, either way: announce our interest and start
+/// measuring the round trip.
+fn link_up(link: &mut Link) {
     link.stage = Stage::Linked;
     let handle = &link.handle;
     tracing::info!(
