@@ -7,26 +7,9 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::Command;
-
-use anyhow::{ensure, Context, Result};
+use anyhow::Result;
+use common::node::{node_ready, run_script};
 use tern_tests::{Broker, BrokerOptions, Kind};
-
-fn js_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("js")
-}
-
-fn ready() -> Result<(), String> {
-    match Command::new("node").arg("--version").output() {
-        Ok(o) if o.status.success() => {}
-        _ => return Err("node is not installed".into()),
-    }
-    if !js_dir().join("node_modules").join("nats").is_dir() {
-        return Err("the nats package is not installed (npm ci --prefix tests/js)".into());
-    }
-    Ok(())
-}
 
 fn run(kind: Kind) -> Result<String> {
     let broker = Broker::start_with(
@@ -36,25 +19,12 @@ fn run(kind: Kind) -> Result<String> {
             ..Default::default()
         },
     )?;
-    let out = Command::new("node")
-        .arg(js_dir().join("kv_check.mjs"))
-        .arg(broker.url())
-        .output()
-        .context("run node")?;
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    ensure!(
-        out.status.success(),
-        "{}: node exited with {}\n{text}{}",
-        kind.name(),
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Ok(text)
+    run_script("kv_check.mjs", &broker.url(), kind)
 }
 
 #[test]
 fn kv_and_object_store_with_nats_js() {
-    if let Err(why) = ready() {
+    if let Err(why) = node_ready(&["nats"]) {
         eprintln!("skipped: {why}");
         return;
     }

@@ -10,56 +10,24 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{bail, ensure, Context, Result};
+use common::node::{js_dir, node_ready, run_script};
 use common::ws::{RawWs, WsBroker};
 use common::{connect, each_target, flush, next_msg, subscribe};
 use futures::StreamExt;
 use tern_tests::{free_port, Broker, BrokerOptions, Kind};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-fn js_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("js")
-}
-
-fn node_ready() -> Result<(), String> {
-    match Command::new("node").arg("--version").output() {
-        Ok(o) if o.status.success() => {}
-        _ => return Err("node is not installed".into()),
-    }
-    for pkg in ["nats.ws", "ws"] {
-        if !js_dir().join("node_modules").join(pkg).is_dir() {
-            return Err(format!(
-                "the {pkg} package is not installed (npm ci --prefix tests/js)"
-            ));
-        }
-    }
-    Ok(())
-}
-
 fn run_ws_check(kind: Kind) -> Result<String> {
     let b = WsBroker::start(kind, "", "")?;
-    let out = Command::new("node")
-        .arg(js_dir().join("ws_check.mjs"))
-        .arg(b.ws_url())
-        .output()
-        .context("run node")?;
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    ensure!(
-        out.status.success(),
-        "{}: node exited with {}\n{text}{}",
-        kind.name(),
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Ok(text)
+    run_script("ws_check.mjs", &b.ws_url(), kind)
 }
 
 #[test]
 fn nats_ws_in_node() {
-    if let Err(why) = node_ready() {
+    if let Err(why) = node_ready(&["nats.ws", "ws"]) {
         eprintln!("skipped: {why}");
         return;
     }

@@ -5,6 +5,7 @@
 
 pub mod jetstream;
 pub mod monitoring;
+pub mod node;
 pub mod plugins;
 pub mod python;
 pub mod ws;
