@@ -5,11 +5,10 @@
 //! **in arrival order** — the order sequences are assigned in.
 //!
 //! Acknowledgements are the acker's job (a second task): it awaits each
-//! append's future in submission order (a group commit resolves them
-//! together) and only then publishes the PubAck to the reply subject, so an
-//! acknowledged message is durable. The ingest task never waits for a
-//! commit, so appends keep flowing into the next group while one is being
-//! written.
+//! append's future in submission order and only then publishes the PubAck
+//! to the reply subject, so an acknowledged message is durable. The ingest
+//! task takes everything that has arrived (up to [`BURST`]) before it
+//! commits, so under load many publishes share one group commit.
 //!
 //! Messages on different subjects of one stream arrive through different
 //! inboxes; their relative order is the order the task sees them in.
@@ -51,6 +50,9 @@ pub(crate) enum Control {
 /// The error code of a PubAck for a message a stream-filter plugin dropped
 /// (nats-server's general stream failure code; it has no plugins).
 const PLUGIN_DROPPED_ERR_CODE: u16 = 10051;
+
+/// At most this many messages are taken from the inbox before committing.
+const BURST: usize = 1024;
 
 /// One internal subscription per stream subject.
 pub(crate) fn subscribe(
@@ -188,12 +190,21 @@ pub(crate) async fn run(
             m = next_message(&mut subs) => {
                 if let Some(m) = m {
                     ingest.accept(m);
+                    // What else has arrived joins the same commit.
+                    for _ in 1..BURST {
+                        let Some(m) = subs.iter_mut().find_map(InternalSubscription::try_recv) else {
+                            break;
+                        };
+                        ingest.accept(m);
+                    }
                 }
             }
             () = ingest.stream.ttl.changed() => {}
             _ = appended.changed(), if expiry.is_none() => {}
             () = timer => ingest.expire(now_ns()).await,
         }
+        // Appends are deferred (`accept`): commit them before waiting again.
+        ingest.stream.store.commit_deferred();
     }
     drop(subs);
     drop(ingest);
@@ -486,7 +497,7 @@ impl Ingest {
                 payload: msg.payload.clone(),
                 timestamp: now,
             });
-        let fut = self.stream.store.append(
+        let fut = self.stream.store.append_deferred(
             NewMessage {
                 subject,
                 headers,

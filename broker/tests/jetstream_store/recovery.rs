@@ -161,3 +161,36 @@ async fn journal_carries_unsynced_groups_and_always_skips_it() {
     assert_eq!(s.state().messages, 6);
     s.close().await.unwrap();
 }
+
+/// Without any close, the store thread checkpoints `sync_interval` after
+/// the first unsynced write, and again after later writes (the timer is
+/// re-armed by the first write after each checkpoint).
+#[tokio::test]
+async fn the_sync_interval_checkpoints_without_a_close() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("t");
+    let journal = dir.join("journal.log");
+    let options = RedbOptions {
+        sync_interval: Some(std::time::Duration::from_millis(100)),
+        ..RedbOptions::default()
+    };
+    let s = RedbStore::open(&dir, StoreLimits::default(), options).expect("open");
+    let journal_len = || std::fs::metadata(&journal).unwrap().len();
+    for round in 0..2u64 {
+        for n in 1..=3 {
+            put(&s, "t.a", &format!("r{round}m{n}"), (round * 3 + n) as i64).await;
+        }
+        assert!(journal_len() > 0, "round {round}: groups are journaled");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while journal_len() > 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "round {round}: no checkpoint within 5 s of a 100 ms sync interval"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+    assert_eq!(s.state().messages, 6);
+    consistent(&s).await;
+    s.close().await.unwrap();
+}

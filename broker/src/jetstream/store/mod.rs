@@ -80,6 +80,16 @@ pub trait MessageStore: ConsumerStateStore + Send + Sync {
     /// `msg.timestamp` first.
     fn append(&self, msg: NewMessage, opts: AppendOptions) -> StoreFuture<u64>;
 
+    /// Like [`Self::append`], but the store may hold the write until
+    /// [`Self::commit_deferred`], so a burst shares one commit. Whoever
+    /// defers must call it before awaiting the future.
+    fn append_deferred(&self, msg: NewMessage, opts: AppendOptions) -> StoreFuture<u64> {
+        self.append(msg, opts)
+    }
+
+    /// Commits what [`Self::append_deferred`] queued.
+    fn commit_deferred(&self) {}
+
     /// Removes one message; false if it was not there.
     fn remove(&self, seq: u64) -> StoreFuture<bool>;
 

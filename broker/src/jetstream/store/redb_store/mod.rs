@@ -9,15 +9,15 @@
 //! stream per group commit, and one idle writer thread per open stream.
 //! The stream's consumers' state lives in the same file and dies with it.
 //!
-//! Writes go through the writer thread (`writer.rs`): group commit, fsync
-//! before any caller hears `Ok`. Reads open a redb read transaction (MVCC:
+//! Writes go through one writer (`writer.rs`) with group commit; who runs
+//! it is `write_path.rs`'s business. No caller hears `Ok` before its write
+//! survives `kill -9` (or power loss with `sync_interval: always`). Reads open a redb read transaction (MVCC:
 //! they never wait for the writer) on tokio's blocking pool, or inline when
 //! called outside a runtime (tools, tests). `open.rs` has the recovery rules.
 
 use std::collections::BTreeMap;
 use std::future::ready;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, Sender};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -40,10 +40,12 @@ use super::{MessageStore, StoreFuture};
 mod journal;
 mod open;
 mod tables;
+mod write_path;
 mod writer;
 
 use tables::{read_meta, Tables, CONSUMERS, MESSAGES, META, SUBJECTS, SUBJECT_INDEX};
-use writer::{BatchLimits, Command, Op, Writer};
+use write_path::{BatchLimits, WritePath};
+use writer::{Command, Op, Writer};
 
 /// How a redb store is opened.
 #[derive(Clone, Debug)]
@@ -82,7 +84,7 @@ pub const DEFAULT_SYNC_INTERVAL: Duration = Duration::from_secs(120);
 /// A stream stored in `<dir>/stream.redb`.
 pub struct RedbStore {
     path: Arc<Path>,
-    tx: Mutex<Option<Sender<Command>>>,
+    writes: Arc<WritePath>,
     /// The engine as of the last commit.
     snapshot: Arc<Mutex<Engine>>,
     /// Taken on close so the file is released once in-flight reads finish.
@@ -123,22 +125,18 @@ impl RedbStore {
         let path: Arc<Path> = Arc::from(dir.join(open::FILE_NAME));
         let engine = Engine::new(StorageKind::File, limits, state);
         let snapshot = Arc::new(Mutex::new(engine.clone()));
-        let (tx, rx) = mpsc::channel();
         let (journal, groups) = journal::Journal::open(dir)?;
         let mut writer = Writer {
             path: Arc::clone(&path),
             db: Some(Arc::clone(&db)),
             engine,
             snapshot: Arc::clone(&snapshot),
-            limits: BatchLimits {
-                max_commands: options.max_batch.max(1),
-                max_bytes: options.max_batch_bytes,
-            },
             failed: None,
             journal: Some(journal),
             sync_interval: options.sync_interval.unwrap_or(DEFAULT_SYNC_INTERVAL),
             group: open::durable_group(&db, &path)?,
             unsynced_since: None,
+            newly_unsynced: false,
         };
         replay(&mut writer, &db, groups)?;
         if options.sync_interval.is_none() {
@@ -149,13 +147,14 @@ impl RedbStore {
             || "tern-store".to_owned(),
             |n| format!("store:{}", n.to_string_lossy()),
         );
-        std::thread::Builder::new()
-            .name(name)
-            .spawn(move || writer.run(rx))
-            .map_err(|e| io_err(&path, e))?;
+        let limits = BatchLimits {
+            max_commands: options.max_batch.max(1),
+            max_bytes: options.max_batch_bytes,
+        };
+        let writes = WritePath::start(writer, limits, name).map_err(|e| io_err(&path, e))?;
         Ok(RedbStore {
             path,
-            tx: Mutex::new(Some(tx)),
+            writes,
             snapshot,
             db: Mutex::new(Some(db)),
         })
@@ -179,18 +178,18 @@ impl RedbStore {
         &self.path
     }
 
-    /// Queues `op` for the writer; the future resolves once it is committed.
-    fn submit(&self, op: Op) -> StoreFuture<u64> {
+    /// Hands `op` to the write path (`how`); the future resolves once it
+    /// is committed.
+    fn submit_with(&self, op: Op, how: impl FnOnce(&WritePath, Command)) -> StoreFuture<u64> {
         let (reply, rx) = oneshot::channel();
-        let sent = match &*self.tx.lock() {
-            Some(tx) => tx.send(Command { op, reply }).is_ok(),
-            None => false,
-        };
-        if !sent {
-            return Box::pin(ready(Err(StoreError::Closed)));
-        }
-        // A dropped reply means the writer thread is gone.
+        how(&self.writes, Command { op, reply });
+        // A dropped reply means the writer is gone.
         Box::pin(async move { rx.await.unwrap_or(Err(StoreError::Closed)) })
+    }
+
+    /// Queues `op` and commits it.
+    fn submit(&self, op: Op) -> StoreFuture<u64> {
+        self.submit_with(op, WritePath::submit)
     }
 
     /// Runs `f` over a read transaction, on the blocking pool when in a
@@ -285,6 +284,16 @@ impl MessageStore for RedbStore {
         self.submit(Op::Append(msg, opts))
     }
 
+    fn append_deferred(&self, msg: NewMessage, opts: AppendOptions) -> StoreFuture<u64> {
+        self.submit_with(Op::Append(msg, opts), |w, cmd| {
+            w.push(cmd);
+        })
+    }
+
+    fn commit_deferred(&self) {
+        self.writes.drive();
+    }
+
     fn remove(&self, seq: u64) -> StoreFuture<bool> {
         let done = self.submit(Op::Remove(seq));
         Box::pin(async move { done.await.map(|n| n == 1) })
@@ -363,9 +372,8 @@ impl MessageStore for RedbStore {
     }
 
     fn close(&self) -> StoreFuture<()> {
-        let done = self.submit(Op::Close);
-        // No more submissions; reads that already hold the database finish.
-        self.tx.lock().take();
+        let done = self.submit_with(Op::Close, WritePath::close);
+        // Reads that already hold the database finish.
         self.db.lock().take();
         Box::pin(async move {
             match done.await {

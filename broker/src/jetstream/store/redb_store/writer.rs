@@ -1,10 +1,9 @@
-//! The writer thread of one redb store: group commit.
+//! The writer of one redb store: group commit.
 //!
-//! Every mutation is a [`Command`] on a channel. The thread takes the first
-//! command, drains whatever else is already queued (up to a batch limit),
-//! applies them all in order inside one redb write transaction, makes the
-//! group durable, publishes the new state, and only then answers each
-//! caller. A dedicated OS thread (not a tokio worker) does the blocking I/O.
+//! Every mutation is a [`Command`]. A group of them (whoever runs the
+//! writer takes what is queued, see `write_path.rs`) is applied in order
+//! inside one redb write transaction, made durable, the new state is
+//! published, and only then is each caller answered.
 //!
 //! "Durable" has two levels, chosen by `sync_interval` (nats-server's
 //! option of the same name):
@@ -23,7 +22,6 @@
 //! then answers every write with [`StoreError::Failed`].
 
 use std::path::Path;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -65,21 +63,18 @@ pub(super) struct Command {
 }
 
 impl Command {
+    pub(super) fn is_close(&self) -> bool {
+        matches!(self.op, Op::Close)
+    }
+
     /// Roughly how many bytes the command adds to a transaction.
-    fn weight(&self) -> usize {
+    pub(super) fn weight(&self) -> usize {
         match &self.op {
             Op::Append(m, _) => 64 + m.subject.len() * 2 + m.headers.len() + m.payload.len(),
             Op::SaveConsumer(n, s) => n.len() + s.len(),
             _ => 64,
         }
     }
-}
-
-/// Group limits: a commit carries at most this many commands or bytes, so
-/// one huge burst cannot make the first caller wait for all of it.
-pub(super) struct BatchLimits {
-    pub max_commands: usize,
-    pub max_bytes: usize,
 }
 
 /// The engine state as of the last commit, shared with the store handle.
@@ -90,7 +85,6 @@ pub(super) struct Writer {
     pub db: Option<Arc<Database>>,
     pub engine: Engine,
     pub snapshot: Snapshot,
-    pub limits: BatchLimits,
     /// Set when a commit failed; every later write gets it.
     pub failed: Option<StoreError>,
     /// `None` with `sync_interval: always`.
@@ -98,57 +92,50 @@ pub(super) struct Writer {
     pub sync_interval: Duration,
     /// Id of the last group applied.
     pub group: u64,
-    /// When the last durable commit was made, if anything came after it.
+    /// When the first write after the last durable commit was made.
     pub unsynced_since: Option<Instant>,
+    /// Set by the first write after a checkpoint, until the store thread
+    /// is told to arm its timer.
+    pub newly_unsynced: bool,
 }
 
 impl Writer {
-    /// The thread body: runs until `Close` or until every sender is gone.
-    pub(super) fn run(mut self, rx: Receiver<Command>) {
-        let mut batch = Vec::new();
-        loop {
-            let first = match self.unsynced_since {
-                Some(since) => {
-                    let wait = self.sync_interval.saturating_sub(since.elapsed());
-                    match rx.recv_timeout(wait) {
-                        Ok(cmd) => cmd,
-                        Err(RecvTimeoutError::Timeout) => {
-                            self.checkpoint_or_fail();
-                            continue;
-                        }
-                        Err(RecvTimeoutError::Disconnected) => break,
-                    }
-                }
-                None => match rx.recv() {
-                    Ok(cmd) => cmd,
-                    Err(_) => break,
-                },
-            };
-            let mut weight = first.weight();
-            batch.push(first);
-            while batch.len() < self.limits.max_commands && weight < self.limits.max_bytes {
-                match rx.try_recv() {
-                    Ok(cmd) => {
-                        weight += cmd.weight();
-                        batch.push(cmd);
-                    }
-                    Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
-                }
-            }
-            if self.commit_batch(&mut batch) {
-                break;
-            }
-        }
-        // Dropping the receiver makes every later submission fail with
-        // `Closed`; dropping the database releases the file lock.
-        if self.db.is_some() && self.unsynced_since.is_some() {
-            self.checkpoint_or_fail();
-        }
-        self.db = None;
+    /// How long until the next checkpoint is due; `None` when everything
+    /// applied is durable already.
+    pub(super) fn checkpoint_wait(&self) -> Option<Duration> {
+        self.unsynced_since
+            .map(|since| self.sync_interval.saturating_sub(since.elapsed()))
+    }
+
+    /// Whether a checkpoint is due: the interval has passed since the first
+    /// write after the last one, or the journal has grown big.
+    pub(super) fn checkpoint_due(&self) -> bool {
+        self.checkpoint_wait().is_some_and(|w| w.is_zero()) || self.journal_full()
+    }
+
+    pub(super) fn is_unsynced(&self) -> bool {
+        self.unsynced_since.is_some()
+    }
+
+    /// Whether `Close` has been applied.
+    pub(super) fn is_closed(&self) -> bool {
+        self.db.is_none()
+    }
+
+    fn journal_full(&self) -> bool {
+        self.journal
+            .as_ref()
+            .is_some_and(|j| j.len() > MAX_JOURNAL_BYTES)
+    }
+
+    /// Whether the store thread must re-arm its checkpoint timer (the first
+    /// write since the last checkpoint) or checkpoint now (journal full).
+    pub(super) fn wants_thread(&mut self) -> bool {
+        std::mem::take(&mut self.newly_unsynced) || self.journal_full()
     }
 
     /// A checkpoint; a failure is logged and fails every later write.
-    fn checkpoint_or_fail(&mut self) {
+    pub(super) fn checkpoint_or_fail(&mut self) {
         if self.failed.is_some() {
             return;
         }
@@ -187,9 +174,8 @@ impl Writer {
         Ok(())
     }
 
-    /// Applies and commits one group, answers every command in it. Returns
-    /// true when the group contained `Close`.
-    fn commit_batch(&mut self, batch: &mut Vec<Command>) -> bool {
+    /// Applies and commits one group, answers every command in it.
+    pub(super) fn commit_batch(&mut self, batch: &mut Vec<Command>) {
         let close = batch.iter().position(|c| matches!(c.op, Op::Close));
         // Commands after a Close are refused, not applied.
         let late: Vec<Command> = match close {
@@ -215,11 +201,7 @@ impl Writer {
         match outcome {
             Ok(results) => {
                 *self.snapshot.lock() = self.engine.clone();
-                let journal_full = self
-                    .journal
-                    .as_ref()
-                    .is_some_and(|j| j.len() > MAX_JOURNAL_BYTES);
-                if close.is_some() || journal_full {
+                if close.is_some() {
                     self.checkpoint_or_fail();
                 }
                 if close.is_some() {
@@ -240,7 +222,6 @@ impl Writer {
         for cmd in late {
             let _ = cmd.reply.send(Err(StoreError::Closed));
         }
-        close.is_some()
     }
 
     /// Journals the group just applied (without a journal the commit was
@@ -259,6 +240,7 @@ impl Writer {
         }
         if self.unsynced_since.is_none() {
             self.unsynced_since = Some(Instant::now());
+            self.newly_unsynced = true;
         }
         Ok(())
     }
