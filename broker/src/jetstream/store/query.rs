@@ -33,6 +33,12 @@ fn classify(filter: Option<&[u8]>) -> Filter<'_> {
 
 /// Sequences of messages at or after `from` matching `filter`, ascending, at
 /// most `limit` of them.
+/// Whether finding what `filter` matches is a lookup (all messages, or a
+/// literal subject's index) rather than a scan testing every message.
+pub(crate) fn is_lookup(filter: Option<&[u8]>) -> bool {
+    !matches!(classify(filter), Filter::Wildcard(_))
+}
+
 pub(crate) fn matching_seqs<V: MsgView + ?Sized>(
     view: &V,
     from: u64,

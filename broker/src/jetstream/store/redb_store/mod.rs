@@ -11,9 +11,12 @@
 //!
 //! Writes go through one writer (`writer.rs`) with group commit; who runs
 //! it is `write_path.rs`'s business. No caller hears `Ok` before its write
-//! survives `kill -9` (or power loss with `sync_interval: always`). Reads open a redb read transaction (MVCC:
-//! they never wait for the writer) on tokio's blocking pool, or inline when
-//! called outside a runtime (tools, tests). `open.rs` has the recovery rules.
+//! survives `kill -9` (or power loss with `sync_interval: always`).
+//! Reads open a redb read transaction (MVCC: they never wait for the
+//! writer): lookups (a message, a batch by sequence or literal subject) run
+//! right where they are asked, scans on tokio's blocking pool (inline when
+//! called outside a runtime: tools, tests). `open.rs` has the recovery
+//! rules.
 
 use std::collections::BTreeMap;
 use std::future::ready;
@@ -193,26 +196,14 @@ impl RedbStore {
     }
 
     /// Runs `f` over a read transaction, on the blocking pool when in a
-    /// tokio runtime. It sees one committed snapshot, counters included.
+    /// tokio runtime (for scans that may touch much of the file). It sees
+    /// one committed snapshot, counters included.
     fn read<T: Send + 'static>(
         &self,
         f: impl FnOnce(&ReadTables<'_>, &StreamState) -> StoreResult<T> + Send + 'static,
     ) -> StoreFuture<T> {
-        let Some(db) = self.db.lock().clone() else {
+        let Some(job) = self.read_job(f) else {
             return Box::pin(ready(Err(StoreError::Closed)));
-        };
-        let path = Arc::clone(&self.path);
-        let job = move || -> StoreResult<T> {
-            let txn = db.begin_read().map_err(|e| db_err(&path, e))?;
-            let open = |e: redb::TableError| db_err(&path, e);
-            let (_, state) = read_meta(&path, &txn.open_table(META).map_err(open)?)?;
-            let tables = Tables {
-                path: &path,
-                messages: txn.open_table(MESSAGES).map_err(open)?,
-                index: txn.open_table(SUBJECT_INDEX).map_err(open)?,
-                subjects: txn.open_table(SUBJECTS).map_err(open)?,
-            };
-            f(&tables, &state)
         };
         match tokio::runtime::Handle::try_current() {
             Ok(rt) => Box::pin(async move {
@@ -224,6 +215,40 @@ impl RedbStore {
             }),
             Err(_) => Box::pin(ready(job())),
         }
+    }
+
+    /// [`Self::read`] run right here, for bounded lookups (a message, a
+    /// batch): a read transaction never waits for the writer, and a lookup
+    /// costs less than the hand-off to the blocking pool and back.
+    fn read_now<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&ReadTables<'_>, &StreamState) -> StoreResult<T> + Send + 'static,
+    ) -> StoreFuture<T> {
+        Box::pin(ready(match self.read_job(f) {
+            Some(job) => job(),
+            None => Err(StoreError::Closed),
+        }))
+    }
+
+    /// `f` over a read transaction of the open database (`None`: closed).
+    fn read_job<T>(
+        &self,
+        f: impl FnOnce(&ReadTables<'_>, &StreamState) -> StoreResult<T>,
+    ) -> Option<impl FnOnce() -> StoreResult<T>> {
+        let db = self.db.lock().clone()?;
+        let path = Arc::clone(&self.path);
+        Some(move || -> StoreResult<T> {
+            let txn = db.begin_read().map_err(|e| db_err(&path, e))?;
+            let open = |e: redb::TableError| db_err(&path, e);
+            let (_, state) = read_meta(&path, &txn.open_table(META).map_err(open)?)?;
+            let tables = Tables {
+                path: &path,
+                messages: txn.open_table(MESSAGES).map_err(open)?,
+                index: txn.open_table(SUBJECT_INDEX).map_err(open)?,
+                subjects: txn.open_table(SUBJECTS).map_err(open)?,
+            };
+            f(&tables, &state)
+        })
     }
 
     /// Reads the consumers table.
@@ -320,12 +345,19 @@ impl MessageStore for RedbStore {
     }
 
     fn load(&self, seq: u64) -> StoreFuture<Option<StoredMessage>> {
-        self.read(move |t, _| t.get(seq))
+        self.read_now(move |t, _| t.get(seq))
     }
 
     fn load_next(&self, from: u64, filter: Option<&[u8]>) -> StoreFuture<Option<StoredMessage>> {
+        let lookup = query::is_lookup(filter);
         let filter = filter.map(Bytes::copy_from_slice);
-        self.read(move |t, _| query::load_next(t, from, filter.as_deref()))
+        let f =
+            move |t: &ReadTables<'_>, _: &StreamState| query::load_next(t, from, filter.as_deref());
+        if lookup {
+            self.read_now(f)
+        } else {
+            self.read(f)
+        }
     }
 
     fn load_batch(
@@ -335,13 +367,27 @@ impl MessageStore for RedbStore {
         max_msgs: usize,
         max_bytes: usize,
     ) -> StoreFuture<Vec<StoredMessage>> {
+        let lookup = query::is_lookup(filter);
         let filter = filter.map(Bytes::copy_from_slice);
-        self.read(move |t, _| query::load_batch(t, from, filter.as_deref(), max_msgs, max_bytes))
+        let f = move |t: &ReadTables<'_>, _: &StreamState| {
+            query::load_batch(t, from, filter.as_deref(), max_msgs, max_bytes)
+        };
+        if lookup {
+            self.read_now(f)
+        } else {
+            self.read(f)
+        }
     }
 
     fn load_last(&self, filter: &[u8]) -> StoreFuture<Option<StoredMessage>> {
+        let lookup = query::is_lookup(Some(filter));
         let filter = Bytes::copy_from_slice(filter);
-        self.read(move |t, _| query::load_last(t, &filter))
+        let f = move |t: &ReadTables<'_>, _: &StreamState| query::load_last(t, &filter);
+        if lookup {
+            self.read_now(f)
+        } else {
+            self.read(f)
+        }
     }
 
     fn last_per_subject(&self, filter: Option<&[u8]>) -> StoreFuture<Vec<u64>> {
