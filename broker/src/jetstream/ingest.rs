@@ -18,14 +18,15 @@
 use std::collections::{HashMap, VecDeque};
 use std::future::{pending, poll_fn};
 use std::sync::Arc;
-use std::task::Poll;
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
 use serde::Serialize;
-use tokio::sync::mpsc;
+use tokio::sync::mpsc::{self, error::TryRecvError};
 
+use crate::server::delivery::PendingFlush;
 use crate::server::internal::{InternalMessage, InternalSubscription};
 
 use super::config::{Retention, StreamConfig};
@@ -33,7 +34,9 @@ use super::error::{ApiError, JetStreamError};
 use super::markers;
 use super::republish::{LastSequences, ToRepublish, Transforms};
 use super::service::JetStream;
-use super::store::{AppendOptions, ExpectedSubjectSeq, NewMessage, Rollup, StoreFuture, Timestamp};
+use super::store::{
+    AppendOptions, ExpectedSubjectSeq, NewMessage, Rollup, StoreError, StoreFuture, Timestamp,
+};
 use super::stream::Stream;
 use super::ttl::parse_ttl;
 use super::wire::{header, now_ns};
@@ -526,16 +529,30 @@ async fn ack_loop(
 ) {
     let stream = stream_ref.name.clone();
     let mut last_sequences = LastSequences::default();
-    while let Some(p) = rx.recv().await {
+    // PubAcks go out together: one socket write per publisher for all
+    // that are ready, flushed before the task waits for anything.
+    let mut out = PendingFlush::default();
+    loop {
+        let p = match rx.try_recv() {
+            Ok(p) => p,
+            Err(TryRecvError::Disconnected) => break,
+            Err(TryRecvError::Empty) => {
+                out.flush();
+                match rx.recv().await {
+                    Some(p) => p,
+                    None => break,
+                }
+            }
+        };
         let (reply, seq, duplicate, err) = match p {
             Pending::Append {
-                fut,
+                mut fut,
                 reply,
                 msg_id,
                 unwanted,
                 expires,
                 republish,
-            } => match fut.await {
+            } => match committed(&mut fut, &mut out).await {
                 Ok(seq) => {
                     if let Some(r) = republish {
                         r.send(&js.shared, &stream, seq, &mut last_sequences);
@@ -545,6 +562,7 @@ async fn ack_loop(
                     }
                     // Gone before the PubAck, so nobody sees it stored.
                     if unwanted {
+                        out.flush();
                         if let Err(e) = stream_ref.store.remove(seq).await {
                             tracing::error!(
                                 "JetStream stream '{stream}': dropping message {seq} nobody wants: {e}"
@@ -597,8 +615,19 @@ async fn ack_loop(
                 error: err.as_ref(),
             };
             if let Ok(body) = serde_json::to_vec(&ack) {
-                js.shared.publish_internal(&reply, None, None, &body);
+                js.shared.publish_internal_batched(&reply, &body, &mut out);
             }
         }
     }
+    out.flush();
+}
+
+/// `fut`'s outcome: at once if its commit was done in place, else after
+/// flushing `out` (nothing may sit unsent while the task waits).
+async fn committed<T>(fut: &mut StoreFuture<T>, out: &mut PendingFlush) -> Result<T, StoreError> {
+    if let Poll::Ready(result) = fut.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        return result;
+    }
+    out.flush();
+    fut.await
 }

@@ -172,6 +172,39 @@ impl Shared {
     /// deliver subject or a pull request's inbox. Returns whether anyone
     /// received it.
     pub fn deliver_internal(&self, to: &[u8], msg: &Delivery<'_>) -> bool {
+        let mut pending = PendingFlush::default();
+        let delivered = self.deliver_internal_batched(to, msg, &mut pending);
+        pending.flush();
+        delivered
+    }
+
+    /// [`Self::publish_internal`] without writing to the receivers'
+    /// sockets until `pending.flush()` (see [`Self::deliver_internal_batched`]).
+    pub fn publish_internal_batched(
+        &self,
+        subject: &[u8],
+        payload: &[u8],
+        pending: &mut PendingFlush,
+    ) -> bool {
+        let msg = Delivery {
+            subject,
+            reply: None,
+            headers: None,
+            payload,
+        };
+        self.deliver_internal_batched(subject, &msg, pending)
+    }
+
+    /// [`Self::deliver_internal`] without writing to the receivers' sockets:
+    /// that waits for `pending.flush()`, so a run of messages (a pull
+    /// batch, a group of PubAcks) costs one write per receiver, not one per
+    /// message. Flush before waiting on anything.
+    pub fn deliver_internal_batched(
+        &self,
+        to: &[u8],
+        msg: &Delivery<'_>,
+        pending: &mut PendingFlush,
+    ) -> bool {
         let result = self.sublist.matches(to);
         if result.is_empty() {
             return false;
@@ -182,10 +215,7 @@ impl Shared {
             echo: true,
             queues: None,
         };
-        let mut pending = PendingFlush::default();
-        let delivered = deliver(self, &publisher, &result, msg, &mut pending);
-        pending.flush();
-        delivered
+        deliver(self, &publisher, &result, msg, pending)
     }
 
     /// Does anyone subscribe to `subject`?

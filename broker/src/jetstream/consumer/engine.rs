@@ -13,6 +13,7 @@ use parking_lot::{Mutex, RwLock};
 use tokio::sync::{mpsc, watch};
 
 use crate::protocol::encode::Delivery;
+use crate::server::delivery::PendingFlush;
 use crate::server::internal::{InternalMessage, InternalSubscription};
 
 use crate::jetstream::error::ApiError;
@@ -69,6 +70,9 @@ pub(crate) struct Engine {
     /// and the acknowledged sequences the stream may now let go.
     view: Option<Arc<Mutex<AckView>>>,
     released: Vec<u64>,
+    /// Deliveries of the current round, written to the sockets together
+    /// when the round ends ([`Engine::deliver`]).
+    out: PendingFlush,
     snapshot: Arc<Snapshot>,
 }
 
@@ -175,6 +179,7 @@ pub(crate) async fn start(
         gone: false,
         view,
         released: Vec::new(),
+        out: PendingFlush::default(),
         snapshot: consumer.snapshot.clone(),
     };
     let appended = stream.watch_appended();
@@ -550,6 +555,7 @@ impl Engine {
         } else {
             self.deliver_pull().await;
         }
+        self.out.flush();
     }
 
     async fn deliver_pull(&mut self) {
@@ -695,7 +701,7 @@ impl Engine {
                 &m.payload,
             )
         };
-        let delivered = self.js.shared.deliver_internal(
+        let delivered = self.js.shared.deliver_internal_batched(
             to,
             &Delivery {
                 subject: &m.subject,
@@ -703,6 +709,7 @@ impl Engine {
                 headers,
                 payload,
             },
+            &mut self.out,
         );
         if delivered {
             let now = now_ns();
