@@ -88,12 +88,7 @@ impl Monitor {
         );
         let state = Arc::new(MonitorState::new(shared));
         let system = system::start(shared, state.clone());
-        let task = tokio::spawn(listener::accept_loop(
-            listener,
-            shared.clone(),
-            state,
-            shared.watch_run_state(),
-        ));
+        let task = serve_on_own_thread(listener, shared, state)?;
         Ok(Some(Monitor {
             addr: bound,
             task,
@@ -112,6 +107,47 @@ impl Monitor {
             let _ = system.await;
         }
     }
+}
+
+/// Runs the listener on a thread of its own (a single-threaded runtime):
+/// a scrape then never takes a turn on the workers that move messages,
+/// whose tasks would wait behind it. The handle resolves when it stops.
+fn serve_on_own_thread(
+    listener: TcpListener,
+    shared: &Arc<Shared>,
+    state: Arc<MonitorState>,
+) -> Result<JoinHandle<()>, MonitorError> {
+    let addr = listener
+        .local_addr()
+        .map_or_else(|_| "monitor".to_string(), |a| a.to_string());
+    let bind_err = |source| MonitorError::Bind {
+        addr: addr.clone(),
+        source,
+    };
+    let listener = listener.into_std().map_err(bind_err)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(bind_err)?;
+    let (shared, run_state) = (shared.clone(), shared.watch_run_state());
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+    std::thread::Builder::new()
+        .name("tern-monitor".into())
+        .spawn(move || {
+            runtime.block_on(async move {
+                match TcpListener::from_std(listener) {
+                    Ok(listener) => {
+                        listener::accept_loop(listener, shared, state, run_state).await;
+                    }
+                    Err(e) => tracing::error!("monitoring listener: {e}"),
+                }
+            });
+            drop(done_tx);
+        })
+        .map_err(bind_err)?;
+    Ok(tokio::spawn(async move {
+        let _ = done_rx.await;
+    }))
 }
 
 /// Go's `net.JoinHostPort`: IPv6 hosts in brackets.
