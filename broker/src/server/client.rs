@@ -128,6 +128,12 @@ impl ClientHandle {
             .store(u64::try_from(nanos).unwrap_or(u64::MAX), Ordering::Relaxed);
     }
 
+    /// A measured round trip (a PONG to the server's PING).
+    pub fn set_rtt(&self, rtt: Duration) {
+        let nanos = u64::try_from(rtt.as_nanos()).unwrap_or(u64::MAX).max(1);
+        self.rtt.store(nanos, Ordering::Relaxed);
+    }
+
     pub fn rtt(&self) -> Duration {
         Duration::from_nanos(self.rtt.load(Ordering::Relaxed))
     }

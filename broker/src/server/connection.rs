@@ -500,10 +500,18 @@ fn trace_op(session: &Session, raw: &[u8]) {
     );
 }
 
+/// How often a busy connection's RTT is measured anyway (nats-server's
+/// `DEFAULT_RTT_MEASUREMENT_INTERVAL`).
+const RTT_MEASUREMENT_INTERVAL: Duration = Duration::from_secs(3600);
+
 /// The ping timer fired: close a stale connection or send a PING.
 fn ping_tick(session: &mut Session, interval: Duration) -> Result<(), CloseReason> {
-    // Traffic from the client proves it is alive; no need to ask.
-    if session.last_in.elapsed() < interval {
+    // Traffic from the client proves it is alive; no need to ask, unless
+    // the RTT is due for a measurement (never yet, or an hour old).
+    let rtt_due = session
+        .rtt_measured_at
+        .is_none_or(|at| at.elapsed() > RTT_MEASUREMENT_INTERVAL);
+    if session.last_in.elapsed() < interval && !rtt_due {
         return Ok(());
     }
     if session.pings_out + 1 > session.config.ping_max {
@@ -517,6 +525,7 @@ fn ping_tick(session: &mut Session, interval: Duration) -> Result<(), CloseReaso
         return Err(CloseReason::StaleConnection);
     }
     session.pings_out += 1;
+    session.ping_sent_at = Some(Instant::now());
     session.send(encode::PING);
     session.pending.flush();
     Ok(())

@@ -32,6 +32,10 @@ pub struct Session {
     pub cache: MatchCache<Subscription>,
     pub pending: PendingFlush,
     pub pings_out: u32,
+    /// When the server's last PING went out, until its PONG (the RTT).
+    pub ping_sent_at: Option<Instant>,
+    /// When the RTT was last measured from a PING/PONG.
+    pub rtt_measured_at: Option<Instant>,
     pub last_in: Instant,
     /// Inbound messages and bytes of the current read batch, added to the
     /// shared counters once per batch.
@@ -72,6 +76,8 @@ impl Session {
             publish_cache: PublishCache::default(),
             cache: MatchCache::default(),
             pings_out: 0,
+            ping_sent_at: None,
+            rtt_measured_at: None,
             last_in: Instant::now(),
             batch_in_msgs: 0,
             batch_in_bytes: 0,
@@ -117,6 +123,7 @@ impl Session {
             .add_in(self.batch_in_msgs, self.batch_in_bytes);
         self.batch_in_msgs = 0;
         self.batch_in_bytes = 0;
+        self.cache.report(&self.shared.sublist);
         self.pending.flush();
     }
 
