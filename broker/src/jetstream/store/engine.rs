@@ -2,8 +2,9 @@
 //! sequence assignment, append conditions, limits (discard old and new),
 //! removal, purge, compact and age expiry, keeping [`StreamState`] exact.
 //!
-//! The memory store runs these under its lock; the redb store runs them in
-//! its writer thread inside one write transaction per group commit, so the
+//! The memory store runs these under its lock; the redb store runs them
+//! under its writer's lock inside one write transaction per group commit
+//! (whoever commits the group, see `redb_store/write_path.rs`), so the
 //! counters it persists always describe the messages committed with them.
 //! Every check that can refuse an operation runs before its first write, so
 //! a refused operation changes nothing.

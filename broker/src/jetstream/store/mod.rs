@@ -23,11 +23,14 @@
 //! (`'static`), so the stream layer can submit under its own lock and await
 //! outside it. Mutations are *submitted* when the method returns — in call
 //! order, which is the order sequences are assigned and conditions checked —
-//! and done (for the file store: committed with fsync) when the future
-//! resolves. Many appends submitted before the first resolves share one
-//! commit. Reads on the file store run on tokio's blocking pool, so no call
-//! blocks a runtime worker on disk I/O. [`MessageStore::state`] is an
-//! in-memory snapshot of the committed state and never blocks.
+//! and done (for the file store: committed so that it survives `kill -9`)
+//! when the future resolves. Many appends submitted before the first
+//! resolves share one commit. The file store often commits right in the
+//! call (no fsync: tens of microseconds), so the future is then resolved at
+//! once; its fsyncs run on the store's own thread. Its bounded reads (a
+//! message, a batch) also run in the call; scans run on tokio's blocking
+//! pool. [`MessageStore::state`] is an in-memory snapshot of the committed
+//! state and never blocks.
 
 use std::collections::BTreeMap;
 use std::future::Future;
