@@ -161,6 +161,8 @@ pub async fn run_over(
     let reason = serve(&mut link, &sock, ws_reader.as_mut()).await;
     let registered = link.stage == Stage::Linked;
     link.pending.flush();
+    link.cache.clear();
+    link.cache.report(&link.shared.sublist);
     handle.out.flush_final();
     shutdown_socket(&sock);
     if registered {
@@ -267,6 +269,7 @@ async fn serve(
                         }
                         let outcome = apply_buffer(link, &mut rbuf);
                         link.pending.flush();
+                        link.cache.report(&link.shared.sublist);
                         if let Err(reason) = outcome {
                             return reason;
                         }

@@ -14,8 +14,12 @@ use super::error::RequestError;
 use super::format::rfc3339;
 use super::query::Query;
 
-/// nats-server's `SublistStats`. Tern keeps no match or cache counters on
-/// the delivery path, so those read 0.
+/// nats-server's `SublistStats`. The match figures come from the
+/// connections' match caches (see [`crate::subject::match_stats`]):
+/// `num_matches` counts lookups by client and leaf publishes,
+/// `cache_hit_rate` the share the caches answered, `num_cache` the results
+/// they hold, `avg_fanout` those results' mean fan-out and `max_fanout`
+/// the largest fan-out cached since start.
 #[derive(Debug, Default, Serialize)]
 pub struct SublistStats {
     pub num_subscriptions: u64,
@@ -32,11 +36,20 @@ impl SublistStats {
     pub fn of(shared: &Shared) -> SublistStats {
         let count = shared.sublist.count() as u64;
         let inserts = shared.sublist.inserts();
+        let m = shared.sublist.match_stats().totals();
         SublistStats {
             num_subscriptions: count,
+            num_cache: m.cached,
             num_inserts: inserts,
             num_removes: inserts.saturating_sub(count),
-            ..SublistStats::default()
+            num_matches: m.lookups,
+            cache_hit_rate: if m.lookups > 0 {
+                m.hits as f64 / m.lookups as f64
+            } else {
+                0.0
+            },
+            max_fanout: m.max_fanout,
+            avg_fanout: m.avg_fanout,
         }
     }
 }

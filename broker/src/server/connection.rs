@@ -127,6 +127,8 @@ async fn serve_transport(
     // Let an -ERR queued just before the close reach the client (and, on
     // WebSocket, the close frame after it).
     session.pending.flush();
+    session.cache.clear();
+    session.cache.report(&shared.sublist);
     handle.out.ws_close_for(reason);
     handle.out.flush_final();
     // Other connections' match caches may keep this handle (and so the

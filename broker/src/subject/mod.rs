@@ -2,6 +2,7 @@
 
 pub mod cache;
 mod mapping_function;
+pub mod match_stats;
 pub mod sublist;
 pub mod transform;
 pub mod validate;

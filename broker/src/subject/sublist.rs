@@ -11,6 +11,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use parking_lot::RwLock;
+
+use super::match_stats::MatchStats;
 use rustc_hash::FxHashMap;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -110,6 +112,8 @@ pub struct Sublist<S> {
     /// Subscriptions ever inserted (monitoring's `num_inserts`; removals
     /// are `inserts - count`).
     inserts: AtomicU64,
+    /// What the connections' match caches report.
+    match_stats: MatchStats,
 }
 
 impl<S> Default for Sublist<S> {
@@ -119,6 +123,7 @@ impl<S> Default for Sublist<S> {
             generation: AtomicU64::new(1),
             count: AtomicUsize::new(0),
             inserts: AtomicU64::new(0),
+            match_stats: MatchStats::default(),
         }
     }
 }
@@ -137,6 +142,11 @@ impl<S> Sublist<S> {
     /// Number of subscriptions in the index.
     pub fn count(&self) -> usize {
         self.count.load(Ordering::Relaxed)
+    }
+
+    /// Lookups and cached results, as the match caches report them.
+    pub fn match_stats(&self) -> &MatchStats {
+        &self.match_stats
     }
 
     /// Subscriptions inserted since the index was created.
