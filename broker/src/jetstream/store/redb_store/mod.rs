@@ -202,18 +202,9 @@ impl RedbStore {
         &self,
         f: impl FnOnce(&ReadTables<'_>, &StreamState) -> StoreResult<T> + Send + 'static,
     ) -> StoreFuture<T> {
-        let Some(job) = self.read_job(f) else {
-            return Box::pin(ready(Err(StoreError::Closed)));
-        };
-        match tokio::runtime::Handle::try_current() {
-            Ok(rt) => Box::pin(async move {
-                rt.spawn_blocking(job).await.unwrap_or_else(|e| {
-                    Err(StoreError::Inconsistent {
-                        reason: format!("read task failed: {e}"),
-                    })
-                })
-            }),
-            Err(_) => Box::pin(ready(job())),
+        match self.read_job(f) {
+            Some(job) => on_blocking_pool(job),
+            None => Box::pin(ready(Err(StoreError::Closed))),
         }
     }
 
@@ -262,21 +253,28 @@ impl RedbStore {
             return Box::pin(ready(Err(StoreError::Closed)));
         };
         let path = Arc::clone(&self.path);
-        let job = move || -> StoreResult<T> {
+        on_blocking_pool(move || -> StoreResult<T> {
             let txn = db.begin_read().map_err(|e| db_err(&path, e))?;
             let table = txn.open_table(CONSUMERS).map_err(|e| db_err(&path, e))?;
             f(&table, &path)
-        };
-        match tokio::runtime::Handle::try_current() {
-            Ok(rt) => Box::pin(async move {
-                rt.spawn_blocking(job).await.unwrap_or_else(|e| {
-                    Err(StoreError::Inconsistent {
-                        reason: format!("read task failed: {e}"),
-                    })
+        })
+    }
+}
+
+/// Runs `job` on tokio's blocking pool, or right here outside a runtime
+/// (tools, tests).
+fn on_blocking_pool<T: Send + 'static>(
+    job: impl FnOnce() -> StoreResult<T> + Send + 'static,
+) -> StoreFuture<T> {
+    match tokio::runtime::Handle::try_current() {
+        Ok(rt) => Box::pin(async move {
+            rt.spawn_blocking(job).await.unwrap_or_else(|e| {
+                Err(StoreError::Inconsistent {
+                    reason: format!("read task failed: {e}"),
                 })
-            }),
-            Err(_) => Box::pin(ready(job())),
-        }
+            })
+        }),
+        Err(_) => Box::pin(ready(job())),
     }
 }
 
