@@ -194,3 +194,24 @@ async fn the_sync_interval_checkpoints_without_a_close() {
     consistent(&s).await;
     s.close().await.unwrap();
 }
+
+/// An acknowledged write is visible to every read begun after its
+/// acknowledgement, although the journal — not a redb commit — made it
+/// durable: a read first commits what waits in the writer's open
+/// transaction. Lookups (in place) and scans (blocking pool) alike.
+#[tokio::test]
+async fn acknowledged_writes_are_visible_to_reads_at_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = open(tmp.path());
+    for n in 1..=200u64 {
+        let seq = put(&s, "v.a", &format!("m{n}"), n as i64).await;
+        let m = s.load(seq).await.unwrap().expect("just acknowledged");
+        assert_eq!(&m.payload[..], format!("m{n}").as_bytes());
+        let last = s.load_last(b"v.a").await.unwrap().map(|m| m.seq);
+        assert_eq!(last, Some(seq));
+        let counted = s.filtered_state(1, Some(b"v.*")).await.unwrap();
+        assert_eq!((counted.messages, counted.last), (n, seq));
+    }
+    consistent(&s).await;
+    s.close().await.unwrap();
+}

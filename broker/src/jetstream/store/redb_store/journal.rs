@@ -1,9 +1,10 @@
 //! The journal: what makes an acknowledged write survive `kill -9` without
 //! an fsync per group.
 //!
-//! Every group the writer commits to redb without durability is first
-//! appended here with one `write` — the data is then in the kernel's page
-//! cache, which outlives the process. Every `sync_interval` (and when the
+//! Every group the writer applies (into a redb transaction committed later
+//! without fsync, see `open_txn.rs`) is appended here with one `write`
+//! before anyone hears `Ok` — the data is then in the kernel's page cache,
+//! which outlives the process. Every `sync_interval` (and when the
 //! journal grows past [`MAX_JOURNAL_BYTES`], and at close) the writer makes
 //! a durable redb commit that records the last group id it contains, then
 //! empties the journal. On open, groups newer than that id are applied

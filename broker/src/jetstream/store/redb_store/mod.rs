@@ -10,7 +10,8 @@
 //! The stream's consumers' state lives in the same file and dies with it.
 //!
 //! Writes go through one writer (`writer.rs`) with group commit; who runs
-//! it is `write_path.rs`'s business. No caller hears `Ok` before its write
+//! it is `write_path.rs`'s business, and acknowledged groups may wait in an
+//! open transaction (`open_txn.rs`) that a read commits first. No caller hears `Ok` before its write
 //! survives `kill -9` (or power loss with `sync_interval: always`).
 //! Reads open a redb read transaction (MVCC: they never wait for the
 //! writer): lookups (a message, a batch by sequence or literal subject) run
@@ -21,6 +22,7 @@
 use std::collections::BTreeMap;
 use std::future::ready;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -42,6 +44,7 @@ use super::{MessageStore, StoreFuture};
 
 mod journal;
 mod open;
+mod open_txn;
 mod tables;
 mod write_path;
 mod writer;
@@ -88,6 +91,9 @@ pub const DEFAULT_SYNC_INTERVAL: Duration = Duration::from_secs(120);
 pub struct RedbStore {
     path: Arc<Path>,
     writes: Arc<WritePath>,
+    /// Set while acknowledged writes wait uncommitted in the writer's open
+    /// transaction: a read first has them committed.
+    unseen: Arc<AtomicBool>,
     /// The engine as of the last commit.
     snapshot: Arc<Mutex<Engine>>,
     /// Taken on close so the file is released once in-flight reads finish.
@@ -140,6 +146,7 @@ impl RedbStore {
             group: open::durable_group(&db, &path)?,
             unsynced_since: None,
             newly_unsynced: false,
+            open: open_txn::OpenTxn::default(),
         };
         replay(&mut writer, &db, groups)?;
         if options.sync_interval.is_none() {
@@ -154,10 +161,12 @@ impl RedbStore {
             max_commands: options.max_batch.max(1),
             max_bytes: options.max_batch_bytes,
         };
+        let unseen = writer.open.unseen();
         let writes = WritePath::start(writer, limits, name).map_err(|e| io_err(&path, e))?;
         Ok(RedbStore {
             path,
             writes,
+            unseen,
             snapshot,
             db: Mutex::new(Some(db)),
         })
@@ -221,11 +230,20 @@ impl RedbStore {
         }))
     }
 
+    /// Has every acknowledged write committed, so a read transaction
+    /// begun after this sees it.
+    fn make_visible(&self) {
+        if self.unseen.load(Ordering::Acquire) {
+            self.writes.commit_open();
+        }
+    }
+
     /// `f` over a read transaction of the open database (`None`: closed).
     fn read_job<T>(
         &self,
         f: impl FnOnce(&ReadTables<'_>, &StreamState) -> StoreResult<T>,
     ) -> Option<impl FnOnce() -> StoreResult<T>> {
+        self.make_visible();
         let db = self.db.lock().clone()?;
         let path = Arc::clone(&self.path);
         Some(move || -> StoreResult<T> {
@@ -249,6 +267,7 @@ impl RedbStore {
             + Send
             + 'static,
     ) -> StoreFuture<T> {
+        self.make_visible();
         let Some(db) = self.db.lock().clone() else {
             return Box::pin(ready(Err(StoreError::Closed)));
         };

@@ -162,6 +162,16 @@ impl WritePath {
         }
     }
 
+    /// Commits the writer's open transaction (a reader needs its groups),
+    /// then takes care of what was queued meanwhile.
+    pub(super) fn commit_open(&self) {
+        self.writer.lock().commit_open_or_fail();
+        // Whoever held the writer looks at the queue after letting go.
+        if self.inline && !self.queue.lock().commands.is_empty() {
+            self.drive();
+        }
+    }
+
     fn kick(&self) {
         if let Some(tx) = &*self.kick.lock() {
             let _ = tx.send(());
@@ -184,7 +194,13 @@ impl WritePath {
 fn store_thread(path: &std::sync::Weak<WritePath>, rx: &Receiver<()>) {
     loop {
         let wait = match path.upgrade() {
-            Some(p) => p.writer.lock().checkpoint_wait(),
+            Some(p) => {
+                let w = p.writer.lock();
+                match (w.checkpoint_wait(), w.open.wait()) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                }
+            }
             None => break,
         };
         let woken = match wait {
@@ -195,8 +211,12 @@ fn store_thread(path: &std::sync::Weak<WritePath>, rx: &Receiver<()>) {
         {
             let mut writer = p.writer.lock();
             p.drain(&mut writer);
-            // The timer is re-armed below in any case.
+            // The timers are re-armed below in any case.
             writer.newly_unsynced = false;
+            writer.open.arm_timer = false;
+            if writer.open.commit_due() {
+                writer.commit_open_or_fail();
+            }
             let gone = matches!(woken, Err(RecvTimeoutError::Disconnected));
             if writer.checkpoint_due() || (gone && writer.is_unsynced()) {
                 writer.checkpoint_or_fail();
