@@ -10,17 +10,12 @@ mod common;
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
+use common::client_programs::{same_output_on_both, start_jetstream};
 use common::python::{python_ready, script};
-use tern_tests::{Broker, BrokerOptions, Kind};
+use tern_tests::Kind;
 
 fn run(kind: Kind) -> Result<String> {
-    let broker = Broker::start_with(
-        kind,
-        BrokerOptions {
-            args: vec!["-js".into(), "-sd".into(), "store".into()],
-            ..Default::default()
-        },
-    )?;
+    let broker = start_jetstream(kind)?;
     let out = Command::new("python3")
         .arg(script("kv_objects_check.py"))
         .arg(broker.url())
@@ -44,27 +39,19 @@ fn kv_and_object_store_with_nats_py() {
         eprintln!("skipped: {why}");
         return;
     }
-    let outputs: Vec<(Kind, String)> = Kind::targets()
-        .into_iter()
-        .map(|k| run(k).map(|o| (k, o)))
-        .collect::<Result<_>>()
-        .expect("kv_objects_check.py");
-    for (kind, out) in &outputs {
-        for line in [
-            "update r3",
-            "stale update refused",
-            "history edge-1,edge-2",
-            "watch PUT site.name r1; PUT site.zone r2; PUT site.name r3; DEL site.zone r4; PURGE site.name r5",
-            "deleted key not found",
-            "object firmware.bin size=300000 chunks=3",
-            "object read back True",
-            "objects firmware.bin,notes.txt",
-            "deleted object not found",
-        ] {
-            assert!(out.lines().any(|l| l == line), "{}: no {line:?} in\n{out}", kind.name());
-        }
-    }
-    if let [(_, a), (_, b)] = &outputs[..] {
-        assert_eq!(a, b, "Tern and nats-server differ");
-    }
+    same_output_on_both(
+        "kv_objects_check.py",
+        run,
+        &[
+                "update r3",
+                "stale update refused",
+                "history edge-1,edge-2",
+                "watch PUT site.name r1; PUT site.zone r2; PUT site.name r3; DEL site.zone r4; PURGE site.name r5",
+                "deleted key not found",
+                "object firmware.bin size=300000 chunks=3",
+                "object read back True",
+                "objects firmware.bin,notes.txt",
+                "deleted object not found",
+        ],
+    );
 }

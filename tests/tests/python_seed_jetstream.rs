@@ -11,13 +11,14 @@
 
 mod common;
 
+use common::client_programs::start_jetstream;
 use common::python::{python_ready, script};
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{ensure, Context, Result};
-use tern_tests::{Broker, BrokerOptions, Kind};
+use tern_tests::Kind;
 
 /// The seed programs' misuses of nats-py and their fixes: (program, as
 /// written, fixed). Each must match exactly once.
@@ -69,13 +70,7 @@ fn fixed(program: &str, dir: &Path) -> Result<PathBuf> {
 /// made relative and error descriptions reduced to their codes (the Go and
 /// Rust JSON parsers word the same error differently).
 fn run(kind: Kind, path: &Path) -> Result<(i32, String)> {
-    let broker = Broker::start_with(
-        kind,
-        BrokerOptions {
-            args: vec!["-js".into(), "-sd".into(), "store".into()],
-            ..Default::default()
-        },
-    )?;
+    let broker = start_jetstream(kind)?;
     let out = Command::new("python3")
         .arg(path)
         .arg(broker.url())

@@ -3,6 +3,7 @@
 //! first), async-nats connections with timeouts, and raw protocol clients.
 #![allow(dead_code)]
 
+pub mod client_programs;
 pub mod jetstream;
 pub mod monitoring;
 pub mod node;
