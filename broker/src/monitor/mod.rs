@@ -88,7 +88,7 @@ impl Monitor {
         );
         let state = Arc::new(MonitorState::new(shared));
         let system = system::start(shared, state.clone());
-        let task = serve_on_own_thread(listener, shared, state)?;
+        let task = serve_on_own_thread(listener, bound, shared, state)?;
         Ok(Some(Monitor {
             addr: bound,
             task,
@@ -114,14 +114,12 @@ impl Monitor {
 /// whose tasks would wait behind it. The handle resolves when it stops.
 fn serve_on_own_thread(
     listener: TcpListener,
+    bound: SocketAddr,
     shared: &Arc<Shared>,
     state: Arc<MonitorState>,
 ) -> Result<JoinHandle<()>, MonitorError> {
-    let addr = listener
-        .local_addr()
-        .map_or_else(|_| "monitor".to_string(), |a| a.to_string());
     let bind_err = |source| MonitorError::Bind {
-        addr: addr.clone(),
+        addr: bound.to_string(),
         source,
     };
     let listener = listener.into_std().map_err(bind_err)?;

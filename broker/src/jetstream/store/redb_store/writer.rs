@@ -251,8 +251,6 @@ impl Writer {
                 *self.snapshot.lock() = self.engine.clone();
                 if close.is_some() {
                     self.checkpoint_or_fail();
-                }
-                if close.is_some() {
                     // Release the file before anyone hears the close is done,
                     // so they can reopen it at once.
                     self.db = None;
