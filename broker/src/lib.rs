@@ -59,6 +59,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod account;
 pub mod auth;
 pub mod config;
 pub mod jetstream;

@@ -1,6 +1,6 @@
 //! `$SYS.REQ.SERVER.PING` and friends, which `nats server list/info` use:
-//! Tern answers them (while monitoring is on) with nats-server's envelope
-//! and documents; compared with nats-server asked by a system-account user.
+//! answered to users of the system account only, with nats-server's
+//! envelope and documents; compared with nats-server, same config.
 
 mod common;
 
@@ -11,34 +11,28 @@ use async_nats::ConnectOptions;
 use common::monitoring::shape_diff;
 use common::{connect, connect_with};
 use serde_json::Value;
-use tern_tests::{free_port, Broker, BrokerOptions, Kind};
+use tern_tests::{Broker, BrokerOptions, Kind};
 
-/// nats-server needs a system account user to ask; Tern has no accounts.
-const NATS_SERVER_SYS: &str = "accounts {\n  SYS { users = [{user: sys, password: sys}] }\n  APP { users = [{user: app, password: app}] }\n}\nsystem_account: SYS\n";
+/// A system account user to ask, and a user of another account.
+const SYS_ACCOUNTS: &str = "accounts {\n  SYS { users = [{user: sys, password: sys}] }\n  APP { users = [{user: app, password: app}] }\n}\nsystem_account: SYS\n";
 
+/// Monitoring stays off: the requests do not depend on it.
 fn start(kind: Kind) -> Result<Broker> {
-    let http = free_port().to_string();
     Broker::start_with(
         kind,
         BrokerOptions {
-            config: (kind == Kind::NatsServer).then(|| NATS_SERVER_SYS.to_string()),
-            args: vec!["-m".into(), http],
+            config: Some(SYS_ACCOUNTS.to_string()),
             ..Default::default()
         },
     )
 }
 
-async fn client(kind: Kind, b: &Broker) -> Result<async_nats::Client> {
-    match kind {
-        Kind::Tern => connect(&b.url()).await,
-        Kind::NatsServer => {
-            connect_with(
-                &b.url(),
-                ConnectOptions::with_user_and_password("sys".into(), "sys".into()),
-            )
-            .await
-        }
-    }
+async fn client(_kind: Kind, b: &Broker) -> Result<async_nats::Client> {
+    connect_with(
+        &b.url(),
+        ConnectOptions::with_user_and_password("sys".into(), "sys".into()),
+    )
+    .await
 }
 
 async fn request(c: &async_nats::Client, subject: &str, body: &str) -> Result<Value> {
@@ -129,7 +123,6 @@ async fn system_answers_have_nats_servers_shape() -> Result<()> {
     }
     let ours = answers(Kind::Tern).await?;
     let theirs = answers(Kind::NatsServer).await?;
-    // Users are configured on nats-server's side only (`auth_required`).
     let allowed = [
         "auth_required",
         "git_commit",
@@ -153,29 +146,67 @@ async fn system_answers_have_nats_servers_shape() -> Result<()> {
     Ok(())
 }
 
+/// Whether a request to `$SYS.REQ.SERVER.PING` gets an answer.
+async fn answered(b: &Broker, who: Option<(&str, &str)>) -> Result<bool> {
+    let c = match who {
+        Some((u, p)) => {
+            connect_with(
+                &b.url(),
+                ConnectOptions::with_user_and_password(u.into(), p.into()),
+            )
+            .await?
+        }
+        None => connect(&b.url()).await?,
+    };
+    let got = tokio::time::timeout(
+        Duration::from_secs(5),
+        c.request("$SYS.REQ.SERVER.PING", "".into()),
+    )
+    .await
+    .context("neither an answer nor no-responders")?;
+    Ok(got.is_ok())
+}
+
 #[tokio::test]
-async fn no_answers_without_monitoring_or_with_no_system_account() -> Result<()> {
+async fn only_system_account_users_are_answered() {
+    common::each_target(|kind| async move {
+        let plain = Broker::start(kind)?;
+        ensure!(
+            !answered(&plain, None).await?,
+            "answered without a system account user"
+        );
+        let b = start(kind)?;
+        ensure!(
+            !answered(&b, Some(("app", "app"))).await?,
+            "answered a user of APP"
+        );
+        ensure!(
+            answered(&b, Some(("sys", "sys"))).await?,
+            "no answer to the system user"
+        );
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn no_answers_with_no_system_account() -> Result<()> {
     if !Kind::targets().contains(&Kind::Tern) {
         return Ok(());
     }
-    let http = free_port().to_string();
-    for opts in [
-        BrokerOptions::default(),
+    let b = Broker::start_with(
+        Kind::Tern,
         BrokerOptions {
-            config: Some("no_system_account: true\n".into()),
-            args: vec!["-m".into(), http],
+            config: Some(
+                "accounts { $SYS { users = [{user: sys, password: sys}] } }\nno_system_account: true\n"
+                    .into(),
+            ),
             ..Default::default()
         },
-    ] {
-        let b = Broker::start_with(Kind::Tern, opts.clone())?;
-        let c = connect(&b.url()).await?;
-        let got = tokio::time::timeout(
-            Duration::from_secs(5),
-            c.request("$SYS.REQ.SERVER.PING", "".into()),
-        )
-        .await
-        .context("timed out")?;
-        ensure!(got.is_err(), "{opts:?}: answered {got:?}");
-    }
+    )?;
+    ensure!(
+        !answered(&b, Some(("sys", "sys"))).await?,
+        "answered with no_system_account"
+    );
     Ok(())
 }

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::config::AuthConfig;
+use crate::config::{AuthConfig, Config};
 use crate::protocol::ConnectOptions;
 
 use super::permissions::CompiledPermissions;
@@ -23,6 +23,7 @@ pub enum AuthError {
 struct UserEntry {
     password: String,
     permissions: Option<Arc<CompiledPermissions>>,
+    account: Option<String>,
 }
 
 /// Who may connect, built once from the config (and rebuilt on reload).
@@ -37,6 +38,8 @@ pub struct Authenticator {
 pub struct Authenticated {
     pub user: Option<String>,
     pub permissions: Option<Arc<CompiledPermissions>>,
+    /// The user's account (`None`: the global account).
+    pub account: Option<String>,
 }
 
 impl Authenticator {
@@ -52,6 +55,7 @@ impl Authenticator {
                 UserEntry {
                     password: cfg.password.clone().unwrap_or_default(),
                     permissions: default_perms.clone(),
+                    account: None,
                 },
             );
         }
@@ -65,6 +69,7 @@ impl Authenticator {
                 UserEntry {
                     password: u.password.clone(),
                     permissions,
+                    account: u.account.clone(),
                 },
             );
         }
@@ -72,6 +77,28 @@ impl Authenticator {
             users,
             token: cfg.token.clone(),
         }
+    }
+
+    /// The server's clients: the `authorization` block's users and token
+    /// plus the users of every account.
+    pub fn for_server(config: &Config) -> Self {
+        let mut auth = Authenticator::from_config(&config.auth);
+        for acc in &config.accounts {
+            for u in &acc.users {
+                auth.users.insert(
+                    u.user.clone(),
+                    UserEntry {
+                        password: u.password.clone(),
+                        permissions: u
+                            .permissions
+                            .as_ref()
+                            .map(|p| Arc::new(CompiledPermissions::new(p))),
+                        account: Some(acc.name.clone()),
+                    },
+                );
+            }
+        }
+        auth
     }
 
     /// True when clients must present credentials.
@@ -106,6 +133,7 @@ impl Authenticator {
             Ok(Authenticated {
                 user: Some(user.to_string()),
                 permissions: entry.permissions.clone(),
+                account: entry.account.clone(),
             })
         } else {
             Err(AuthError::BadPassword(user.to_string()))
@@ -162,11 +190,13 @@ mod tests {
                     user: "a".into(),
                     password: "pa".into(),
                     permissions: None,
+                    account: None,
                 },
                 UserConfig {
                     user: "b".into(),
                     password: hash,
                     permissions: None,
+                    account: None,
                 },
             ],
             ..AuthConfig::default()

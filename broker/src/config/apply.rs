@@ -191,6 +191,7 @@ struct SetAt {
     max_pending: Option<Origin>,
     lame_duck_duration: Option<Origin>,
     lame_duck_grace_period: Option<Origin>,
+    system_account: Option<Origin>,
 }
 
 pub(super) struct Applier<'c> {
@@ -351,6 +352,11 @@ impl Applier<'_> {
                 self.config.ports_file_dir = non_empty(f.string()?).map(PathBuf::from)
             }
             "authorization" => super::apply_auth::authorization(self, f)?,
+            "accounts" => super::apply_accounts::accounts(self, f)?,
+            "system_account" | "system" => {
+                self.config.system_account = non_empty(f.string()?);
+                self.set_at.system_account = Some(f.origin());
+            }
             "jetstream" => super::apply_jetstream::jetstream(self, f)?,
             "store_dir" | "storedir" => super::apply_jetstream::top_level_store_dir(self, f)?,
             "websocket" | "ws" => super::apply_websocket::websocket(self, f)?,
@@ -415,6 +421,15 @@ impl Applier<'_> {
 
     /// The checks nats-server makes across settings when the server starts.
     fn check_combinations(&mut self) {
+        let across_accounts =
+            super::apply_accounts::check(self.config, self.set_at.system_account.as_ref());
+        self.errors.extend(across_accounts);
+        if let Some(second) = self.config.accounts.iter().filter(|a| a.jetstream).nth(1) {
+            self.config.unsupported.push(Unsupported {
+                feature: "jetstream in more than one account".into(),
+                origin: second.origin.clone(),
+            });
+        }
         let c = &self.config;
         if c.max_payload > c.max_pending {
             if let Some(origin) = self
@@ -473,7 +488,7 @@ fn seconds_warning(
     ))
 }
 
-fn invalid_at(origin: Origin, reason: String) -> ConfigError {
+pub(super) fn invalid_at(origin: Origin, reason: String) -> ConfigError {
     ConfigError::InvalidValue {
         location: origin.location,
         key: origin.key,

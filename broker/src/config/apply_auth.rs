@@ -124,7 +124,7 @@ fn timeout(cx: &mut Applier<'_>, f: &Field<'_>) -> Result<Option<Duration>, Conf
     Ok((!d.is_zero()).then_some(d))
 }
 
-fn users(cx: &mut Applier<'_>, f: &Field<'_>) -> Result<Vec<UserConfig>, ConfigError> {
+pub(super) fn users(cx: &mut Applier<'_>, f: &Field<'_>) -> Result<Vec<UserConfig>, ConfigError> {
     let mut users = Vec::new();
     for (i, item) in f.array()?.iter().enumerate() {
         let uf = f.index(i, item);
@@ -183,7 +183,7 @@ fn user(cx: &mut Applier<'_>, f: &Field<'_>) -> Result<Option<UserConfig>, Confi
     }
 }
 
-fn permissions(cx: &mut Applier<'_>, f: &Field<'_>) -> Result<Permissions, ConfigError> {
+pub(super) fn permissions(cx: &mut Applier<'_>, f: &Field<'_>) -> Result<Permissions, ConfigError> {
     let table = f
         .table()
         .map_err(|_| f.wrong_type("a map of publish/subscribe permissions"))?;

@@ -19,6 +19,7 @@
 //! | `units`         | sizes, Go durations, Go-style flag numbers             |
 //! | `apply`         | value tree → [`Config`]: top-level keys                |
 //! | `apply_auth`    | the `authorization` block                              |
+//! | `apply_accounts`| `accounts` (users, exports, imports), `system_account` |
 //! | `apply_plugins` | the `plugins` list and `plugin_cache_dir`              |
 //! | `apply_websocket` | the `websocket` block                                |
 //! | `unsupported`   | keys of nats-server features Tern lacks                |
@@ -26,6 +27,7 @@
 //! | `usage`         | the `-h` text                                          |
 
 mod apply;
+mod apply_accounts;
 mod apply_auth;
 mod apply_jetstream;
 mod apply_leafnodes;
@@ -44,6 +46,7 @@ mod value;
 
 use std::path::Path;
 
+pub use apply_accounts::{covers, DEFAULT_SYSTEM_ACCOUNT};
 pub use error::ConfigError;
 pub use flags::{COMMAND_LINE, SIGNAL_COMMANDS};
 pub use model::*;

@@ -30,6 +30,8 @@ pub struct UserConfig {
     pub password: String,
     /// Allow/deny lists; enforced natively on every PUB/SUB.
     pub permissions: Option<Permissions>,
+    /// The account the user belongs to (`None`: the global account `$G`).
+    pub account: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -68,6 +70,68 @@ impl AuthConfig {
     pub fn required(&self) -> bool {
         self.user.is_some() || self.token.is_some() || !self.users.is_empty()
     }
+}
+
+/// One account of `accounts { NAME { users, exports, imports, jetstream } }`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AccountConfig {
+    pub name: String,
+    pub users: Vec<UserConfig>,
+    pub exports: Vec<ExportConfig>,
+    pub imports: Vec<ImportConfig>,
+    /// `jetstream: enabled` (or a limits map).
+    pub jetstream: bool,
+    pub origin: Origin,
+}
+
+/// Whether an export or import is a stream (messages flow to the
+/// importer) or a service (requests flow to the exporter, replies back).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ShareKind {
+    #[default]
+    Stream,
+    Service,
+}
+
+/// How many replies a service request may get back across accounts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ResponseType {
+    /// One reply (nats-server's default).
+    #[default]
+    Singleton,
+    /// Any number of replies until the threshold passes.
+    Stream,
+    /// As `Stream` (nats-server's chunked replies).
+    Chunked,
+}
+
+/// `exports: [{stream: SUBJECT} | {service: SUBJECT, response, threshold}, accounts]`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ExportConfig {
+    pub kind: ShareKind,
+    pub subject: String,
+    /// Accounts allowed to import it; `None`: any account.
+    pub accounts: Option<Vec<String>>,
+    pub response: ResponseType,
+    /// How long a requester's reply route is kept (nats-server's 2 minutes).
+    pub threshold: Option<Duration>,
+    pub origin: Origin,
+}
+
+/// `imports: [{stream: {account, subject}, prefix | to} | {service: {account, subject}, to}]`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ImportConfig {
+    pub kind: ShareKind,
+    /// The exporting account.
+    pub account: String,
+    /// The subject as the exporter has it.
+    pub subject: String,
+    /// Stream: the importer's subject for it; service: the subject the
+    /// importer's clients publish requests to. `None`: the same subject.
+    pub to: Option<String>,
+    /// Stream only: a token put before the exporter's subject.
+    pub prefix: Option<String>,
+    pub origin: Origin,
 }
 
 /// Logging switches (`-D -V -DV -T -l`, `debug: true`, `log_file: ...`).
@@ -317,6 +381,12 @@ pub struct Config {
     pub http_base_path: String,
     /// `no_system_account`: no `$SYS.REQ.SERVER...` requests are answered.
     pub no_system_account: bool,
+    /// `system_account`: the account whose users may send the
+    /// `$SYS.REQ.SERVER...` requests (`None`: `$SYS`).
+    pub system_account: Option<String>,
+    /// `accounts { ... }`: isolated subject spaces, their users, and the
+    /// streams and services they share.
+    pub accounts: Vec<AccountConfig>,
     /// Closed connections remembered for `/connz?state=closed`
     /// (`max_closed_clients`).
     pub max_closed_clients: usize,
@@ -391,6 +461,8 @@ impl Default for Config {
             http_host: None,
             http_base_path: String::new(),
             no_system_account: false,
+            system_account: None,
+            accounts: Vec::new(),
             max_closed_clients: DEFAULT_MAX_CLOSED_CLIENTS,
             jetstream: JetStreamConfig::default(),
             websocket: None,

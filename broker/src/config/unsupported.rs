@@ -36,12 +36,6 @@ const UNSUPPORTED: &[(&[&str], &str, Gate)] = &[
     (&["tls"], "tls", Gate::Always),
     (&["allow_non_tls"], "tls", Gate::IfTrue),
     (&["ocsp", "ocsp_cache"], "ocsp", Gate::UnlessFalse),
-    (&["accounts"], "accounts", Gate::Always),
-    (
-        &["system_account", "system"],
-        "system_account",
-        Gate::IfNonEmpty,
-    ),
     (&["mappings", "maps"], "subject mappings", Gate::Always),
     // HTTPS monitoring needs TLS; plain HTTP monitoring is supported.
     (&["https"], "https monitoring", Gate::IfListening),

@@ -67,7 +67,7 @@ pub(crate) fn subscribe(
         .iter()
         .map(|s| {
             js.shared
-                .subscribe_internal(s, None)
+                .subscribe_internal(&js.account, s, None)
                 .map_err(|e| JetStreamError::Subscribe {
                     subject: s.clone(),
                     reason: e.to_string(),
@@ -555,7 +555,7 @@ async fn ack_loop(
             } => match committed(&mut fut, &mut out).await {
                 Ok(seq) => {
                     if let Some(r) = republish {
-                        r.send(&js.shared, &stream, seq, &mut last_sequences);
+                        r.send(&js.shared, &js.account, &stream, seq, &mut last_sequences);
                     }
                     if let Some(at) = expires {
                         stream_ref.ttl.add(at, seq);
@@ -615,7 +615,8 @@ async fn ack_loop(
                 error: err.as_ref(),
             };
             if let Ok(body) = serde_json::to_vec(&ack) {
-                js.shared.publish_internal_batched(&reply, &body, &mut out);
+                js.shared
+                    .publish_internal_batched(&js.account, &reply, &body, &mut out);
             }
         }
     }

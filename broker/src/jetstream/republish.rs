@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use crate::account::Account;
 use crate::server::state::Shared;
 use crate::subject::SubjectTransform;
 
@@ -87,7 +88,14 @@ pub(crate) struct LastSequences(HashMap<Bytes, u64>);
 
 impl ToRepublish {
     /// Publishes the copy of the message stored at `seq` in `stream`.
-    pub fn send(self, shared: &Shared, stream: &str, seq: u64, last: &mut LastSequences) {
+    pub fn send(
+        self,
+        shared: &Shared,
+        account: &Account,
+        stream: &str,
+        seq: u64,
+        last: &mut LastSequences,
+    ) {
         let previous = last.0.insert(self.subject.clone(), seq).unwrap_or(0);
         let mut lines = vec![
             ("Nats-Stream", stream.to_string()),
@@ -106,6 +114,6 @@ impl ToRepublish {
             &self.payload
         };
         let hdr = with_headers(&self.headers, &lines);
-        shared.publish_internal(self.dest.as_bytes(), None, Some(&hdr), payload);
+        shared.publish_internal(account, self.dest.as_bytes(), None, Some(&hdr), payload);
     }
 }

@@ -3,8 +3,9 @@
 //! at start-up), answers `$JS.API.>` ([`super::api`]) and enforces the
 //! server-wide `max_memory_store`/`max_file_store`.
 //!
-//! Tern has one account, nats-server's global `$G`; its directory name is
-//! kept so the on-disk layout matches nats-server's.
+//! JetStream serves one account: `$G` when no other accounts are
+//! configured, else the account with `jetstream: enabled`. Its streams live
+//! under the account's name, as in nats-server's on-disk layout.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -14,6 +15,7 @@ use std::sync::Arc;
 use parking_lot::{Mutex, RwLock};
 use tokio::task::JoinHandle;
 
+use crate::account::Account;
 use crate::config::JetStreamConfig;
 use crate::server::state::Shared;
 
@@ -23,14 +25,13 @@ use super::store::redb_store::DEFAULT_SYNC_INTERVAL;
 use super::store::{RedbOptions, StorageKind};
 use super::stream::Stream;
 
-/// The only account: nats-server's global account.
-const ACCOUNT_DIR: &str = "$G";
-
 /// A running JetStream.
 pub struct JetStream {
     pub(crate) shared: Arc<Shared>,
+    /// The account whose clients use it.
+    pub(crate) account: Arc<Account>,
     pub(crate) config: JetStreamConfig,
-    /// `<store_dir>/jetstream/$G/streams`.
+    /// `<store_dir>/jetstream/<account>/streams`.
     streams_dir: PathBuf,
     pub(crate) streams: RwLock<BTreeMap<String, Arc<Stream>>>,
     /// Held across a create, update or delete so they do not interleave.
@@ -44,10 +45,13 @@ impl JetStream {
     /// Creates the store directory, recovers every stream found there and
     /// starts answering `$JS.API.>`. A stream that cannot be recovered is
     /// reported and left out; the others serve.
-    pub async fn start(shared: &Arc<Shared>) -> Result<Arc<JetStream>, JetStreamError> {
+    pub async fn start(
+        shared: &Arc<Shared>,
+        account: Arc<Account>,
+    ) -> Result<Arc<JetStream>, JetStreamError> {
         let config = shared.config().jetstream.clone();
         let root = config.store_root();
-        let streams_dir = root.join(ACCOUNT_DIR).join("streams");
+        let streams_dir = root.join(&account.name).join("streams");
         tokio::fs::create_dir_all(&streams_dir)
             .await
             .map_err(|source| JetStreamError::StoreDir {
@@ -65,6 +69,7 @@ impl JetStream {
         tracing::info!("  Max Storage:     {}", limit(config.max_file_store));
         let js = Arc::new(JetStream {
             shared: shared.clone(),
+            account: account.clone(),
             config,
             streams_dir,
             streams: RwLock::new(BTreeMap::new()),
@@ -75,12 +80,12 @@ impl JetStream {
         });
         shared.set_jetstream(&js);
         js.recover().await;
-        let sub = shared.subscribe_internal("$JS.API.>", None).map_err(|e| {
-            JetStreamError::Subscribe {
+        let sub = shared
+            .subscribe_internal(&account, "$JS.API.>", None)
+            .map_err(|e| JetStreamError::Subscribe {
                 subject: "$JS.API.>".to_string(),
                 reason: e.to_string(),
-            }
-        })?;
+            })?;
         *js.api_task.lock() = Some(tokio::spawn(api::serve(js.clone(), sub)));
         Ok(js)
     }

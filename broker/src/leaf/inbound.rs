@@ -67,11 +67,17 @@ pub(super) fn subscribe(
     }
     let sub = Arc::new(Subscription::new(
         Receiver::Leaf(handle.clone()),
+        shared.global(),
         subject,
         queue,
         key,
     ));
-    if shared.sublist.insert(subject, queue, sub.clone()).is_err() {
+    if shared
+        .global()
+        .sublist
+        .insert(subject, queue, sub.clone())
+        .is_err()
+    {
         return Ok(());
     }
     subs.insert(key.into(), (sub.clone(), weight));
@@ -98,6 +104,7 @@ pub(super) fn drop_all_interest(shared: &Shared, handle: &LeafHandle) {
 
 fn remove(shared: &Shared, sub: &Arc<Subscription>, weight: u32) {
     if shared
+        .global()
         .sublist
         .remove(&sub.subject, sub.queue.as_deref(), sub)
     {
@@ -118,7 +125,7 @@ pub(super) fn route(link: &mut Link, msg: &Delivery<'_>, queues: &[u8]) {
         pending,
         ..
     } = link;
-    let result = cache.get(&shared.sublist, msg.subject);
+    let result = cache.get(&shared.global().sublist, msg.subject);
     if result.is_empty() {
         return;
     }
@@ -126,6 +133,7 @@ pub(super) fn route(link: &mut Link, msg: &Delivery<'_>, queues: &[u8]) {
         id: handle.id,
         echo: false,
         queues: Some(queues),
+        hops: 0,
     };
     deliver(shared, &publisher, result, msg, pending);
 }

@@ -162,7 +162,7 @@ pub async fn run_over(
     let registered = link.stage == Stage::Linked;
     link.pending.flush();
     link.cache.clear();
-    link.cache.report(&link.shared.sublist);
+    link.cache.report(&link.shared.global().sublist);
     handle.out.flush_final();
     shutdown_socket(&sock);
     if registered {
@@ -269,7 +269,7 @@ async fn serve(
                         }
                         let outcome = apply_buffer(link, &mut rbuf);
                         link.pending.flush();
-                        link.cache.report(&link.shared.sublist);
+                        link.cache.report(&link.shared.global().sublist);
                         if let Err(reason) = outcome {
                             return reason;
                         }

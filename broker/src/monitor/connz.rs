@@ -18,8 +18,7 @@ use super::query::Query;
 
 /// nats-server's `DefaultConnListSize`.
 pub const DEFAULT_LIMIT: usize = 1024;
-/// The only account Tern has so far.
-pub const GLOBAL_ACCOUNT: &str = "$G";
+pub use crate::account::GLOBAL_ACCOUNT;
 
 #[derive(Debug, Serialize)]
 pub struct Connz {
@@ -106,10 +105,10 @@ fn no_max(max: &u64) -> bool {
 }
 
 impl SubDetail {
-    pub fn new(sub: &SubSnapshot, cid: u64, with_account: bool) -> SubDetail {
+    pub fn new(sub: &SubSnapshot, cid: u64, account: Option<&str>) -> SubDetail {
         SubDetail {
-            account: with_account.then(|| GLOBAL_ACCOUNT.to_string()),
-            account_tag: with_account.then(|| GLOBAL_ACCOUNT.to_string()),
+            account: account.map(str::to_string),
+            account_tag: account.map(str::to_string),
             subject: sub.subject.clone(),
             qgroup: sub.queue.clone().filter(|q| !q.is_empty()),
             sid: sub.sid.clone(),
@@ -240,7 +239,7 @@ impl Options {
 pub fn connz(shared: &Shared, q: &Query) -> Result<Connz, RequestError> {
     let opts = Options::parse(q)?;
     let now = SystemTime::now();
-    if !opts.account.is_empty() && opts.account != GLOBAL_ACCOUNT {
+    if !opts.account.is_empty() && shared.accounts.get(&opts.account).is_none() {
         // nats-server answers an unknown account with an empty document.
         return Ok(Connz {
             server_id: String::new(),
@@ -274,6 +273,10 @@ pub fn connz(shared: &Shared, q: &Query) -> Result<Connz, RequestError> {
     } else if !opts.user.is_empty() {
         open.retain(|c| c.meta.lock().user.as_deref() == Some(opts.user.as_str()));
         closed.retain(|c| c.meta.user.as_deref() == Some(opts.user.as_str()));
+    }
+    if !opts.account.is_empty() {
+        open.retain(|c| c.account_name() == opts.account);
+        closed.retain(|c| c.meta.account_name() == opts.account);
     }
 
     let mut infos: Vec<ConnInfo> = open
@@ -361,12 +364,9 @@ fn open_info(c: &ClientHandle, now: SystemTime, opts: &Options) -> ConnInfo {
         authorized_user: opts.auth.then(|| non_empty(&meta.user)).flatten(),
         subscriptions_list: (opts.subs && !opts.detail && !subs.is_empty())
             .then(|| subs.iter().map(|s| s.subject.clone()).collect()),
-        subscriptions_list_detail: (opts.detail && !subs.is_empty()).then(|| {
-            subs.iter()
-                .map(|s| SubDetail::new(s, c.id, false))
-                .collect()
-        }),
-        name_tag: opts.auth.then(|| GLOBAL_ACCOUNT.to_string()),
+        subscriptions_list_detail: (opts.detail && !subs.is_empty())
+            .then(|| subs.iter().map(|s| SubDetail::new(s, c.id, None)).collect()),
+        name_tag: opts.auth.then(|| meta.account_name().to_string()),
         keys: SortKeys {
             start: c.start,
             last,
@@ -403,8 +403,11 @@ fn closed_info(c: &ClosedClient, opts: &Options) -> ConnInfo {
         authorized_user: opts.auth.then(|| non_empty(&c.meta.user)).flatten(),
         subscriptions_list: (opts.subs && !opts.detail && !subs.is_empty())
             .then(|| subs.iter().map(|s| s.subject.clone()).collect()),
-        subscriptions_list_detail: (opts.detail && !subs.is_empty())
-            .then(|| subs.iter().map(|s| SubDetail::new(s, c.id, true)).collect()),
+        subscriptions_list_detail: (opts.detail && !subs.is_empty()).then(|| {
+            subs.iter()
+                .map(|s| SubDetail::new(s, c.id, Some(c.meta.account_name())))
+                .collect()
+        }),
         name_tag: None,
         keys: SortKeys {
             start: c.start,

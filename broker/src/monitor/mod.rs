@@ -2,8 +2,10 @@
 //! `/routez`, `/leafz`, `/gatewayz`, `/accountz`, `/accstatz`, `/jsz`,
 //! `/healthz`) with its JSON field names, types, options and errors, plus
 //! Prometheus `/metrics`, and the `$SYS.REQ.SERVER...` requests that ask
-//! for the same documents over NATS. Enabled by `-m PORT` / `http_port` / `http:`;
-//! with monitoring off none of this runs and nothing is allocated.
+//! for the same documents over NATS. HTTP is enabled by `-m PORT` /
+//! `http_port` / `http:`; the system requests are answered when the system
+//! account is configured (its users are the only ones who can ask). With
+//! neither, none of this runs and nothing is allocated.
 //!
 //! The HTTP server is a small one written here on tokio (GET/HEAD, request
 //! line and headers, query strings, keep-alive, bounded connections and
@@ -58,14 +60,16 @@ use crate::server::state::Shared;
 pub struct Monitor {
     addr: SocketAddr,
     task: JoinHandle<()>,
-    system: Option<JoinHandle<()>>,
 }
 
 impl Monitor {
     /// Bind `host:port` from the configuration (port 0 for any free one),
     /// log nats-server's `Starting http monitor on HOST:PORT`, and serve
     /// until the server shuts down. `None` when monitoring is off.
-    pub async fn start(shared: &Arc<Shared>) -> Result<Option<Monitor>, MonitorError> {
+    pub async fn start(
+        shared: &Arc<Shared>,
+        state: &Arc<MonitorState>,
+    ) -> Result<Option<Monitor>, MonitorError> {
         let config = shared.config();
         let Some(port) = config.http_port else {
             return Ok(None);
@@ -86,14 +90,8 @@ impl Monitor {
             "Starting http monitor on {}",
             join_host_port(&host, bound.port())
         );
-        let state = Arc::new(MonitorState::new(shared));
-        let system = system::start(shared, state.clone());
-        let task = serve_on_own_thread(listener, bound, shared, state)?;
-        Ok(Some(Monitor {
-            addr: bound,
-            task,
-            system,
-        }))
+        let task = serve_on_own_thread(listener, bound, shared, state.clone())?;
+        Ok(Some(Monitor { addr: bound, task }))
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -103,9 +101,6 @@ impl Monitor {
     /// Wait for the listener to stop (it stops when the server shuts down).
     pub async fn stopped(self) {
         let _ = self.task.await;
-        if let Some(system) = self.system {
-            let _ = system.await;
-        }
     }
 }
 

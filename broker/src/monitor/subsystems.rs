@@ -54,31 +54,45 @@ pub fn gatewayz(shared: &Shared, q: &Query) -> Result<Value, RequestError> {
 pub fn accountz(shared: &Shared, q: &Query) -> Result<Value, RequestError> {
     let acc = q.get("acc");
     if acc.is_empty() {
+        let names: Vec<String> = shared
+            .accounts
+            .all()
+            .iter()
+            .map(|a| a.name.clone())
+            .collect();
         return Ok(json!({
             "server_id": shared.server_id,
             "now": now(),
-            "accounts": [GLOBAL_ACCOUNT],
+            "accounts": names,
         }));
     }
-    if acc != GLOBAL_ACCOUNT {
+    let Some(account) = shared.accounts.get(acc) else {
         return Err(RequestError::BadQuery(format!(
             "Account {acc} does not exist"
         )));
-    }
+    };
+    let clients = shared
+        .clients()
+        .iter()
+        .filter(|c| c.account_name() == account.name)
+        .count();
+    let jetstream = shared
+        .jetstream()
+        .is_some_and(|js| std::sync::Arc::ptr_eq(&js.account, account));
     Ok(json!({
         "server_id": shared.server_id,
         "now": now(),
         "account_detail": {
-            "account_name": GLOBAL_ACCOUNT,
+            "account_name": account.name,
             "update_time": rfc3339(shared.started_at),
             "expired": false,
             "complete": true,
-            "jetstream_enabled": shared.config().jetstream.enabled,
-            "leafnode_connections": shared.leafs.links().len(),
-            "client_connections": shared.client_count(),
-            "subscriptions": shared.sublist.count(),
-            "name_tag": GLOBAL_ACCOUNT,
-            "sublist_stats": SublistStats::of(shared),
+            "jetstream_enabled": jetstream,
+            "leafnode_connections": if account.is_global { shared.leafs.links().len() } else { 0 },
+            "client_connections": clients,
+            "subscriptions": account.sublist.count(),
+            "name_tag": account.name,
+            "sublist_stats": SublistStats::of_account(account),
         },
     }))
 }

@@ -6,10 +6,11 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
+use crate::account::Account;
 use crate::server::state::Shared;
 use crate::subject::{is_valid_publish_subject, subject_matches};
 
-use super::connz::{sorted_subs, SubDetail, DEFAULT_LIMIT, GLOBAL_ACCOUNT};
+use super::connz::{sorted_subs, SubDetail, DEFAULT_LIMIT};
 use super::error::RequestError;
 use super::format::rfc3339;
 use super::query::Query;
@@ -33,10 +34,44 @@ pub struct SublistStats {
 }
 
 impl SublistStats {
+    /// Every account's index together, as nats-server sums them.
     pub fn of(shared: &Shared) -> SublistStats {
-        let count = shared.sublist.count() as u64;
-        let inserts = shared.sublist.inserts();
-        let m = shared.sublist.match_stats().totals();
+        let mut all = SublistStats::default();
+        for acc in shared.accounts.all() {
+            let one = SublistStats::of_account(&acc);
+            let matches = all.num_matches + one.num_matches;
+            let hits = all.cache_hit_rate * all.num_matches as f64
+                + one.cache_hit_rate * one.num_matches as f64;
+            let cached = all.num_cache + one.num_cache;
+            let fanout =
+                all.avg_fanout * all.num_cache as f64 + one.avg_fanout * one.num_cache as f64;
+            all = SublistStats {
+                num_subscriptions: all.num_subscriptions + one.num_subscriptions,
+                num_cache: cached,
+                num_inserts: all.num_inserts + one.num_inserts,
+                num_removes: all.num_removes + one.num_removes,
+                num_matches: matches,
+                cache_hit_rate: if matches > 0 {
+                    hits / matches as f64
+                } else {
+                    0.0
+                },
+                max_fanout: all.max_fanout.max(one.max_fanout),
+                avg_fanout: if cached > 0 {
+                    fanout / cached as f64
+                } else {
+                    0.0
+                },
+            };
+        }
+        all
+    }
+
+    /// One account's index.
+    pub fn of_account(account: &Account) -> SublistStats {
+        let count = account.sublist.count() as u64;
+        let inserts = account.sublist.inserts();
+        let m = account.sublist.match_stats().totals();
         SublistStats {
             num_subscriptions: count,
             num_cache: m.cached,
@@ -84,23 +119,24 @@ pub fn subsz(shared: &Shared, q: &Query) -> Result<Subsz, RequestError> {
             "invalid test subject, must be valid publish subject: {test}"
         )));
     }
-    let known_account = account.is_empty() || account == GLOBAL_ACCOUNT;
-    let stats = if known_account {
-        SublistStats::of(shared)
-    } else {
-        SublistStats::default()
+    let known_account = account.is_empty() || shared.accounts.get(account).is_some();
+    let stats = match shared.accounts.get(account) {
+        _ if account.is_empty() => SublistStats::of(shared),
+        Some(acc) => SublistStats::of_account(acc),
+        None => SublistStats::default(),
     };
     let mut list = Vec::new();
     let mut total = 0;
     if subs && known_account {
         let mut clients = shared.clients();
+        clients.retain(|c| account.is_empty() || c.account_name() == account);
         clients.sort_by_key(|c| c.id);
         let mut details: Vec<SubDetail> = clients
             .iter()
             .flat_map(|c| {
                 sorted_subs(c.sub_snapshots())
                     .into_iter()
-                    .map(move |s| SubDetail::new(&s, c.id, true))
+                    .map(move |s| SubDetail::new(&s, c.id, Some(&c.account_name())))
             })
             .filter(|d| test.is_empty() || subject_matches(d.subject.as_bytes(), test.as_bytes()))
             .collect();

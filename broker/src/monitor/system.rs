@@ -5,9 +5,10 @@
 //! LEAFZ, ACCOUNTZ, JSZ, HEALTHZ, STATSZ and IDZ, wrapped in
 //! `{"server": ..., "data": ...}` like nats-server's.
 //!
-//! Tern has no accounts yet, so any client could send these requests:
-//! they are answered only while HTTP monitoring is on (the operator has
-//! chosen to expose this information) and `no_system_account` is not set.
+//! As in nats-server, they are answered in the system account (`$SYS`, or
+//! `system_account`), so only its users can ask; the responder runs when
+//! that account is configured (with users or as an exporter) and
+//! `no_system_account` is not set.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use std::time::SystemTime;
 use serde_json::{json, Map, Value};
 use tokio::task::JoinHandle;
 
+use crate::account::Account;
 use crate::protocol::info::NATS_COMPAT_VERSION;
 use crate::server::internal::{InternalMessage, InternalSubscription};
 use crate::server::state::{RunState, Shared};
@@ -30,7 +32,13 @@ use super::{connz, healthz, subsystems, subsz, varz};
 /// Start answering system requests; `None` when `no_system_account` is
 /// set or the subscriptions cannot be made.
 pub fn start(shared: &Arc<Shared>, state: Arc<MonitorState>) -> Option<JoinHandle<()>> {
-    if shared.config().no_system_account {
+    let system = shared.accounts.system()?.clone();
+    let configured = shared
+        .config()
+        .accounts
+        .iter()
+        .any(|a| a.name == system.name);
+    if !configured {
         return None;
     }
     let subjects = [
@@ -40,7 +48,7 @@ pub fn start(shared: &Arc<Shared>, state: Arc<MonitorState>) -> Option<JoinHandl
     ];
     let mut subs = Vec::new();
     for subject in &subjects {
-        match shared.subscribe_internal(subject, None) {
+        match shared.subscribe_internal(&system, subject, None) {
             Ok(s) => subs.push(s),
             Err(e) => {
                 tracing::error!("cannot subscribe to {subject}: {e}");
@@ -49,10 +57,15 @@ pub fn start(shared: &Arc<Shared>, state: Arc<MonitorState>) -> Option<JoinHandl
         }
     }
     let shared = shared.clone();
-    Some(tokio::spawn(serve(shared, state, subs)))
+    Some(tokio::spawn(serve(shared, system, state, subs)))
 }
 
-async fn serve(shared: Arc<Shared>, state: Arc<MonitorState>, subs: Vec<InternalSubscription>) {
+async fn serve(
+    shared: Arc<Shared>,
+    system: Arc<Account>,
+    state: Arc<MonitorState>,
+    subs: Vec<InternalSubscription>,
+) {
     let seq = AtomicU64::new(0);
     let mut run_state = shared.watch_run_state();
     let mut subs = subs.into_iter();
@@ -75,7 +88,7 @@ async fn serve(shared: Arc<Shared>, state: Arc<MonitorState>, subs: Vec<Internal
         };
         let Some(msg) = msg else { return };
         if let Some((reply, body)) = answer(&shared, &state, &seq, &msg) {
-            shared.publish_internal(&reply, None, None, &body);
+            shared.publish_internal(&system, &reply, None, None, &body);
         }
     }
 }

@@ -40,6 +40,17 @@ pub struct ClientMeta {
     pub lang: Option<String>,
     pub version: Option<String>,
     pub user: Option<String>,
+    /// The account, when not the global one.
+    pub account: Option<String>,
+}
+
+impl ClientMeta {
+    /// The account's name (`$G` when none was named).
+    pub fn account_name(&self) -> &str {
+        self.account
+            .as_deref()
+            .unwrap_or(crate::account::GLOBAL_ACCOUNT)
+    }
 }
 
 pub struct ClientHandle {
@@ -102,6 +113,11 @@ pub struct ClosedClient {
 }
 
 impl ClientHandle {
+    /// The client's account name (`$G` until CONNECT names another).
+    pub fn account_name(&self) -> String {
+        self.meta.lock().account_name().to_string()
+    }
+
     pub fn new(id: u64, addr: SocketAddr, out: Outbound) -> Self {
         ClientHandle {
             id,

@@ -128,7 +128,7 @@ async fn serve_transport(
     // WebSocket, the close frame after it).
     session.pending.flush();
     session.cache.clear();
-    session.cache.report(&shared.sublist);
+    session.cache.report(&session.account.sublist);
     handle.out.ws_close_for(reason);
     handle.out.flush_final();
     // Other connections' match caches may keep this handle (and so the

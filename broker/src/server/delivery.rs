@@ -7,10 +7,11 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use crate::account::Account;
 use crate::leaf::encode::write_lmsg;
 use crate::leaf::LeafHandle;
 use crate::protocol::encode::{write_msg, Delivery};
-use crate::subject::MatchResult;
+use crate::subject::{MatchResult, SublistError};
 
 use super::client::ClientHandle;
 use super::outbound::Pushed;
@@ -112,6 +113,8 @@ pub struct Publisher<'a> {
     /// the sender picked this server for; no other group gets it. `None`
     /// for clients: every matching group gets one copy.
     pub queues: Option<&'a [u8]>,
+    /// Accounts the message crossed to get here (0 where it was published).
+    pub hops: u8,
 }
 
 /// Deliver `msg` from `publisher` to `result`. Returns whether anyone got it.
@@ -139,7 +142,7 @@ pub fn deliver(
             }
             continue;
         }
-        delivered |= deliver_to(shared, sub, msg, pending);
+        delivered |= deliver_to(shared, publisher, sub, msg, pending);
     }
     for group in &result.queues {
         if let Some(picked) = publisher.queues {
@@ -162,7 +165,7 @@ pub fn deliver(
                 }
                 continue;
             }
-            if deliver_to(shared, sub, msg, pending) {
+            if deliver_to(shared, publisher, sub, msg, pending) {
                 taken = true;
                 delivered = true;
                 break;
@@ -229,6 +232,7 @@ impl<'r> LinkTargets<'r> {
 #[inline]
 fn deliver_to(
     shared: &Shared,
+    publisher: &Publisher<'_>,
     sub: &Arc<Subscription>,
     msg: &Delivery<'_>,
     pending: &mut PendingFlush,
@@ -259,6 +263,7 @@ fn deliver_to(
             pushed != Pushed::Rejected
         }
         Receiver::Internal(inbox) => inbox.deliver(msg),
+        Receiver::Crossing(crossing) => crossing.forward(shared, msg, publisher.hops, pending),
         // Leaf links are served by `LinkTargets`, one copy per link.
         Receiver::Leaf(_) => false,
     };
@@ -268,13 +273,47 @@ fn deliver_to(
     ok
 }
 
+/// Deliver `msg` to the subscribers of `to` in `account` (`to` differs
+/// from the message's subject when JetStream delivers to a consumer's
+/// subject). Returns whether anyone got it.
+pub fn deliver_in(
+    shared: &Shared,
+    account: &Account,
+    publisher: &Publisher<'_>,
+    to: &[u8],
+    msg: &Delivery<'_>,
+    pending: &mut PendingFlush,
+) -> bool {
+    let result = account.sublist.matches(to);
+    !result.is_empty() && deliver(shared, publisher, &result, msg, pending)
+}
+
+/// Put a subscription into its account's index (and tell leaf links of
+/// interest in the global account).
+pub fn add_subscription(
+    shared: &Shared,
+    account: &Account,
+    sub: &Arc<Subscription>,
+) -> Result<(), SublistError> {
+    account
+        .sublist
+        .insert(&sub.subject, sub.queue.as_deref(), sub.clone())?;
+    if account.is_global {
+        shared.leafs.changed(sub, 1);
+    }
+    Ok(())
+}
+
 /// Take a subscription out of the index and out of its client's table.
 pub fn remove_subscription(shared: &Shared, sub: &Arc<Subscription>) {
-    if shared
-        .sublist
-        .remove(&sub.subject, sub.queue.as_deref(), sub)
-    {
-        shared.leafs.changed(sub, -1);
+    if let Some(account) = sub.account.upgrade() {
+        if account
+            .sublist
+            .remove(&sub.subject, sub.queue.as_deref(), sub)
+            && account.is_global
+        {
+            shared.leafs.changed(sub, -1);
+        }
     }
     if let Receiver::Client(client) = &sub.receiver {
         let mut subs = client.subs.lock();

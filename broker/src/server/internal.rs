@@ -14,7 +14,9 @@ use tokio::sync::mpsc;
 
 use crate::protocol::encode::Delivery;
 
-use super::delivery::{deliver, remove_subscription, PendingFlush, Publisher};
+use crate::account::Account;
+
+use super::delivery::{add_subscription, deliver_in, remove_subscription, PendingFlush, Publisher};
 use super::state::Shared;
 use super::subscription::{Receiver, Subscription};
 
@@ -119,6 +121,7 @@ impl Shared {
     /// queue groups work as for clients).
     pub fn subscribe_internal(
         self: &Arc<Self>,
+        account: &Arc<Account>,
         subject: &str,
         queue: Option<&str>,
     ) -> Result<InternalSubscription, InternalError> {
@@ -131,14 +134,13 @@ impl Shared {
         let sid = inbox.id.to_string();
         let sub = Arc::new(Subscription::new(
             Receiver::Internal(inbox.clone()),
+            account,
             subject.as_bytes(),
             queue.map(str::as_bytes),
             sid.as_bytes(),
         ));
-        self.sublist
-            .insert(subject.as_bytes(), queue.map(str::as_bytes), sub.clone())
+        add_subscription(self, account, &sub)
             .map_err(|_| InternalError::InvalidSubject(subject.to_string()))?;
-        self.leafs.changed(&sub, 1);
         Ok(InternalSubscription {
             shared: self.clone(),
             sub,
@@ -151,12 +153,14 @@ impl Shared {
     /// Returns whether any subscriber received it.
     pub fn publish_internal(
         &self,
+        account: &Account,
         subject: &[u8],
         reply: Option<&[u8]>,
         headers: Option<&[u8]>,
         payload: &[u8],
     ) -> bool {
         self.deliver_internal(
+            account,
             subject,
             &Delivery {
                 subject,
@@ -171,9 +175,9 @@ impl Shared {
     /// `msg.subject`: how JetStream hands a stream message to a consumer's
     /// deliver subject or a pull request's inbox. Returns whether anyone
     /// received it.
-    pub fn deliver_internal(&self, to: &[u8], msg: &Delivery<'_>) -> bool {
+    pub fn deliver_internal(&self, account: &Account, to: &[u8], msg: &Delivery<'_>) -> bool {
         let mut pending = PendingFlush::default();
-        let delivered = self.deliver_internal_batched(to, msg, &mut pending);
+        let delivered = self.deliver_internal_batched(account, to, msg, &mut pending);
         pending.flush();
         delivered
     }
@@ -182,6 +186,7 @@ impl Shared {
     /// sockets until `pending.flush()` (see [`Self::deliver_internal_batched`]).
     pub fn publish_internal_batched(
         &self,
+        account: &Account,
         subject: &[u8],
         payload: &[u8],
         pending: &mut PendingFlush,
@@ -192,7 +197,7 @@ impl Shared {
             headers: None,
             payload,
         };
-        self.deliver_internal_batched(subject, &msg, pending)
+        self.deliver_internal_batched(account, subject, &msg, pending)
     }
 
     /// [`Self::deliver_internal`] without writing to the receivers' sockets:
@@ -201,26 +206,24 @@ impl Shared {
     /// message. Flush before waiting on anything.
     pub fn deliver_internal_batched(
         &self,
+        account: &Account,
         to: &[u8],
         msg: &Delivery<'_>,
         pending: &mut PendingFlush,
     ) -> bool {
-        let result = self.sublist.matches(to);
-        if result.is_empty() {
-            return false;
-        }
         // Internal publishers never match their own id (0 is no client's).
         let publisher = Publisher {
             id: 0,
             echo: true,
             queues: None,
+            hops: 0,
         };
-        deliver(self, &publisher, &result, msg, pending)
+        deliver_in(self, account, &publisher, to, msg, pending)
     }
 
-    /// Does anyone subscribe to `subject`?
-    pub fn has_interest(&self, subject: &[u8]) -> bool {
-        !self.sublist.matches(subject).is_empty()
+    /// Does anyone in `account` subscribe to `subject`?
+    pub fn has_interest(&self, account: &Account, subject: &[u8]) -> bool {
+        !account.sublist.matches(subject).is_empty()
     }
 }
 
@@ -237,27 +240,33 @@ mod tests {
     #[tokio::test]
     async fn internal_round_trip_and_unsubscribe_on_drop() {
         let shared = shared();
+        let g = shared.global().clone();
         let mut sub = shared
-            .subscribe_internal("svc.*", None)
+            .subscribe_internal(&g, "svc.*", None)
             .expect("valid subject");
-        assert!(shared.publish_internal(b"svc.a", Some(b"_INBOX.1"), None, b"hi"));
+        assert!(shared.publish_internal(&g, b"svc.a", Some(b"_INBOX.1"), None, b"hi"));
         let got = sub.recv().await.expect("a message");
         assert_eq!(&got.subject[..], b"svc.a");
         assert_eq!(got.reply.as_deref(), Some(&b"_INBOX.1"[..]));
         assert_eq!(&got.payload[..], b"hi");
-        assert_eq!(shared.sublist.count(), 1);
+        assert_eq!(g.sublist.count(), 1);
         drop(sub);
-        assert_eq!(shared.sublist.count(), 0);
-        assert!(!shared.publish_internal(b"svc.a", None, None, b"x"));
+        assert_eq!(g.sublist.count(), 0);
+        assert!(!shared.publish_internal(&g, b"svc.a", None, None, b"x"));
     }
 
     #[tokio::test]
     async fn queue_groups_spread_over_internal_members() {
         let shared = shared();
-        let mut a = shared.subscribe_internal("work", Some("q")).expect("valid");
-        let mut b = shared.subscribe_internal("work", Some("q")).expect("valid");
+        let g = shared.global().clone();
+        let mut a = shared
+            .subscribe_internal(&g, "work", Some("q"))
+            .expect("valid");
+        let mut b = shared
+            .subscribe_internal(&g, "work", Some("q"))
+            .expect("valid");
         for _ in 0..1000 {
-            shared.publish_internal(b"work", None, None, b"job");
+            shared.publish_internal(&g, b"work", None, None, b"job");
         }
         let (mut na, mut nb) = (0, 0);
         while let Ok(Some(_)) =
@@ -279,6 +288,7 @@ mod tests {
     #[test]
     fn invalid_subject_is_refused() {
         let shared = shared();
-        assert!(shared.subscribe_internal("a..b", None).is_err());
+        let g = shared.global().clone();
+        assert!(shared.subscribe_internal(&g, "a..b", None).is_err());
     }
 }

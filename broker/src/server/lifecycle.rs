@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::Config;
 use crate::jetstream::JetStream;
-use crate::monitor::{join_host_port, Monitor};
+use crate::monitor::{join_host_port, Monitor, MonitorState};
 use crate::plugin::Plugins;
 use crate::protocol::info::NATS_COMPAT_VERSION;
 
@@ -68,6 +68,9 @@ pub struct Server {
     /// The WebSocket accept loop, when configured.
     websocket: Option<JoinHandle<()>>,
     monitor: Option<Monitor>,
+    /// The `$SYS.REQ.SERVER...` responder, when the system account is
+    /// configured.
+    system: Option<JoinHandle<()>>,
     ports_file: Option<PathBuf>,
     jetstream: Option<Arc<JetStream>>,
     /// Whether the plugin file watcher runs (it starts with the first
@@ -103,10 +106,20 @@ impl Server {
         tracing::info!("  ID:       {}", shared.server_id);
         tracing::info!("  Name:     {}", shared.server_name);
         let jetstream = match shared.config().jetstream.enabled {
-            true => Some(JetStream::start(&shared).await?),
+            true => match shared.accounts.jetstream_account() {
+                Ok(Some(account)) => Some(JetStream::start(&shared, account).await?),
+                // As nats-server: with accounts configured, JetStream
+                // serves only those that enable it.
+                _ => {
+                    tracing::warn!("JetStream is enabled but no account enables it (`jetstream: enabled` in an account)");
+                    None
+                }
+            },
             false => None,
         };
-        let monitor = Monitor::start(&shared).await?;
+        let monitor_state = Arc::new(MonitorState::new(&shared));
+        let monitor = Monitor::start(&shared, &monitor_state).await?;
+        let system = crate::monitor::system::start(&shared, monitor_state);
         let websocket = bind_websocket(&shared).await?;
         start_leafnodes(&shared).await?;
         tracing::info!("Listening for client connections on {local_addr}");
@@ -141,6 +154,7 @@ impl Server {
             accept,
             websocket,
             monitor,
+            system,
             ports_file,
             jetstream,
             plugin_watcher,
@@ -267,6 +281,9 @@ impl Server {
         }
         if let Some(monitor) = self.monitor {
             monitor.stopped().await;
+        }
+        if let Some(system) = self.system {
+            let _ = system.await;
         }
         if let Some(path) = &self.shared.config().pid_file {
             let _ = std::fs::remove_file(path);

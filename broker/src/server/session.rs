@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::account::Account;
 use crate::auth::{CompiledPermissions, PublishCache};
 use crate::config::Config;
 use crate::plugin::Transforms;
@@ -22,6 +23,8 @@ pub struct Session {
     pub shared: Arc<Shared>,
     pub config: Arc<Config>,
     pub handle: Arc<ClientHandle>,
+    /// The client's account: `$G` until CONNECT names a user of another.
+    pub account: Arc<Account>,
     pub limits: Limits,
     pub opts: ConnectOptions,
     /// CONNECT has been received and accepted.
@@ -66,6 +69,7 @@ impl Session {
                 max_payload: config.max_payload,
             },
             pending: PendingFlush::default(),
+            account: shared.global().clone(),
             shared,
             config,
             handle,
@@ -123,7 +127,7 @@ impl Session {
             .add_in(self.batch_in_msgs, self.batch_in_bytes);
         self.batch_in_msgs = 0;
         self.batch_in_bytes = 0;
-        self.cache.report(&self.shared.sublist);
+        self.cache.report(&self.account.sublist);
         self.pending.flush();
     }
 

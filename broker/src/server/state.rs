@@ -1,5 +1,5 @@
 //! What every connection task shares: the configuration in force, the
-//! subscription index, the client registry, totals, the recently closed
+//! accounts and their subscription indexes, the client registry, totals, the recently closed
 //! connections (kept only while monitoring is on), and the run state
 //! (running, lame duck, shutting down).
 
@@ -13,6 +13,7 @@ use parking_lot::{Mutex, RwLock};
 use rustc_hash::FxHashMap;
 use tokio::sync::watch;
 
+use crate::account::{Account, Accounts};
 use crate::auth::Authenticator;
 use crate::config::Config;
 use crate::jetstream::JetStream;
@@ -20,10 +21,8 @@ use crate::leaf::LeafRegistry;
 use crate::plugin::Plugins;
 use crate::protocol::info::NATS_COMPAT_VERSION;
 use crate::protocol::ServerInfo;
-use crate::subject::Sublist;
 
 use super::client::{ClientHandle, ClosedClient};
-use super::subscription::Subscription;
 
 /// The server's run state, watched by every connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,7 +64,8 @@ pub struct ServerStats {
 pub struct Shared {
     config: RwLock<Arc<Config>>,
     auth: RwLock<Arc<Authenticator>>,
-    pub sublist: Sublist<Subscription>,
+    /// The accounts and their subscription indexes (fixed at start).
+    pub accounts: Accounts,
     /// Leaf links and the interest they were told about.
     pub leafs: LeafRegistry,
     clients: Mutex<FxHashMap<u64, Arc<ClientHandle>>>,
@@ -104,7 +104,8 @@ impl Shared {
             .server_name
             .clone()
             .unwrap_or_else(|| server_id.clone());
-        let auth = Authenticator::from_config(&config.auth);
+        let auth = Authenticator::for_server(&config);
+        let accounts = Accounts::from_config(&config);
         let (run_state, _) = watch::channel(RunState::Running);
         let max_closed = if config.http_port.is_some() {
             config.max_closed_clients
@@ -116,7 +117,7 @@ impl Shared {
         Shared {
             config: RwLock::new(Arc::new(config)),
             auth: RwLock::new(Arc::new(auth)),
-            sublist: Sublist::new(),
+            accounts,
             leafs: LeafRegistry::new(leafnodes),
             clients: Mutex::new(FxHashMap::default()),
             next_client_id: AtomicU64::new(1),
@@ -136,6 +137,11 @@ impl Shared {
             plugins: RwLock::new(Arc::new(Plugins::default())),
             plugins_generation: AtomicU64::new(0),
         }
+    }
+
+    /// The global account `$G`: clients without an account, leaf links.
+    pub fn global(&self) -> &Arc<Account> {
+        self.accounts.global()
     }
 
     pub fn config(&self) -> Arc<Config> {
@@ -182,7 +188,7 @@ impl Shared {
     /// restart; everything else applies to new connections (limits) or at
     /// once (authentication).
     pub fn replace_config(&self, config: Config) {
-        *self.auth.write() = Arc::new(Authenticator::from_config(&config.auth));
+        *self.auth.write() = Arc::new(Authenticator::for_server(&config));
         *self.config.write() = Arc::new(config);
         *self.config_loaded_at.lock() = SystemTime::now();
     }
@@ -207,7 +213,7 @@ impl Shared {
             out_bytes: t.out_bytes.load(Ordering::Relaxed),
             slow_consumers: t.slow_consumers.load(Ordering::Relaxed),
             stale_connections: t.stale_connections.load(Ordering::Relaxed),
-            subscriptions: self.sublist.count(),
+            subscriptions: self.accounts.subscription_count(),
         };
         drop(registry);
         for c in &clients {

@@ -1,11 +1,13 @@
-//! One subscription: who receives (a client connection or an internal
-//! service), under which id, and the auto-unsubscribe count.
+//! One subscription: who receives (a client connection, an internal
+//! service, a leaf link or another account), in which account, under which
+//! id, and the auto-unsubscribe count.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use super::client::ClientHandle;
 use super::internal::InternalInbox;
+use crate::account::{Account, Crossing};
 use crate::leaf::LeafHandle;
 
 /// Where a subscription's messages go.
@@ -18,6 +20,9 @@ pub enum Receiver {
     /// Interest a leaf link advertised (`LS+`): messages go over the link
     /// as `LMSG`.
     Leaf(Arc<LeafHandle>),
+    /// An import between accounts: messages are delivered again in the
+    /// other account.
+    Crossing(Arc<Crossing>),
 }
 
 impl Receiver {
@@ -29,12 +34,15 @@ impl Receiver {
             Receiver::Client(c) => c.id,
             Receiver::Internal(i) => i.id(),
             Receiver::Leaf(l) => l.id,
+            Receiver::Crossing(c) => c.id(),
         }
     }
 }
 
 pub struct Subscription {
     pub receiver: Receiver,
+    /// The account whose sublist holds it.
+    pub account: Weak<Account>,
     pub sid: Box<[u8]>,
     pub subject: Box<[u8]>,
     pub queue: Option<Box<[u8]>>,
@@ -56,9 +64,16 @@ pub enum Take {
 }
 
 impl Subscription {
-    pub fn new(receiver: Receiver, subject: &[u8], queue: Option<&[u8]>, sid: &[u8]) -> Self {
+    pub fn new(
+        receiver: Receiver,
+        account: &Arc<Account>,
+        subject: &[u8],
+        queue: Option<&[u8]>,
+        sid: &[u8],
+    ) -> Self {
         Subscription {
             receiver,
+            account: Arc::downgrade(account),
             sid: sid.into(),
             subject: subject.into(),
             queue: queue.map(Into::into),

@@ -160,6 +160,20 @@ pub async fn queue_subscribe(client: &Client, subject: &str, queue: &str) -> Res
     Ok(sub)
 }
 
+/// A real round trip: a request nobody serves comes back as no-responders
+/// only after the server has processed everything this client sent before
+/// it (`flush` only empties the client's socket buffer, it does not wait for
+/// the server).
+#[allow(dead_code)]
+pub async fn round_trip(client: &Client) -> Result<()> {
+    let subject = format!("_round_trip.{}", client.new_inbox().replace('.', "_"));
+    match tokio::time::timeout(WAIT, client.request(subject, "".into())).await {
+        Ok(Err(e)) if e.kind() == async_nats::RequestErrorKind::NoResponders => Ok(()),
+        Ok(other) => bail!("round trip: expected no responders, got {other:?}"),
+        Err(_) => bail!("round trip timed out"),
+    }
+}
+
 pub async fn flush(client: &Client) -> Result<()> {
     tokio::time::timeout(WAIT, client.flush())
         .await

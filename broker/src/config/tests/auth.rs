@@ -105,7 +105,8 @@ authorization {
         UserConfig {
             user: "plain".into(),
             password: "pw".into(),
-            permissions: None
+            permissions: None,
+            account: None,
         }
     );
     let default = c.auth.default_permissions.clone().unwrap_or_default();

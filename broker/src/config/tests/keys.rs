@@ -345,7 +345,7 @@ fn unknown_keys_are_errors_and_all_are_reported() {
 #[test]
 fn unsupported_features_are_recorded_where_written() {
     let c = conf(
-        "port: 4222\njetstream {\n  store_dir: /data\n}\ncluster { name: c }\nhttp: 8222\nleafnodes { tls {} }\nwebsocket { port: 8080, tls { cert_file: y } }\ntls { cert_file: x }\naccounts { A: {} }\nsystem_account: SYS\nmqtt { port: 1883 }\ngateway { name: g }\n",
+        "port: 4222\njetstream {\n  store_dir: /data\n}\ncluster { name: c }\nhttp: 8222\nleafnodes { tls {} }\nwebsocket { port: 8080, tls { cert_file: y } }\ntls { cert_file: x }\naccounts { A: { mappings: { a: b } } }\nsystem_account: A\nmqtt { port: 1883 }\ngateway { name: g }\n",
     );
     let got: Vec<_> = unsupported(&c)
         .into_iter()
@@ -358,8 +358,7 @@ fn unsupported_features_are_recorded_where_written() {
             "tls@test.conf:7:leafnodes.tls",
             "tls@test.conf:8:websocket.tls",
             "tls@test.conf:9:tls",
-            "accounts@test.conf:10:accounts",
-            "system_account@test.conf:11:system_account",
+            "subject mappings@test.conf:10:accounts.A.mappings",
             "mqtt@test.conf:12:mqtt",
             "gateway@test.conf:13:gateway",
         ]

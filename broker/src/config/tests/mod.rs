@@ -1,7 +1,8 @@
 //! Behaviour of whole config texts: the .conf parser's variables and
-//! includes (`conf`), top-level keys (`keys`), `authorization` (`auth`), and
-//! the command line (`flags`).
+//! includes (`conf`), top-level keys (`keys`), `authorization` (`auth`),
+//! `accounts` (`accounts`), and the command line (`flags`).
 
+mod accounts;
 mod auth;
 mod conf;
 mod flags;

@@ -74,17 +74,24 @@ pub(crate) async fn serve(js: Arc<JetStream>, mut sub: InternalSubscription) {
                     }
                 }
                 let bytes = serde_json::to_vec(&Value::Object(body)).unwrap_or_default();
-                js.shared.publish_internal(&reply, None, None, &bytes);
+                js.shared
+                    .publish_internal(&js.account, &reply, None, None, &bytes);
             }
             Answer::Raw(messages) => {
                 for (headers, payload) in messages {
                     let headers = (!headers.is_empty()).then_some(&headers[..]);
-                    js.shared.publish_internal(&reply, None, headers, &payload);
+                    js.shared
+                        .publish_internal(&js.account, &reply, None, headers, &payload);
                 }
             }
             Answer::NoResponders => {
-                js.shared
-                    .publish_internal(&reply, None, Some(b"NATS/1.0 503\r\n\r\n"), b"");
+                js.shared.publish_internal(
+                    &js.account,
+                    &reply,
+                    None,
+                    Some(b"NATS/1.0 503\r\n\r\n"),
+                    b"",
+                );
             }
             Answer::Nothing => {}
         }

@@ -89,7 +89,7 @@ pub(crate) async fn start(
 ) -> Result<Arc<Consumer>, ApiError> {
     let subscribe = |subject: String| {
         js.shared
-            .subscribe_internal(&subject, None)
+            .subscribe_internal(&js.account, &subject, None)
             .map_err(|e| ApiError::new(500, 10012, e.to_string()))
     };
     let acks = subscribe(format!("{ACK_PREFIX}{}.{name}.>", stream.name))?;
@@ -323,7 +323,7 @@ impl Engine {
             while let Some(w) = self.waiting.pop() {
                 self.js
                     .shared
-                    .publish_internal(&w.reply, None, Some(&hdr), b"");
+                    .publish_internal(&self.js.account, &w.reply, None, Some(&hdr), b"");
             }
         }
     }
@@ -348,7 +348,9 @@ impl Engine {
     /// Answers acks that asked for confirmation (`AckSync`).
     fn confirm(&self, replies: Vec<Bytes>) {
         for reply in replies {
-            self.js.shared.publish_internal(&reply, None, None, b"");
+            self.js
+                .shared
+                .publish_internal(&self.js.account, &reply, None, None, b"");
         }
     }
 
@@ -466,10 +468,10 @@ impl Engine {
 
     /// `MSG.NEXT`: nats-server's checks, then the request joins the queue.
     async fn pull_request(&mut self, reply: Bytes, request: Result<PullRequest, String>) {
-        let shared = self.js.shared.clone();
+        let (shared, account) = (self.js.shared.clone(), self.js.account.clone());
         let refuse = |code: u16, text: &str| {
             let hdr = status_headers(code, text, &[]);
-            shared.publish_internal(&reply, None, Some(&hdr), b"");
+            shared.publish_internal(&account, &reply, None, Some(&hdr), b"");
         };
         if self.push.is_some() {
             return refuse(409, "Consumer is push based");
@@ -586,9 +588,13 @@ impl Engine {
                     );
                     let reply = head.reply.clone();
                     self.waiting.pop();
-                    self.js
-                        .shared
-                        .publish_internal(&reply, None, Some(&hdr), b"");
+                    self.js.shared.publish_internal(
+                        &self.js.account,
+                        &reply,
+                        None,
+                        Some(&hdr),
+                        b"",
+                    );
                     self.source.put_back(m, origin);
                     continue;
                 }
@@ -626,7 +632,7 @@ impl Engine {
         for w in done {
             self.js
                 .shared
-                .publish_internal(&w.reply, None, Some(&hdr), b"");
+                .publish_internal(&self.js.account, &w.reply, None, Some(&hdr), b"");
         }
     }
 
@@ -702,6 +708,7 @@ impl Engine {
             )
         };
         let delivered = self.js.shared.deliver_internal_batched(
+            &self.js.account,
             to,
             &Delivery {
                 subject: &m.subject,
@@ -807,7 +814,7 @@ impl Engine {
     /// Expired requests get 408; requesters that went away are dropped;
     /// heartbeats go to those that asked for them.
     fn expire_requests(&mut self, now: Instant) {
-        let shared = self.js.shared.clone();
+        let (shared, account) = (self.js.shared.clone(), self.js.account.clone());
         let expired = self
             .waiting
             .drain_where(|w| w.expires_at.is_some_and(|t| t <= now));
@@ -817,9 +824,10 @@ impl Engine {
                 "Request Timeout",
                 &pending_headers(w.left, w.pending_bytes()),
             );
-            shared.publish_internal(&w.reply, None, Some(&hdr), b"");
+            shared.publish_internal(&account, &w.reply, None, Some(&hdr), b"");
         }
-        self.waiting.drain_where(|w| !shared.has_interest(&w.reply));
+        self.waiting
+            .drain_where(|w| !shared.has_interest(&account, &w.reply));
         let (dseq, sseq) = (
             self.tracker.state.delivered.consumer_seq,
             self.tracker.state.delivered.stream_seq,
@@ -828,7 +836,7 @@ impl Engine {
             if let (Some(t), Some(hb)) = (w.next_heartbeat, w.heartbeat) {
                 if t <= now {
                     let hdr = heartbeat_headers(dseq, sseq, None);
-                    shared.publish_internal(&w.reply, None, Some(&hdr), b"");
+                    shared.publish_internal(&account, &w.reply, None, Some(&hdr), b"");
                     w.next_heartbeat = Some(now + hb);
                 }
             }

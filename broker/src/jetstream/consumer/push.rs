@@ -98,7 +98,7 @@ impl Engine {
             return;
         };
         let subject = push.subject.clone();
-        if !self.js.shared.has_interest(&subject) {
+        if !self.js.shared.has_interest(&self.js.account, &subject) {
             if push.bound {
                 push.bound = false;
                 push.unbound_since = Instant::now();
@@ -135,9 +135,13 @@ impl Engine {
                 push.requested_at = push.sent_bytes;
                 push.outstanding.push_back((reply.clone(), push.sent_bytes));
                 let hdr = status_headers(100, "FlowControl Request", &[]);
-                self.js
-                    .shared
-                    .publish_internal(&subject, Some(reply.as_bytes()), Some(&hdr), b"");
+                self.js.shared.publish_internal(
+                    &self.js.account,
+                    &subject,
+                    Some(reply.as_bytes()),
+                    Some(&hdr),
+                    b"",
+                );
             }
         }
     }
@@ -160,7 +164,7 @@ impl Engine {
             push.last_sent = now;
             self.js
                 .shared
-                .publish_internal(&push.subject, None, Some(&hdr), b"");
+                .publish_internal(&self.js.account, &push.subject, None, Some(&hdr), b"");
         }
     }
 }

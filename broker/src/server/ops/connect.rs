@@ -89,9 +89,30 @@ pub fn connect(session: &mut Session, json: &[u8]) -> OpResult {
             }
             who.user = who.user.or_else(|| opts.user.clone());
         }
+        if let Some(name) = &who.account {
+            match session.shared.accounts.get(name) {
+                Some(account) => session.account = account.clone(),
+                None => {
+                    // A reload added the account: accounts change only
+                    // with a restart.
+                    tracing::error!(
+                        "{} - cid:{} - user {:?} is in account {name:?}, which this server has not loaded (accounts change with a restart)",
+                        session.handle.addr,
+                        session.handle.id,
+                        who.user.as_deref().unwrap_or_default()
+                    );
+                    return session.fail(
+                        "Authorization Violation",
+                        CloseReason::AuthenticationViolation,
+                    );
+                }
+            }
+        }
         session.permissions = who.permissions.clone();
         session.handle.set_permissions(who.permissions);
-        session.handle.meta.lock().user = who.user;
+        let mut meta = session.handle.meta.lock();
+        meta.user = who.user;
+        meta.account = who.account;
     }
 
     session.handle.set_connect_flags(headers, opts.echo);

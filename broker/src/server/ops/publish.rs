@@ -115,16 +115,18 @@ fn route(
     // result that publishers on other threads share.
     let Session {
         shared,
+        account,
         handle,
         cache,
         pending,
         ..
     } = session;
-    let result = cache.get(&shared.sublist, subject);
+    let result = cache.get(&account.sublist, subject);
     let publisher = Publisher {
         id: handle.id,
         echo: handle.echo(),
         queues: None,
+        hops: 0,
     };
     !result.is_empty() && deliver(shared, &publisher, result, &msg, pending)
 }
@@ -132,7 +134,7 @@ fn route(
 /// Tell the requester nobody is listening, on its own subscription for the
 /// reply subject (if it has one).
 fn no_responders(session: &mut Session, subject: &[u8], reply: &[u8]) {
-    let matches = session.shared.sublist.matches(reply);
+    let matches = session.account.sublist.matches(reply);
     let Some(sub) = matches
         .plain
         .iter()

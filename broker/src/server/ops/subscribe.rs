@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::server::delivery::add_subscription;
 use crate::server::session::{OpResult, Session};
 use crate::server::subscription::{Receiver, Subscription};
 
@@ -53,20 +54,15 @@ pub fn subscribe(
     }
     let sub = Arc::new(Subscription::new(
         Receiver::Client(handle.clone()),
+        &session.account,
         subject,
         queue,
         sid,
     ));
-    if session
-        .shared
-        .sublist
-        .insert(subject, queue, sub.clone())
-        .is_err()
-    {
+    if add_subscription(&session.shared, &session.account, &sub).is_err() {
         session.send_err("Invalid Subject");
         return Ok(());
     }
-    session.shared.leafs.changed(&sub, 1);
     handle.subs.lock().insert(sid.into(), sub);
     session.send_ok_if_verbose();
     Ok(())

@@ -1,0 +1,253 @@
+//! Accounts: isolated subject spaces, stream and service exports/imports
+//! (the seed guide's ORDERS/BILLING config), and configs nats-server
+//! refuses. Every scenario runs against Tern and nats-server alike.
+
+mod common;
+
+use std::time::Duration;
+
+use anyhow::{ensure, Context, Result};
+use async_nats::ConnectOptions;
+use common::{
+    connect_with, each_target, expect_no_msg, flush, next_msg, round_trip, start_with_config,
+    subscribe,
+};
+use tern_tests::{Broker, Kind};
+
+/// The seed guide's accounts, plus a stream export and a user in `$G`.
+const CONFIG: &str = r#"
+authorization {
+  users = [ { user: "global", password: "global" } ]
+}
+accounts {
+  ORDERS: {
+    users: [
+      { user: "order-service", password: "order-secret" }
+      { user: "order-audit", password: "audit-secret" }
+    ]
+    exports: [
+      { service: "orders.*" }
+      { stream: "events.>", accounts: [BILLING] }
+    ]
+  }
+  BILLING: {
+    users: [ { user: "billing-service", password: "billing-secret" } ]
+    imports: [
+      { service: { account: "ORDERS", subject: "orders.*" }, to: "billing.orders.*" }
+      { stream: { account: "ORDERS", subject: "events.>" }, prefix: "orders" }
+    ]
+  }
+  OTHER: {
+    users: [ { user: "other", password: "other" } ]
+  }
+}
+"#;
+
+async fn user(b: &Broker, name: &str, pass: &str) -> Result<async_nats::Client> {
+    connect_with(
+        &b.url(),
+        ConnectOptions::with_user_and_password(name.into(), pass.into()),
+    )
+    .await
+    .with_context(|| format!("connect as {name}"))
+}
+
+#[tokio::test]
+async fn accounts_do_not_see_each_others_messages() {
+    each_target(|kind| async move {
+        let b = start_with_config(kind, CONFIG)?;
+        let orders = user(&b, "order-service", "order-secret").await?;
+        let audit = user(&b, "order-audit", "audit-secret").await?;
+        let other = user(&b, "other", "other").await?;
+        let global = user(&b, "global", "global").await?;
+        let mut same_account = subscribe(&audit, "greet").await?;
+        let mut other_account = subscribe(&other, "greet").await?;
+        let mut global_account = subscribe(&global, "greet").await?;
+        round_trip(&audit).await?;
+        round_trip(&other).await?;
+        round_trip(&global).await?;
+        orders.publish("greet", "hello".into()).await?;
+        flush(&orders).await?;
+        let got = next_msg(&mut same_account)
+            .await
+            .context("the publisher's own account")?;
+        ensure!(&got.payload[..] == b"hello", "payload {:?}", got.payload);
+        expect_no_msg(&mut other_account).await?;
+        expect_no_msg(&mut global_account).await?;
+        // A request to a subject only another account serves: nobody here.
+        let mut svc = subscribe(&other, "svc").await?;
+        round_trip(&other).await?;
+        let err = orders.request("svc", "x".into()).await;
+        ensure!(err.is_err(), "a request crossed accounts without an import");
+        expect_no_msg(&mut svc).await?;
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn service_import_maps_requests_and_routes_replies_back() {
+    each_target(|kind| async move {
+        let b = start_with_config(kind, CONFIG)?;
+        let orders = user(&b, "order-service", "order-secret").await?;
+        let billing = user(&b, "billing-service", "billing-secret").await?;
+        let mut requests = subscribe(&orders, "orders.*").await?;
+        round_trip(&orders).await?;
+        let responder = tokio::spawn(async move {
+            let mut seen = Vec::new();
+            for _ in 0..3 {
+                let msg = next_msg(&mut requests).await?;
+                seen.push(msg.subject.to_string());
+                let reply = msg.reply.context("request without reply subject")?;
+                let answer = format!("paid {}", String::from_utf8_lossy(&msg.payload));
+                orders.publish(reply, answer.into()).await?;
+            }
+            flush(&orders).await?;
+            anyhow::Ok(seen)
+        });
+        for n in 0..3 {
+            let reply = tokio::time::timeout(
+                Duration::from_secs(5),
+                billing.request(format!("billing.orders.{n}"), n.to_string().into()),
+            )
+            .await
+            .context("request timed out")?
+            .context("request failed")?;
+            ensure!(
+                reply.payload == format!("paid {n}").as_bytes(),
+                "reply {:?}",
+                reply.payload
+            );
+        }
+        let seen = responder.await??;
+        ensure!(
+            seen == ["orders.0", "orders.1", "orders.2"],
+            "the service saw {seen:?}"
+        );
+        // The exporter's own subject is not the importer's.
+        let err = billing.request("orders.9", "x".into()).await;
+        ensure!(err.is_err(), "orders.9 answered in BILLING");
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn service_import_without_a_responder_is_no_responders() {
+    each_target(|kind| async move {
+        let b = start_with_config(kind, CONFIG)?;
+        let billing = user(&b, "billing-service", "billing-secret").await?;
+        let err = tokio::time::timeout(
+            Duration::from_secs(5),
+            billing.request("billing.orders.1", "x".into()),
+        )
+        .await
+        .context("no answer at all")?;
+        match err {
+            Err(e) if e.kind() == async_nats::RequestErrorKind::NoResponders => Ok(()),
+            other => anyhow::bail!("expected no responders, got {other:?}"),
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn stream_import_delivers_with_the_prefix() {
+    each_target(|kind| async move {
+        let b = start_with_config(kind, CONFIG)?;
+        let orders = user(&b, "order-service", "order-secret").await?;
+        let billing = user(&b, "billing-service", "billing-secret").await?;
+        let other = user(&b, "other", "other").await?;
+        let mut imported = subscribe(&billing, "orders.events.>").await?;
+        let mut unprefixed = subscribe(&billing, "events.>").await?;
+        let mut not_imported = subscribe(&other, "events.>").await?;
+        round_trip(&billing).await?;
+        round_trip(&other).await?;
+        orders.publish("events.created", "order 1".into()).await?;
+        flush(&orders).await?;
+        let got = next_msg(&mut imported)
+            .await
+            .context("the importer, with the prefix")?;
+        ensure!(
+            got.subject.as_str() == "orders.events.created",
+            "subject {}",
+            got.subject
+        );
+        ensure!(&got.payload[..] == b"order 1");
+        expect_no_msg(&mut unprefixed).await?;
+        expect_no_msg(&mut not_imported).await?;
+        // Publishing the prefixed subject in BILLING does not flow back.
+        let mut in_orders = subscribe(&orders, "orders.>").await?;
+        round_trip(&orders).await?;
+        billing
+            .publish("orders.events.created", "back".into())
+            .await?;
+        flush(&billing).await?;
+        expect_no_msg(&mut in_orders).await?;
+        Ok(())
+    })
+    .await;
+}
+
+/// `tern -t` / `nats-server -t` on a config: the exit status and output.
+fn check(kind: Kind, config: &str) -> Result<(bool, String)> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("accounts.conf");
+    std::fs::write(&path, config)?;
+    let bin = match kind {
+        Kind::Tern => tern_tests::tern_binary()?,
+        Kind::NatsServer => tern_tests::nats_server_binary()?,
+    };
+    let out = std::process::Command::new(bin)
+        .arg("-t")
+        .arg("-c")
+        .arg(&path)
+        .output()?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok((out.status.success(), text))
+}
+
+#[test]
+fn broken_account_configs_are_refused_with_nats_servers_reasons() {
+    let cases = [
+        (
+            "accounts { A { users = [{user: a, password: a}] }, B { imports = [{service: {account: A, subject: \"x.*\"}}] } }",
+            "service import not authorized",
+        ),
+        (
+            "accounts { A { exports = [{stream: \"x.>\", accounts: [C]}] }, B { imports = [{stream: {account: A, subject: \"x.>\"}}] } }",
+            "account not defined for stream export",
+        ),
+        (
+            "accounts { A { users = [{user: a, password: a}] }, B { imports = [{stream: {account: Z, subject: \"x\"}}] } }",
+            "account not defined for stream import",
+        ),
+        ("accounts { $G { } }", "Reserved Account"),
+        (
+            "accounts { A { users = [{user: u, password: a}] }, B { users = [{user: u, password: b}] } }",
+            "Duplicate user",
+        ),
+        (
+            "accounts { A { exports = [{stream: \"x.>\", response: stream}] } }",
+            "response directive on non-service",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for kind in Kind::targets() {
+        for (config, reason) in &cases {
+            match check(kind, config) {
+                Ok((false, text)) if text.contains(reason) => {}
+                Ok((ok, text)) => failures.push(format!(
+                    "[{}] {config}: success={ok}, expected {reason:?} in:\n{text}",
+                    kind.name()
+                )),
+                Err(e) => failures.push(format!("[{}] {config}: {e:#}", kind.name())),
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
