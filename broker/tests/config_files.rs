@@ -87,7 +87,10 @@ fn kubernetes_nats_conf() {
     assert_eq!(features(&c), ["cluster cluster"]);
     // The system account with its user, for `nats server list`.
     let sys = &c.accounts[0];
-    assert_eq!((sys.name.as_str(), sys.users[0].user.as_str()), ("$SYS", "admin"));
+    assert_eq!(
+        (sys.name.as_str(), sys.users[0].user.as_str()),
+        ("$SYS", "admin")
+    );
     // The websocket and leafnodes blocks are supported.
     assert_eq!(c.leafnodes.listen, Some(("0.0.0.0".to_string(), 7422)));
     let ws = c.websocket.as_ref().expect("websocket");

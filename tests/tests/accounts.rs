@@ -251,3 +251,90 @@ fn broken_account_configs_are_refused_with_nats_servers_reasons() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// JetStream serves the account that enables it; streams live under the
+/// account's name in the store, as in nats-server's layout.
+#[tokio::test]
+async fn jetstream_serves_the_account_that_enables_it() {
+    each_target(|kind| async move {
+        let store = tempfile::tempdir()?;
+        let config = format!(
+            "jetstream {{ store_dir: {:?} }}\naccounts {{\n  JS {{ users = [{{user: js, password: js}}], jetstream: enabled }}\n  NOJS {{ users = [{{user: nojs, password: nojs}}] }}\n}}\n",
+            store.path().display().to_string()
+        );
+        let b = start_with_config(kind, &config)?;
+        let js_client = user(&b, "js", "js").await?;
+        let js = async_nats::jetstream::new(js_client.clone());
+        js.create_stream(async_nats::jetstream::stream::Config {
+            name: "ORDERS".into(),
+            subjects: vec!["orders.>".into()],
+            ..Default::default()
+        })
+        .await
+        .context("create a stream in the JetStream account")?;
+        let ack = js.publish("orders.1", "one".into()).await?.await?;
+        ensure!(ack.sequence == 1, "ack {ack:?}");
+        let dir = store.path().join("jetstream").join("JS").join("streams").join("ORDERS");
+        ensure!(dir.is_dir(), "no {}", dir.display());
+
+        // The other account has no JetStream: no stream to see, no
+        // message stored from its publishes.
+        let other = user(&b, "nojs", "nojs").await?;
+        let answer = tokio::time::timeout(
+            Duration::from_secs(5),
+            other.request("$JS.API.STREAM.NAMES", "".into()),
+        )
+        .await
+        .context("no answer and no no-responders")?;
+        if let Ok(msg) = answer {
+            let v: serde_json::Value = serde_json::from_slice(&msg.payload)?;
+            ensure!(v["error"]["err_code"] == 10039, "NOJS got {v}");
+        }
+        other.publish("orders.2", "two".into()).await?;
+        round_trip(&other).await?;
+        let mut stream = js.get_stream("ORDERS").await?;
+        let info = stream.info().await?;
+        ensure!(info.state.messages == 1, "{:?}", info.state);
+        Ok(())
+    })
+    .await;
+}
+
+/// A reload takes new users of existing accounts; the accounts themselves
+/// (and their imports) stay as they were started.
+#[tokio::test]
+async fn reload_adds_users_to_an_account() {
+    each_target(|kind| async move {
+        let b = start_with_config(kind, CONFIG)?;
+        let added = CONFIG.replace(
+            r#"{ user: "other", password: "other" }"#,
+            r#"{ user: "other", password: "other" }, { user: "late", password: "late" }"#,
+        );
+        std::fs::write(b.dir().join("broker.conf"), added)?;
+        b.signal(libc::SIGHUP)?;
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        let late = loop {
+            match user(&b, "late", "late").await {
+                Ok(c) => break c,
+                Err(e) if std::time::Instant::now() > deadline => {
+                    return Err(e.context(format!("stderr:\n{}", b.stderr())))
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        };
+        // The new user is in OTHER: it sees OTHER's messages only.
+        let other = user(&b, "other", "other").await?;
+        let orders = user(&b, "order-service", "order-secret").await?;
+        let mut sub = subscribe(&late, "news").await?;
+        round_trip(&late).await?;
+        orders.publish("news", "not for OTHER".into()).await?;
+        round_trip(&orders).await?;
+        other.publish("news", "for OTHER".into()).await?;
+        round_trip(&other).await?;
+        let got = next_msg(&mut sub).await?;
+        ensure!(&got.payload[..] == b"for OTHER", "{:?}", got.payload);
+        expect_no_msg(&mut sub).await?;
+        Ok(())
+    })
+    .await;
+}

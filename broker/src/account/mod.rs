@@ -32,7 +32,7 @@ use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
-use crate::config::{Config, ShareKind, DEFAULT_SYSTEM_ACCOUNT};
+use crate::config::{AccountConfig, Config, ShareKind, DEFAULT_SYSTEM_ACCOUNT};
 use crate::server::subscription::Subscription;
 use crate::subject::Sublist;
 
@@ -82,7 +82,7 @@ pub struct Accounts {
     /// accounts do.
     crossings: Vec<Arc<Subscription>>,
     /// The configuration the accounts were built from.
-    built_from: Vec<crate::config::AccountConfig>,
+    built_from: Vec<AccountConfig>,
 }
 
 impl Accounts {
@@ -188,34 +188,11 @@ impl Accounts {
         self.by_name.values().map(|a| a.sublist.count()).sum()
     }
 
-    /// Whether `config` describes the same accounts these were built from.
+    /// Whether `config` describes the same accounts, exports and imports
+    /// as these were built from (users may differ: they are reloaded).
     pub fn same_as(&self, config: &Config) -> bool {
-        let strip = |accs: &[crate::config::AccountConfig]| -> Vec<crate::config::AccountConfig> {
-            accs.iter()
-                .map(|a| crate::config::AccountConfig {
-                    users: Vec::new(),
-                    origin: Default::default(),
-                    exports: a
-                        .exports
-                        .iter()
-                        .map(|e| crate::config::ExportConfig {
-                            origin: Default::default(),
-                            ..e.clone()
-                        })
-                        .collect(),
-                    imports: a
-                        .imports
-                        .iter()
-                        .map(|i| crate::config::ImportConfig {
-                            origin: Default::default(),
-                            ..i.clone()
-                        })
-                        .collect(),
-                    ..a.clone()
-                })
-                .collect()
-        };
-        strip(&self.built_from) == strip(&config.accounts)
+        let shapes = |accs: &[AccountConfig]| accs.iter().map(shape).collect::<Vec<_>>();
+        shapes(&self.built_from) == shapes(&config.accounts)
     }
 
     /// How many crossings (import subscriptions) are wired.
@@ -246,5 +223,31 @@ impl Accounts {
                 Err(names)
             }
         }
+    }
+}
+
+/// An account's configuration without its users and without where it was
+/// written: what a reload cannot change.
+fn shape(a: &AccountConfig) -> AccountConfig {
+    AccountConfig {
+        users: Vec::new(),
+        origin: Default::default(),
+        exports: a
+            .exports
+            .iter()
+            .map(|e| crate::config::ExportConfig {
+                origin: Default::default(),
+                ..e.clone()
+            })
+            .collect(),
+        imports: a
+            .imports
+            .iter()
+            .map(|i| crate::config::ImportConfig {
+                origin: Default::default(),
+                ..i.clone()
+            })
+            .collect(),
+        ..a.clone()
     }
 }

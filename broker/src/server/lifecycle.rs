@@ -206,6 +206,15 @@ impl Server {
             tracing::warn!("Reload: JetStream settings changes need a restart; keeping them");
             new.jetstream = old.jetstream.clone();
         }
+        if !self.shared.accounts.same_as(&new)
+            || new.system_account != old.system_account
+            || new.no_system_account != old.no_system_account
+        {
+            tracing::warn!(
+                "Reload: changes to accounts, their exports and imports, or the system account need a restart; keeping them (users are reloaded)"
+            );
+            keep_accounts(&old, &mut new);
+        }
         // Plugins are reloaded on every reload (their files may have
         // changed even when the config did not); compiled code is reused
         // for unchanged files. A required plugin that fails keeps the old
@@ -426,6 +435,34 @@ fn load_plugins(config: &Config) -> Result<Plugins, ServerError> {
     }
     let cache = config.plugin_cache();
     Ok(Plugins::load(&config.plugins, Some(&cache))?)
+}
+
+/// Keep the running accounts (their exports, imports, the system account)
+/// while taking the reloaded users of each; users of accounts the server
+/// does not have cannot log in until a restart.
+fn keep_accounts(old: &Config, new: &mut Config) {
+    let mut accounts = old.accounts.clone();
+    for acc in &mut accounts {
+        acc.users = new
+            .accounts
+            .iter()
+            .find(|a| a.name == acc.name)
+            .map(|a| a.users.clone())
+            .unwrap_or_default();
+    }
+    for dropped in new
+        .accounts
+        .iter()
+        .filter(|a| !old.accounts.iter().any(|o| o.name == a.name))
+    {
+        tracing::warn!(
+            "Reload: account {} is new; its users can connect after a restart",
+            dropped.name
+        );
+    }
+    new.accounts = accounts;
+    new.system_account = old.system_account.clone();
+    new.no_system_account = old.no_system_account;
 }
 
 /// Configured features Tern does not have yet stop a start or a reload,
