@@ -2,6 +2,7 @@
 //! (`mem`, bytes) and CPU use (`cpu`, percent of one core), read from
 //! `/proc/self` like nats-server's `pse` package does on Linux.
 
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
@@ -115,4 +116,12 @@ mod tests {
         let p = sampler.percent();
         assert!((0.0..=100.0 * 64.0).contains(&p), "{p}");
     }
+}
+
+/// CPUs the process may use, read once: the standard library reads the
+/// cgroup quota files on every call (9% of a `/varz` request's CPU), and
+/// nats-server also takes the count once at start.
+pub fn cores() -> usize {
+    static CORES: OnceLock<usize> = OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }

@@ -289,7 +289,7 @@ fn statsz(shared: &Shared, state: &MonitorState) -> Value {
     json!({
         "start": rfc3339(shared.started_at),
         "mem": rss_bytes(),
-        "cores": std::thread::available_parallelism().map_or(1, |n| n.get()),
+        "cores": super::process::cores(),
         "cpu": state.cpu.percent(),
         "connections": s.connections,
         "total_connections": s.total_connections,

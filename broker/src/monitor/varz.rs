@@ -181,7 +181,7 @@ pub fn varz(shared: &Shared, state: &MonitorState) -> Varz {
     let cfg = shared.config();
     let stats = shared.stats();
     let now = SystemTime::now();
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cores = super::process::cores();
     let workers = tokio::runtime::Handle::try_current()
         .map(|h| h.metrics().num_workers())
         .unwrap_or(cores);
