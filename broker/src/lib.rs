@@ -9,14 +9,18 @@
 //!    ([`server::connection`]). The task reads into a buffer and hands it to
 //!    the incremental parser in [`protocol`], which yields operations that
 //!    borrow the buffer's bytes (no per-message allocation).
-//! 2. A `PUB`/`HPUB` is matched against the subscription index in
-//!    [`subject::sublist`] — a token trie with a per-connection result cache
-//!    invalidated by a generation counter.
+//! 2. A `PUB`/`HPUB` is matched against the subscription index of the
+//!    client's account ([`account`]) in [`subject::sublist`] — a token trie
+//!    with a per-connection result cache invalidated by a generation
+//!    counter. Imports between accounts are subscriptions that deliver
+//!    again in the other account.
 //! 3. Delivery ([`server::delivery`]) encodes `MSG`/`HMSG` straight into each
 //!    receiver's outbound buffer ([`server::outbound`]). At the end of each
 //!    read batch the publisher flushes every receiver it touched with one
-//!    non-blocking write; whatever the socket does not take is left for the
-//!    receiver's own task, which waits for the socket to become writable.
+//!    non-blocking write (a publisher whose reads keep filling its buffer
+//!    defers that over a few batches, for larger writes); whatever the
+//!    socket does not take is left for the receiver's own task, which waits
+//!    for the socket to become writable.
 //!    A receiver whose pending bytes pass `max_pending` is cut off as a slow
 //!    consumer; nobody else slows down.
 //!
@@ -28,6 +32,8 @@
 //!   `-ERR` texts.
 //! - [`subject`]: subject validation, wildcard matching, the sublist.
 //! - [`auth`]: users, passwords (plain or bcrypt), tokens.
+//! - [`account`]: accounts, their stream and service imports and exports,
+//!   the system account.
 //! - [`jetstream`]: persistence, started when JetStream is enabled: the
 //!   message store (redb file store with its journal, memory store),
 //!   streams and their ingest, consumers (one task each), and the

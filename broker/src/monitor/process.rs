@@ -104,6 +104,14 @@ fn clock_ticks_per_second() -> f64 {
     }
 }
 
+/// CPUs the process may use, read once: the standard library reads the
+/// cgroup quota files on every call (9% of a `/varz` request's CPU), and
+/// nats-server also takes the count once at start.
+pub fn cores() -> usize {
+    static CORES: OnceLock<usize> = OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,12 +124,4 @@ mod tests {
         let p = sampler.percent();
         assert!((0.0..=100.0 * 64.0).contains(&p), "{p}");
     }
-}
-
-/// CPUs the process may use, read once: the standard library reads the
-/// cgroup quota files on every call (9% of a `/varz` request's CPU), and
-/// nats-server also takes the count once at start.
-pub fn cores() -> usize {
-    static CORES: OnceLock<usize> = OnceLock::new();
-    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }

@@ -302,6 +302,9 @@ fn read_batch(
                 io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
             ) =>
         {
+            // Nothing more to read: receivers of deferred batches are
+            // flushed before the task waits.
+            session.flush_deferred();
             release_if_idle(rbuf, *read_size);
             return Ok(true);
         }
@@ -311,7 +314,7 @@ fn read_batch(
 
     session.begin_batch();
     let outcome = apply_buffer(session, rbuf);
-    session.end_batch();
+    session.end_batch(n == offered);
     outcome?;
     release_if_idle(rbuf, *read_size);
     Ok(true)
@@ -366,7 +369,7 @@ fn read_batch_ws(
 
     session.begin_batch();
     let outcome = apply_buffer(session, rbuf);
-    session.end_batch();
+    session.end_batch(false);
     outcome?;
     release_if_idle(rbuf, *read_size);
     // The data that came before a close frame or a broken frame has been

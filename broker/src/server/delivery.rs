@@ -85,14 +85,13 @@ impl PendingFlush {
         if self.clients.is_empty() {
             return;
         }
-        // A batch for a single receiver is handed to that receiver's task
-        // when big, so reading and writing overlap on two cores. Batches for
-        // several receivers (fan-out) are written inline: measured, waking
-        // their tasks costs more than it overlaps.
-        if let [only] = self.clients.as_slice() {
-            only.out.hand_off_or_flush();
-            self.clients.clear();
-        }
+        // Written inline, by the publisher's task: handing a big batch to
+        // the receiver's own task (to overlap reading and writing on two
+        // cores) made 1→1 throughput bimodal — fast only while both tasks
+        // happened to share a worker — and waking receivers costs more
+        // than it overlaps for fan-out. A busy publisher's connection defers
+        // this flush over a few full reads instead (`Session::end_batch`),
+        // so the writes stay large.
         for c in self.clients.drain(..) {
             c.out.flush_or_wake();
         }

@@ -117,10 +117,6 @@ pub enum Pushed {
 /// not pin memory on an otherwise idle connection.
 const RETAIN_CAPACITY: usize = 256 * 1024;
 
-/// Pending output at or above this size is written by the receiver's own
-/// task rather than inline by the publisher.
-const HAND_OFF_BYTES: usize = 16 * 1024;
-
 pub struct Outbound {
     state: Mutex<State>,
     /// Wakes the owner task: bytes are waiting on a full socket, or the
@@ -352,18 +348,6 @@ impl Outbound {
         match self.flush() {
             Flush::Done | Flush::Closing => {}
             Flush::Blocked | Flush::Failed => self.wake.notify_one(),
-        }
-    }
-
-    /// Like [`Outbound::flush_or_wake`], but a big batch is handed to the
-    /// owner's task instead, which may write it on another core while the
-    /// publisher goes back to reading.
-    #[inline]
-    pub fn hand_off_or_flush(&self) {
-        if self.state.lock().buf.len() >= HAND_OFF_BYTES {
-            self.wake.notify_one();
-        } else {
-            self.flush_or_wake();
         }
     }
 

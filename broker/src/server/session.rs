@@ -44,6 +44,9 @@ pub struct Session {
     /// shared counters once per batch.
     pub batch_in_msgs: u64,
     pub batch_in_bytes: u64,
+    /// Read batches whose receivers have not been flushed yet (the reads
+    /// filled the buffer: more input was waiting).
+    deferred_batches: u32,
     /// The subject transforms in force (`None` when there are none: the
     /// one check a publish pays without plugins).
     pub transforms: Option<Arc<Transforms>>,
@@ -53,6 +56,9 @@ pub struct Session {
     /// where the client gave none.
     pub ws_cookies: Option<Box<crate::websocket::Cookies>>,
 }
+
+/// Read batches whose receivers may wait for the next batch's flush.
+pub const MAX_DEFERRED_BATCHES: u32 = 3;
 
 /// What an operation tells the read loop.
 pub type OpResult = Result<(), CloseReason>;
@@ -85,6 +91,7 @@ impl Session {
             last_in: Instant::now(),
             batch_in_msgs: 0,
             batch_in_bytes: 0,
+            deferred_batches: 0,
             transforms,
             plugins_seen,
             ws_cookies: None,
@@ -120,14 +127,29 @@ impl Session {
         self.push(|b| encode::write_err(b, text));
     }
 
-    /// End of a read batch: publish the inbound counts, flush receivers.
-    pub fn end_batch(&mut self) {
+    /// End of a read batch: publish the inbound counts, flush receivers —
+    /// unless `more_waiting` (the read filled the buffer), then the flush
+    /// waits for up to [`MAX_DEFERRED_BATCHES`] more batches, so a busy
+    /// publisher's receivers get fewer, larger writes. The connection
+    /// calls [`Self::flush_deferred`] before it waits for input.
+    pub fn end_batch(&mut self, more_waiting: bool) {
         self.handle
             .counters
             .add_in(self.batch_in_msgs, self.batch_in_bytes);
         self.batch_in_msgs = 0;
         self.batch_in_bytes = 0;
         self.cache.report(&self.account.sublist);
+        if more_waiting && self.deferred_batches < MAX_DEFERRED_BATCHES {
+            self.deferred_batches += 1;
+            return;
+        }
+        self.flush_deferred();
+    }
+
+    /// Flush the receivers of batches that [`Self::end_batch`] deferred.
+    #[inline]
+    pub fn flush_deferred(&mut self) {
+        self.deferred_batches = 0;
         self.pending.flush();
     }
 
