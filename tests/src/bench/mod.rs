@@ -9,5 +9,6 @@ pub mod leaf;
 pub mod plugins;
 pub mod report;
 pub mod scenarios;
+pub mod scraper;
 pub mod throughput;
 pub mod ws;

@@ -586,7 +586,8 @@ fn run_one(scenario: Scenario, kind: Kind, sizes: &Sizes) -> Result<Outcome> {
 }
 
 /// Run `work` while another thread scrapes the monitoring endpoints every
-/// 10 ms; a failed scrape fails the scenario.
+/// 10 ms over one kept-alive connection (as collectors do); a failed
+/// scrape fails the scenario.
 fn scraped(kind: Kind, port: u16, work: impl FnOnce() -> Result<f64>) -> Result<f64> {
     let paths: &[&str] = match kind {
         Kind::Tern => &["/varz", "/connz?subs=1", "/metrics"],
@@ -597,12 +598,10 @@ fn scraped(kind: Kind, port: u16, work: impl FnOnce() -> Result<f64>) -> Result<
     std::thread::scope(|scope| {
         let scraper = scope.spawn(|| -> Result<u64> {
             let mut scrapes = 0u64;
+            let mut http = super::scraper::Scraper::connect(port)?;
             while !stop.load(Relaxed) {
                 for path in paths {
-                    let r = crate::http_get(port, path)?;
-                    if r.status != 200 {
-                        return Err(anyhow!("GET {path}: status {}", r.status));
-                    }
+                    http.get(path)?;
                     scrapes += 1;
                 }
                 std::thread::sleep(Duration::from_millis(10));
