@@ -338,3 +338,111 @@ async fn reload_adds_users_to_an_account() {
     })
     .await;
 }
+
+/// The monitoring documents that show accounts, with nats-server's fields
+/// and types, and the values a test can know.
+#[tokio::test]
+async fn monitoring_shows_the_accounts() -> Result<()> {
+    let mut docs = Vec::new();
+    for kind in Kind::targets() {
+        let http = tern_tests::free_port();
+        let b = Broker::start_with(
+            kind,
+            tern_tests::BrokerOptions {
+                config: Some(CONFIG.to_string()),
+                args: vec!["-m".into(), http.to_string()],
+                ..Default::default()
+            },
+        )?;
+        let orders = user(&b, "order-service", "order-secret").await?;
+        let _requests = subscribe(&orders, "orders.*").await?;
+        round_trip(&orders).await?;
+        let billing = user(&b, "billing-service", "billing-secret").await?;
+        round_trip(&billing).await?;
+        let mut got = Vec::new();
+        for path in [
+            "/connz?auth=1",
+            "/connz?acc=BILLING",
+            "/accountz",
+            "/accountz?acc=ORDERS",
+            "/accountz?acc=BILLING",
+            "/subsz?acc=ORDERS&subs=1",
+            "/accstatz",
+        ] {
+            let r = tern_tests::http_get(http, path)?;
+            ensure!(r.status == 200, "[{}] {path}: {}", kind.name(), r.status);
+            got.push((path, r.json()?));
+        }
+        let [connz, billing_connz, accountz, orders_detail, billing_detail, subsz, accstatz] =
+            &got.iter().map(|(_, v)| v.clone()).collect::<Vec<_>>()[..]
+        else {
+            anyhow::bail!("seven documents");
+        };
+        let accounts: Vec<&str> = connz["connections"]
+            .as_array()
+            .context("connections")?
+            .iter()
+            .filter_map(|c| c["account"].as_str())
+            .collect();
+        ensure!(
+            accounts.contains(&"ORDERS") && accounts.contains(&"BILLING"),
+            "[{}] connz accounts {accounts:?}",
+            kind.name()
+        );
+        ensure!(billing_connz["num_connections"] == 1, "{billing_connz}");
+        let names = accountz["accounts"].as_array().context("accounts")?;
+        for want in ["$G", "$SYS", "ORDERS", "BILLING", "OTHER"] {
+            ensure!(
+                names.iter().any(|n| n == want),
+                "[{}] {want} not in {names:?}",
+                kind.name()
+            );
+        }
+        ensure!(orders_detail["account_detail"]["client_connections"] == 1);
+        let exports = orders_detail["account_detail"]["exports"]
+            .as_array()
+            .context("ORDERS exports")?;
+        ensure!(exports.iter().any(|e| e["subject"] == "orders.*"
+            && e["type"] == "service"
+            && e["response_type"] == "Singleton"));
+        let imports = billing_detail["account_detail"]["imports"]
+            .as_array()
+            .context("BILLING imports")?;
+        ensure!(imports
+            .iter()
+            .any(|i| i["subject"] == "events.>" && i["local_subject"] == "orders.events.>"));
+        ensure!(imports
+            .iter()
+            .any(|i| i["subject"] == "orders.*" && i["to"] == "billing.orders.*"));
+        let subs = subsz["subscriptions_list"].as_array().context("subs")?;
+        ensure!(
+            subs.iter()
+                .any(|s| s["subject"] == "orders.*" && s["account"] == "ORDERS"),
+            "[{}] {subsz}",
+            kind.name()
+        );
+        let statz = accstatz["account_statz"].as_array().context("statz")?;
+        ensure!(statz
+            .iter()
+            .any(|a| a["acc"] == "ORDERS" && a["conns"] == 1));
+        docs.push(got);
+    }
+    if let [ours, theirs] = &docs[..] {
+        // nats-server gives every account imports of its own system
+        // services (`$SYS.REQ.ACCOUNT.*`), which Tern does not have: an
+        // account without imports of its own has none in Tern.
+        let allowed = ["system_account", "imports"];
+        let mut problems = Vec::new();
+        for ((path, a), (_, b)) in ours.iter().zip(theirs.iter()) {
+            for d in common::monitoring::shape_diff(a, b, &allowed, &[]) {
+                problems.push(format!("{path}: {d}"));
+            }
+        }
+        ensure!(
+            problems.is_empty(),
+            "shape differences:\n{}",
+            problems.join("\n")
+        );
+    }
+    Ok(())
+}

@@ -195,6 +195,12 @@ impl Accounts {
         shapes(&self.built_from) == shapes(&config.accounts)
     }
 
+    /// The configuration of account `name` (none for `$G` and an implicit
+    /// `$SYS`).
+    pub fn config_of(&self, name: &str) -> Option<&AccountConfig> {
+        self.built_from.iter().find(|a| a.name == name)
+    }
+
     /// How many crossings (import subscriptions) are wired.
     pub fn crossing_count(&self) -> usize {
         self.crossings.len()

@@ -63,6 +63,9 @@ pub struct ConnInfo {
     pub version: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub authorized_user: Option<String>,
+    /// With `auth`, the account of a client outside the global one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub subscriptions_list: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -362,6 +365,7 @@ fn open_info(c: &ClientHandle, now: SystemTime, opts: &Options) -> ConnInfo {
         lang: non_empty(&meta.lang),
         version: non_empty(&meta.version),
         authorized_user: opts.auth.then(|| non_empty(&meta.user)).flatten(),
+        account: opts.auth.then(|| meta.account.clone()).flatten(),
         subscriptions_list: (opts.subs && !opts.detail && !subs.is_empty())
             .then(|| subs.iter().map(|s| s.subject.clone()).collect()),
         subscriptions_list_detail: (opts.detail && !subs.is_empty())
@@ -401,6 +405,7 @@ fn closed_info(c: &ClosedClient, opts: &Options) -> ConnInfo {
         lang: non_empty(&c.meta.lang),
         version: non_empty(&c.meta.version),
         authorized_user: opts.auth.then(|| non_empty(&c.meta.user)).flatten(),
+        account: opts.auth.then(|| c.meta.account.clone()).flatten(),
         subscriptions_list: (opts.subs && !opts.detail && !subs.is_empty())
             .then(|| subs.iter().map(|s| s.subject.clone()).collect()),
         subscriptions_list_detail: (opts.detail && !subs.is_empty()).then(|| {

@@ -8,6 +8,7 @@ use std::time::SystemTime;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
+use crate::config::{ExportConfig, ImportConfig, ResponseType, ShareKind};
 use crate::jetstream::api::account::API_LEVEL;
 use crate::jetstream::consumer::info::consumer_info;
 use crate::jetstream::store::StorageKind;
@@ -79,10 +80,8 @@ pub fn accountz(shared: &Shared, q: &Query) -> Result<Value, RequestError> {
     let jetstream = shared
         .jetstream()
         .is_some_and(|js| std::sync::Arc::ptr_eq(&js.account, account));
-    Ok(json!({
-        "server_id": shared.server_id,
-        "now": now(),
-        "account_detail": {
+    let config = shared.accounts.config_of(&account.name);
+    let mut detail = json!({
             "account_name": account.name,
             "update_time": rfc3339(shared.started_at),
             "expired": false,
@@ -93,8 +92,79 @@ pub fn accountz(shared: &Shared, q: &Query) -> Result<Value, RequestError> {
             "subscriptions": account.sublist.count(),
             "name_tag": account.name,
             "sublist_stats": SublistStats::of_account(account),
-        },
-    }))
+    });
+    if let (Some(config), Value::Object(map)) = (config, &mut detail) {
+        if !config.exports.is_empty() {
+            map.insert(
+                "exports".into(),
+                config.exports.iter().map(export_json).collect(),
+            );
+        }
+        if !config.imports.is_empty() {
+            map.insert(
+                "imports".into(),
+                config.imports.iter().map(import_json).collect(),
+            );
+        }
+    }
+    let mut doc = json!({
+        "server_id": shared.server_id,
+        "now": now(),
+        "account_detail": detail,
+    });
+    if let (Some(system), Value::Object(map)) = (shared.accounts.system(), &mut doc) {
+        map.insert("system_account".into(), system.name.clone().into());
+    }
+    Ok(doc)
+}
+
+/// nats-server's `ExtExport`.
+fn export_json(e: &ExportConfig) -> Value {
+    let mut v = json!({"subject": e.subject, "type": share_kind(e.kind)});
+    if let Value::Object(map) = &mut v {
+        if e.kind == ShareKind::Service {
+            let response = match e.response {
+                ResponseType::Singleton => "Singleton",
+                ResponseType::Stream => "Stream",
+                ResponseType::Chunked => "Chunked",
+            };
+            map.insert("response_type".into(), response.into());
+        }
+        if let Some(accounts) = &e.accounts {
+            map.insert("approved_accounts".into(), accounts.clone().into());
+        }
+    }
+    v
+}
+
+/// nats-server's `ExtImport`: `local_subject` is where the importer's
+/// clients see (stream) or send (service) the messages.
+fn import_json(i: &ImportConfig) -> Value {
+    let local = match (&i.prefix, &i.to) {
+        (Some(p), _) => format!("{p}.{}", i.subject),
+        (None, Some(to)) => to.clone(),
+        (None, None) => i.subject.clone(),
+    };
+    let mut v = json!({
+        "subject": i.subject,
+        "account": i.account,
+        "local_subject": local,
+        "type": share_kind(i.kind),
+        "invalid": false,
+        "share": false,
+        "tracking": false,
+    });
+    if let (Some(to), Value::Object(map)) = (&i.to, &mut v) {
+        map.insert("to".into(), to.clone().into());
+    }
+    v
+}
+
+fn share_kind(kind: ShareKind) -> &'static str {
+    match kind {
+        ShareKind::Stream => "stream",
+        ShareKind::Service => "service",
+    }
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -126,23 +196,67 @@ impl DataStats {
 }
 
 /// `/accstatz`: per-account traffic, listing accounts with connections
-/// (all of them with `unused=1`).
+/// (all of them with `unused=1`). Without configured accounts everything is
+/// `$G`'s, closed connections included; with accounts, each account counts
+/// its connected clients.
 pub fn accstatz(shared: &Shared, q: &Query) -> Result<Value, RequestError> {
     let unused = q.bool("unused")?;
-    let stats = shared.stats();
     let mut accounts = Vec::new();
-    if unused || stats.connections > 0 {
-        accounts.push(json!({
-            "acc": GLOBAL_ACCOUNT,
-            "name": GLOBAL_ACCOUNT,
-            "conns": stats.connections,
-            "leafnodes": shared.leafs.links().len(),
-            "total_conns": stats.connections,
-            "num_subscriptions": stats.subscriptions,
-            "sent": DataStats::clients_only(stats.out_msgs, stats.out_bytes),
-            "received": DataStats::clients_only(stats.in_msgs, stats.in_bytes),
-            "slow_consumers": stats.slow_consumers,
-        }));
+    if shared.config().accounts.is_empty() {
+        let stats = shared.stats();
+        if unused || stats.connections > 0 {
+            accounts.push(json!({
+                "acc": GLOBAL_ACCOUNT,
+                "name": GLOBAL_ACCOUNT,
+                "conns": stats.connections,
+                "leafnodes": shared.leafs.links().len(),
+                "total_conns": stats.connections,
+                "num_subscriptions": stats.subscriptions,
+                "sent": DataStats::clients_only(stats.out_msgs, stats.out_bytes),
+                "received": DataStats::clients_only(stats.in_msgs, stats.in_bytes),
+                "slow_consumers": stats.slow_consumers,
+            }));
+        }
+    } else {
+        let clients = shared.clients();
+        for account in shared.accounts.all() {
+            let mine: Vec<_> = clients
+                .iter()
+                .filter(|c| c.account_name() == account.name)
+                .collect();
+            let leafnodes = if account.is_global {
+                shared.leafs.links().len()
+            } else {
+                0
+            };
+            if !unused && mine.is_empty() && leafnodes == 0 {
+                continue;
+            }
+            let (mut sent, mut received) = ((0, 0), (0, 0));
+            for c in &mine {
+                let (msgs, bytes) = c.out.delivered();
+                sent = (sent.0 + msgs, sent.1 + bytes);
+                received.0 += c
+                    .counters
+                    .in_msgs
+                    .load(std::sync::atomic::Ordering::Relaxed);
+                received.1 += c
+                    .counters
+                    .in_bytes
+                    .load(std::sync::atomic::Ordering::Relaxed);
+            }
+            accounts.push(json!({
+                "acc": account.name,
+                "name": account.name,
+                "conns": mine.len(),
+                "leafnodes": leafnodes,
+                "total_conns": mine.len() + leafnodes,
+                "num_subscriptions": account.sublist.count(),
+                "sent": DataStats::clients_only(sent.0, sent.1),
+                "received": DataStats::clients_only(received.0, received.1),
+                "slow_consumers": 0,
+            }));
+        }
     }
     Ok(json!({
         "server_id": shared.server_id,
