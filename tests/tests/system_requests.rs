@@ -210,3 +210,44 @@ async fn no_answers_with_no_system_account() -> Result<()> {
     );
     Ok(())
 }
+
+/// The seed guide's Kubernetes config: a system account with a user and
+/// nothing else. As in nats-server, clients without credentials still
+/// connect (into the global account) and only the system user is answered.
+#[tokio::test]
+async fn a_system_account_alone_leaves_clients_without_credentials_in() {
+    common::each_target(|kind| async move {
+        let b = Broker::start_with(
+            kind,
+            BrokerOptions {
+                config: Some(
+                    "accounts { $SYS { users = [ { user: \"admin\", pass: \"admin\" } ] } }\n"
+                        .into(),
+                ),
+                ..Default::default()
+            },
+        )?;
+        let anonymous = connect(&b.url()).await?;
+        let mut sub = common::subscribe(&anonymous, "greet").await?;
+        common::round_trip(&anonymous).await?;
+        anonymous.publish("greet", "hi".into()).await?;
+        let got = common::next_msg(&mut sub).await?;
+        ensure!(&got.payload[..] == b"hi");
+        ensure!(
+            !answered(&b, None).await?,
+            "answered a client without credentials"
+        );
+        ensure!(
+            answered(&b, Some(("admin", "admin"))).await?,
+            "no answer to admin"
+        );
+        let wrong = connect_with(
+            &b.url(),
+            ConnectOptions::with_user_and_password("admin".into(), "nope".into()),
+        )
+        .await;
+        ensure!(wrong.is_err(), "a wrong password was let in");
+        Ok(())
+    })
+    .await;
+}

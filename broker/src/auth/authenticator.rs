@@ -31,6 +31,9 @@ struct UserEntry {
 pub struct Authenticator {
     users: HashMap<String, UserEntry>,
     token: Option<String>,
+    /// Clients without credentials join the global account: nats-server
+    /// does so when the only users are the system account's.
+    anonymous_global: bool,
 }
 
 /// The identity a successful CONNECT established.
@@ -76,6 +79,7 @@ impl Authenticator {
         Authenticator {
             users,
             token: cfg.token.clone(),
+            anonymous_global: false,
         }
     }
 
@@ -83,6 +87,14 @@ impl Authenticator {
     /// plus the users of every account.
     pub fn for_server(config: &Config) -> Self {
         let mut auth = Authenticator::from_config(&config.auth);
+        let system = config
+            .system_account
+            .as_deref()
+            .unwrap_or(crate::config::DEFAULT_SYSTEM_ACCOUNT);
+        auth.anonymous_global = !config.no_system_account
+            && !config.auth.required()
+            && config.accounts.len() == 1
+            && config.accounts[0].name == system;
         for acc in &config.accounts {
             for u in &acc.users {
                 auth.users.insert(
@@ -122,6 +134,11 @@ impl Authenticator {
             } else {
                 Err(AuthError::BadToken)
             };
+        }
+        let no_credentials =
+            opts.user.is_none() && opts.pass.is_none() && opts.auth_token.is_none();
+        if self.anonymous_global && no_credentials {
+            return Ok(Authenticated::default());
         }
         let user = opts.user.as_deref().ok_or(AuthError::MissingCredentials)?;
         let entry = self
