@@ -277,19 +277,35 @@ async fn jetstream_serves_the_account_that_enables_it() {
         let dir = store.path().join("jetstream").join("JS").join("streams").join("ORDERS");
         ensure!(dir.is_dir(), "no {}", dir.display());
 
-        // The other account has no JetStream: no stream to see, no
-        // message stored from its publishes.
+        // The other account has no JetStream: it is told so, sees no
+        // stream, and its publishes are not stored.
         let other = user(&b, "nojs", "nojs").await?;
-        let answer = tokio::time::timeout(
-            Duration::from_secs(5),
-            other.request("$JS.API.STREAM.NAMES", "".into()),
-        )
-        .await
-        .context("no answer and no no-responders")?;
-        if let Ok(msg) = answer {
+        for (subject, kind) in [
+            ("$JS.API.INFO", "account_info_response"),
+            ("$JS.API.STREAM.NAMES", "stream_names_response"),
+            ("$JS.API.STREAM.CREATE.X", "stream_create_response"),
+        ] {
+            let msg = tokio::time::timeout(
+                Duration::from_secs(5),
+                other.request(subject, "{}".into()),
+            )
+            .await
+            .with_context(|| format!("{subject}: no answer"))??;
             let v: serde_json::Value = serde_json::from_slice(&msg.payload)?;
-            ensure!(v["error"]["err_code"] == 10039, "NOJS got {v}");
+            ensure!(
+                v["error"]["err_code"] == 10039
+                    && v["error"]["code"] == 503
+                    && v["type"] == format!("io.nats.jetstream.api.v1.{kind}"),
+                "NOJS {subject}: {v}"
+            );
         }
+        let next = other
+            .request("$JS.API.CONSUMER.MSG.NEXT.ORDERS.C", "{}".into())
+            .await;
+        ensure!(
+            matches!(&next, Err(e) if e.kind() == async_nats::RequestErrorKind::NoResponders),
+            "NOJS pull: {next:?}"
+        );
         other.publish("orders.2", "two".into()).await?;
         round_trip(&other).await?;
         let mut stream = js.get_stream("ORDERS").await?;

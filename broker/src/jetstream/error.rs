@@ -105,6 +105,11 @@ impl ApiError {
     /// A `$JS.API` request Tern does not serve yet: an honest refusal in
     /// nats-server's error shape (nats-server itself has no `err_code` for
     /// this; 10003 is its generic "bad request").
+    /// nats-server's answer to an account that has no JetStream.
+    pub fn not_enabled_for_account() -> Self {
+        Self::new(503, 10039, "JetStream not enabled for account")
+    }
+
     pub fn not_implemented(subject: &str) -> Self {
         Self::new(
             501,

@@ -71,6 +71,8 @@ pub struct Server {
     /// The `$SYS.REQ.SERVER...` responder, when the system account is
     /// configured.
     system: Option<JoinHandle<()>>,
+    /// Answers `$JS.API` in accounts JetStream does not serve.
+    jetstream_refusals: Option<JoinHandle<()>>,
     ports_file: Option<PathBuf>,
     jetstream: Option<Arc<JetStream>>,
     /// Whether the plugin file watcher runs (it starts with the first
@@ -117,6 +119,7 @@ impl Server {
             },
             false => None,
         };
+        let jetstream_refusals = refuse_jetstream_elsewhere(&shared, jetstream.as_ref());
         let monitor_state = Arc::new(MonitorState::new(&shared));
         let monitor = Monitor::start(&shared, &monitor_state).await?;
         let system = crate::monitor::system::start(&shared, monitor_state);
@@ -155,6 +158,7 @@ impl Server {
             websocket,
             monitor,
             system,
+            jetstream_refusals,
             ports_file,
             jetstream,
             plugin_watcher,
@@ -293,6 +297,9 @@ impl Server {
         }
         if let Some(system) = self.system {
             let _ = system.await;
+        }
+        if let Some(refusals) = self.jetstream_refusals {
+            let _ = refusals.await;
         }
         if let Some(path) = &self.shared.config().pid_file {
             let _ = std::fs::remove_file(path);
@@ -435,6 +442,25 @@ fn load_plugins(config: &Config) -> Result<Plugins, ServerError> {
     }
     let cache = config.plugin_cache();
     Ok(Plugins::load(&config.plugins, Some(&cache))?)
+}
+
+/// With JetStream enabled, the other accounts (but the system one) are
+/// told it is not enabled for them, as nats-server tells them.
+fn refuse_jetstream_elsewhere(
+    shared: &Arc<Shared>,
+    jetstream: Option<&Arc<JetStream>>,
+) -> Option<JoinHandle<()>> {
+    if !shared.config().jetstream.enabled {
+        return None;
+    }
+    let others = shared
+        .accounts
+        .all()
+        .into_iter()
+        .filter(|a| !jetstream.is_some_and(|js| Arc::ptr_eq(&js.account, a)))
+        .filter(|a| !shared.accounts.system().is_some_and(|s| Arc::ptr_eq(s, a)))
+        .collect();
+    crate::jetstream::api::not_enabled::start(shared, others)
 }
 
 /// Keep the running accounts (their exports, imports, the system account)

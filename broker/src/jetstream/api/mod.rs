@@ -24,6 +24,7 @@ pub mod account;
 pub mod consumers;
 pub mod direct;
 pub mod msg;
+pub mod not_enabled;
 pub mod streams;
 
 use bytes::Bytes;
