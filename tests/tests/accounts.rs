@@ -447,18 +447,7 @@ async fn monitoring_shows_the_accounts() -> Result<()> {
         // nats-server gives every account imports of its own system
         // services (`$SYS.REQ.ACCOUNT.*`), which Tern does not have: an
         // account without imports of its own has none in Tern.
-        let allowed = ["system_account", "imports"];
-        let mut problems = Vec::new();
-        for ((path, a), (_, b)) in ours.iter().zip(theirs.iter()) {
-            for d in common::monitoring::shape_diff(a, b, &allowed, &[]) {
-                problems.push(format!("{path}: {d}"));
-            }
-        }
-        ensure!(
-            problems.is_empty(),
-            "shape differences:\n{}",
-            problems.join("\n")
-        );
+        common::monitoring::same_shapes(ours, theirs, &["system_account", "imports"], &[])?;
     }
     Ok(())
 }

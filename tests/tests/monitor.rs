@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
-use common::monitoring::{shape_diff, workload, Monitored};
+use common::monitoring::{same_shapes, workload, Monitored};
 use common::{each_target_blocking, raw, sync};
 use serde_json::{json, Value};
 use tern_tests::{http_get, http_request, Kind, RawClient};
@@ -299,18 +299,7 @@ fn every_endpoint_has_nats_servers_fields_and_types() -> Result<()> {
     }
     let ours = documents(Kind::Tern)?;
     let theirs = documents(Kind::NatsServer)?;
-    let mut problems = Vec::new();
-    for ((path, a), (_, b)) in ours.iter().zip(theirs.iter()) {
-        for d in shape_diff(a, b, ALLOWED, MAPS) {
-            problems.push(format!("{path}: {d}"));
-        }
-    }
-    ensure!(
-        problems.is_empty(),
-        "shape differences:\n{}",
-        problems.join("\n")
-    );
-    Ok(())
+    same_shapes(&ours, &theirs, ALLOWED, MAPS)
 }
 
 /// `subject -> (msgs, max)` of one connection's `/connz?subs=detail` list

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
 use async_nats::ConnectOptions;
-use common::monitoring::shape_diff;
+use common::monitoring::same_shapes;
 use common::{connect, connect_with};
 use serde_json::Value;
 use tern_tests::{Broker, BrokerOptions, Kind};
@@ -132,18 +132,7 @@ async fn system_answers_have_nats_servers_shape() -> Result<()> {
         "max",
     ];
     let maps = ["http_req_stats", "outbound_gateways", "inbound_gateways"];
-    let mut problems = Vec::new();
-    for ((name, a), (_, b)) in ours.iter().zip(theirs.iter()) {
-        for d in shape_diff(a, b, &allowed, &maps) {
-            problems.push(format!("{name}: {d}"));
-        }
-    }
-    ensure!(
-        problems.is_empty(),
-        "shape differences:\n{}",
-        problems.join("\n")
-    );
-    Ok(())
+    same_shapes(&ours, &theirs, &allowed, &maps)
 }
 
 /// Whether a request to `$SYS.REQ.SERVER.PING` gets an answer.

@@ -163,22 +163,7 @@ fn export(f: &Field<'_>) -> Result<ExportConfig, ConfigError> {
         let child = f.child(entry);
         match entry.key.to_lowercase().as_str() {
             key @ ("stream" | "service") => {
-                let this = if key == "stream" {
-                    ShareKind::Stream
-                } else {
-                    ShareKind::Service
-                };
-                if kind.is_some_and(|k| k != this) {
-                    return Err(child.invalid(format!(
-                        "Detected {key} but already saw a {}",
-                        if this == ShareKind::Stream {
-                            "service"
-                        } else {
-                            "stream"
-                        }
-                    )));
-                }
-                kind = Some(this);
+                seen_kind(&child, key, &mut kind)?;
                 exp.subject = subject(&child)?;
             }
             "response" | "response_type" => {
@@ -228,22 +213,7 @@ fn import(f: &Field<'_>) -> Result<ImportConfig, ConfigError> {
         let child = f.child(entry);
         match entry.key.to_lowercase().as_str() {
             key @ ("stream" | "service") => {
-                let this = if key == "stream" {
-                    ShareKind::Stream
-                } else {
-                    ShareKind::Service
-                };
-                if kind.is_some() {
-                    return Err(child.invalid(format!(
-                        "Detected {key} but already saw a {}",
-                        if this == ShareKind::Stream {
-                            "service"
-                        } else {
-                            "stream"
-                        }
-                    )));
-                }
-                kind = Some(this);
+                seen_kind(&child, key, &mut kind)?;
                 let (account, subject) = source(&child)?;
                 imp.account = account;
                 imp.subject = subject;
@@ -267,6 +237,24 @@ fn import(f: &Field<'_>) -> Result<ImportConfig, ConfigError> {
         }
     }
     Ok(imp)
+}
+
+/// Note the `stream`/`service` key of an export or import; an entry has
+/// one kind.
+fn seen_kind(f: &Field<'_>, key: &str, kind: &mut Option<ShareKind>) -> Result<(), ConfigError> {
+    let this = if key == "stream" {
+        ShareKind::Stream
+    } else {
+        ShareKind::Service
+    };
+    if let Some(other) = kind.filter(|k| *k != this) {
+        return Err(f.invalid(format!(
+            "Detected {key} but already saw a {}",
+            other.as_str()
+        )));
+    }
+    *kind = Some(this);
+    Ok(())
 }
 
 /// `{account: NAME, subject: SUBJECT}` of an import.
@@ -336,7 +324,7 @@ pub(super) fn check(config: &Config, system_account_at: Option<&Origin>) -> Vec<
                         exp.origin.clone(),
                         format!(
                             "{name:?} account not defined for {} export",
-                            kind_word(exp.kind)
+                            exp.kind.as_str()
                         ),
                     ));
                 }
@@ -359,15 +347,8 @@ pub(super) fn check(config: &Config, system_account_at: Option<&Origin>) -> Vec<
     errors
 }
 
-fn kind_word(kind: ShareKind) -> &'static str {
-    match kind {
-        ShareKind::Stream => "stream",
-        ShareKind::Service => "service",
-    }
-}
-
 fn check_import(config: &Config, importer: &str, imp: &ImportConfig) -> Result<(), String> {
-    let word = kind_word(imp.kind);
+    let word = imp.kind.as_str();
     let exporter = config
         .accounts
         .iter()

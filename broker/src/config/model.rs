@@ -93,6 +93,16 @@ pub enum ShareKind {
     Service,
 }
 
+impl ShareKind {
+    /// The word nats-server uses for it (configs, messages, `/accountz`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ShareKind::Stream => "stream",
+            ShareKind::Service => "service",
+        }
+    }
+}
+
 /// How many replies a service request may get back across accounts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ResponseType {

@@ -120,7 +120,7 @@ pub fn accountz(shared: &Shared, q: &Query) -> Result<Value, RequestError> {
 
 /// nats-server's `ExtExport`.
 fn export_json(e: &ExportConfig) -> Value {
-    let mut v = json!({"subject": e.subject, "type": share_kind(e.kind)});
+    let mut v = json!({"subject": e.subject, "type": e.kind.as_str()});
     if let Value::Object(map) = &mut v {
         if e.kind == ShareKind::Service {
             let response = match e.response {
@@ -149,7 +149,7 @@ fn import_json(i: &ImportConfig) -> Value {
         "subject": i.subject,
         "account": i.account,
         "local_subject": local,
-        "type": share_kind(i.kind),
+        "type": i.kind.as_str(),
         "invalid": false,
         "share": false,
         "tracking": false,
@@ -158,13 +158,6 @@ fn import_json(i: &ImportConfig) -> Value {
         map.insert("to".into(), to.clone().into());
     }
     v
-}
-
-fn share_kind(kind: ShareKind) -> &'static str {
-    match kind {
-        ShareKind::Stream => "stream",
-        ShareKind::Service => "service",
-    }
 }
 
 #[derive(Debug, Default, Serialize)]

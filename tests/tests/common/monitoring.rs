@@ -108,6 +108,30 @@ fn kind_of(v: &Value) -> &'static str {
     }
 }
 
+/// [`shape_diff`] over two lists of named documents taken in the same
+/// order (Tern's, then nats-server's): fails listing every difference,
+/// each prefixed by its document's name.
+#[allow(dead_code)]
+pub fn same_shapes<N: std::fmt::Display>(
+    ours: &[(N, Value)],
+    theirs: &[(N, Value)],
+    allowed: &[&str],
+    maps: &[&str],
+) -> anyhow::Result<()> {
+    let mut problems = Vec::new();
+    for ((name, a), (_, b)) in ours.iter().zip(theirs.iter()) {
+        for d in shape_diff(a, b, allowed, maps) {
+            problems.push(format!("{name}: {d}"));
+        }
+    }
+    anyhow::ensure!(
+        problems.is_empty(),
+        "shape differences:\n{}",
+        problems.join("\n")
+    );
+    Ok(())
+}
+
 /// Differences in field names and JSON types between `ours` (Tern) and
 /// `theirs` (nats-server), recursively. Keys in `allowed` may be present
 /// on one side only; objects under keys in `maps` are free-form maps whose
