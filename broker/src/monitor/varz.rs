@@ -89,6 +89,9 @@ pub struct Varz {
     /// when none is loaded; nats-server has no such field).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub plugins: Vec<crate::plugin::PluginCounters>,
+    /// The system account's name (absent with `no_system_account`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub system_account: Option<String>,
 }
 
 /// The `websocket` section: nats-server's fields, each left out when
@@ -224,6 +227,7 @@ pub fn varz(shared: &Shared, state: &MonitorState) -> Varz {
         uptime: uptime(shared.started.elapsed()),
         mem: rss_bytes(),
         cores,
+        system_account: shared.accounts.system().map(|a| a.name.clone()),
         gomaxprocs: workers,
         cpu: state.cpu.percent(),
         connections: stats.connections,
