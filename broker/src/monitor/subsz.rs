@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::account::Account;
 use crate::server::state::Shared;
+use crate::subject::match_stats::MatchTotals;
 use crate::subject::{is_valid_publish_subject, subject_matches};
 
 use super::connz::{sorted_subs, SubDetail, DEFAULT_LIMIT};
@@ -36,55 +37,31 @@ pub struct SublistStats {
 impl SublistStats {
     /// Every account's index together, as nats-server sums them.
     pub fn of(shared: &Shared) -> SublistStats {
-        let mut all = SublistStats::default();
-        for acc in shared.accounts.all() {
-            let one = SublistStats::of_account(&acc);
-            let matches = all.num_matches + one.num_matches;
-            let hits = all.cache_hit_rate * all.num_matches as f64
-                + one.cache_hit_rate * one.num_matches as f64;
-            let cached = all.num_cache + one.num_cache;
-            let fanout =
-                all.avg_fanout * all.num_cache as f64 + one.avg_fanout * one.num_cache as f64;
-            all = SublistStats {
-                num_subscriptions: all.num_subscriptions + one.num_subscriptions,
-                num_cache: cached,
-                num_inserts: all.num_inserts + one.num_inserts,
-                num_removes: all.num_removes + one.num_removes,
-                num_matches: matches,
-                cache_hit_rate: if matches > 0 {
-                    hits / matches as f64
-                } else {
-                    0.0
-                },
-                max_fanout: all.max_fanout.max(one.max_fanout),
-                avg_fanout: if cached > 0 {
-                    fanout / cached as f64
-                } else {
-                    0.0
-                },
-            };
-        }
-        all
+        let accounts = shared.accounts.all();
+        SublistStats::over(accounts.iter().map(|a| &**a))
     }
 
     /// One account's index.
     pub fn of_account(account: &Account) -> SublistStats {
-        let count = account.sublist.count() as u64;
-        let inserts = account.sublist.inserts();
-        let m = account.sublist.match_stats().totals();
+        SublistStats::over(std::iter::once(account))
+    }
+
+    fn over<'a>(accounts: impl Iterator<Item = &'a Account>) -> SublistStats {
+        let (mut count, mut inserts, mut m) = (0u64, 0u64, MatchTotals::default());
+        for account in accounts {
+            count += account.sublist.count() as u64;
+            inserts += account.sublist.inserts();
+            m.add(&account.sublist.match_stats().totals());
+        }
         SublistStats {
             num_subscriptions: count,
             num_cache: m.cached,
             num_inserts: inserts,
             num_removes: inserts.saturating_sub(count),
             num_matches: m.lookups,
-            cache_hit_rate: if m.lookups > 0 {
-                m.hits as f64 / m.lookups as f64
-            } else {
-                0.0
-            },
+            cache_hit_rate: m.hit_rate(),
             max_fanout: m.max_fanout,
-            avg_fanout: m.avg_fanout,
+            avg_fanout: m.avg_fanout(),
         }
     }
 }

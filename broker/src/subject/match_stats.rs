@@ -34,14 +34,44 @@ pub struct CacheReport {
     pub max_fanout: u64,
 }
 
-/// A snapshot of [`MatchStats`].
-#[derive(Debug, Default, Clone, Copy, PartialEq)]
+/// A snapshot of [`MatchStats`]; snapshots of several sublists add up
+/// with [`MatchTotals::add`].
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct MatchTotals {
     pub lookups: u64,
     pub hits: u64,
     pub cached: u64,
+    /// The summed fan-out of the cached results.
+    pub cached_fanout: u64,
     pub max_fanout: u64,
-    pub avg_fanout: f64,
+}
+
+impl MatchTotals {
+    pub fn add(&mut self, other: &MatchTotals) {
+        self.lookups += other.lookups;
+        self.hits += other.hits;
+        self.cached += other.cached;
+        self.cached_fanout += other.cached_fanout;
+        self.max_fanout = self.max_fanout.max(other.max_fanout);
+    }
+
+    /// The share of lookups the caches answered (0 without lookups).
+    pub fn hit_rate(&self) -> f64 {
+        if self.lookups > 0 {
+            self.hits as f64 / self.lookups as f64
+        } else {
+            0.0
+        }
+    }
+
+    /// The mean fan-out of the cached results (0 when none is cached).
+    pub fn avg_fanout(&self) -> f64 {
+        if self.cached > 0 {
+            self.cached_fanout as f64 / self.cached as f64
+        } else {
+            0.0
+        }
+    }
 }
 
 impl MatchStats {
@@ -67,12 +97,8 @@ impl MatchStats {
             lookups: self.lookups.load(Ordering::Relaxed),
             hits: self.hits.load(Ordering::Relaxed),
             cached: cached as u64,
+            cached_fanout: fanout as u64,
             max_fanout: self.max_fanout.load(Ordering::Relaxed),
-            avg_fanout: if cached > 0 {
-                fanout as f64 / cached as f64
-            } else {
-                0.0
-            },
         }
     }
 }
