@@ -47,15 +47,15 @@ enum Way {
 
 impl Crossing {
     /// Wire a stream import: a subscription in the exporter on the
-    /// imported subject. Returns the subscriptions made.
+    /// imported subject.
     pub fn stream(
         imp: &ImportConfig,
         exporter: &Arc<Account>,
         importer: &Arc<Account>,
-    ) -> Result<Vec<Arc<Subscription>>, MapError> {
+    ) -> Result<(), MapError> {
         let way = Way::Stream(SubjectMap::for_stream(imp)?);
-        let sub = Crossing::subscribe(exporter, &imp.subject, importer, way);
-        Ok(sub.into_iter().collect())
+        Crossing::subscribe(exporter, &imp.subject, importer, way);
+        Ok(())
     }
 
     /// Wire a service import: a subscription in the importer on the
@@ -66,7 +66,7 @@ impl Crossing {
         export: Option<&ExportConfig>,
         exporter: &Arc<Account>,
         importer: &Arc<Account>,
-    ) -> Result<Vec<Arc<Subscription>>, MapError> {
+    ) -> Result<(), MapError> {
         let map = SubjectMap::for_service(imp)?;
         let responses = Arc::new(Responses::new(
             export.map(|e| e.response).unwrap_or_default(),
@@ -74,7 +74,7 @@ impl Crossing {
         ));
         let local = imp.to.as_deref().unwrap_or(&imp.subject);
         let filter = responses.filter();
-        let requests = Crossing::subscribe(
+        Crossing::subscribe(
             importer,
             local,
             exporter,
@@ -83,16 +83,12 @@ impl Crossing {
                 responses: responses.clone(),
             },
         );
-        let replies = Crossing::subscribe(exporter, &filter, importer, Way::Reply(responses));
-        Ok(requests.into_iter().chain(replies).collect())
+        Crossing::subscribe(exporter, &filter, importer, Way::Reply(responses));
+        Ok(())
     }
 
-    fn subscribe(
-        at: &Arc<Account>,
-        subject: &str,
-        into: &Arc<Account>,
-        way: Way,
-    ) -> Option<Arc<Subscription>> {
+    /// Subscribe a new crossing in `at`; the sublist keeps it.
+    fn subscribe(at: &Arc<Account>, subject: &str, into: &Arc<Account>, way: Way) {
         let crossing = Arc::new(Crossing {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             into: Arc::downgrade(into),
@@ -106,12 +102,8 @@ impl Crossing {
             None,
             sid.as_bytes(),
         ));
-        match at.sublist.insert(subject.as_bytes(), None, sub.clone()) {
-            Ok(()) => Some(sub),
-            Err(_) => {
-                tracing::error!("account {}: cannot subscribe to {subject:?}", at.name);
-                None
-            }
+        if at.sublist.insert(subject.as_bytes(), None, sub).is_err() {
+            tracing::error!("account {}: cannot subscribe to {subject:?}", at.name);
         }
     }
 

@@ -52,9 +52,6 @@ pub struct Account {
     /// Only the global account's interest is told to leaf links (Tern's
     /// links are bound to `$G`).
     pub is_global: bool,
-    /// Imports and exports (for `/accountz`).
-    pub imports: usize,
-    pub exports: usize,
     /// Whether the account asked for JetStream (`jetstream: enabled`).
     pub jetstream: bool,
 }
@@ -65,8 +62,6 @@ impl Account {
             name: name.to_string(),
             sublist: Sublist::new(),
             is_global: name == GLOBAL_ACCOUNT,
-            imports: 0,
-            exports: 0,
             jetstream: false,
         }
     }
@@ -78,9 +73,6 @@ pub struct Accounts {
     global: Arc<Account>,
     system: Option<Arc<Account>>,
     by_name: FxHashMap<String, Arc<Account>>,
-    /// The crossings' subscriptions, kept so they live as long as the
-    /// accounts do.
-    crossings: Vec<Arc<Subscription>>,
     /// The configuration the accounts were built from.
     built_from: Vec<AccountConfig>,
 }
@@ -100,8 +92,6 @@ impl Accounts {
             .unwrap_or_else(|| DEFAULT_SYSTEM_ACCOUNT.to_string());
         for acc in &config.accounts {
             let mut account = Account::new(&acc.name);
-            account.imports = acc.imports.len();
-            account.exports = acc.exports.len();
             account.jetstream = acc.jetstream;
             by_name.insert(acc.name.clone(), Arc::new(account));
         }
@@ -115,7 +105,8 @@ impl Accounts {
                     .clone(),
             )
         };
-        let mut crossings = Vec::new();
+        // The crossings' subscriptions live in the accounts' sublists,
+        // which keep them as long as the accounts.
         for acc in &config.accounts {
             let Some(importer) = by_name.get(&acc.name) else {
                 continue;
@@ -142,14 +133,13 @@ impl Accounts {
                     ShareKind::Stream => Crossing::stream(imp, exporter, importer),
                     ShareKind::Service => Crossing::service(imp, export, exporter, importer),
                 };
-                match wired {
-                    Ok(subs) => crossings.extend(subs),
-                    Err(e) => tracing::error!(
+                if let Err(e) = wired {
+                    tracing::error!(
                         "account {}: import of {:?} from {} left out: {e}",
                         acc.name,
                         imp.subject,
                         imp.account
-                    ),
+                    );
                 }
             }
         }
@@ -157,7 +147,6 @@ impl Accounts {
             global,
             system,
             by_name,
-            crossings,
             built_from: config.accounts.clone(),
         }
     }
@@ -199,11 +188,6 @@ impl Accounts {
     /// `$SYS`).
     pub fn config_of(&self, name: &str) -> Option<&AccountConfig> {
         self.built_from.iter().find(|a| a.name == name)
-    }
-
-    /// How many crossings (import subscriptions) are wired.
-    pub fn crossing_count(&self) -> usize {
-        self.crossings.len()
     }
 
     /// The account JetStream serves: `$G` when no accounts besides the

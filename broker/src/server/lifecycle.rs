@@ -112,8 +112,17 @@ impl Server {
                 Ok(Some(account)) => Some(JetStream::start(&shared, account).await?),
                 // As nats-server: with accounts configured, JetStream
                 // serves only those that enable it.
-                _ => {
+                Ok(None) => {
                     tracing::warn!("JetStream is enabled but no account enables it (`jetstream: enabled` in an account)");
+                    None
+                }
+                // Config files are refused for this before start; an
+                // embedder's `Config` is not checked there.
+                Err(names) => {
+                    tracing::error!(
+                        "JetStream serves one account; {} all enable it, so none is served",
+                        names.join(", ")
+                    );
                     None
                 }
             },
