@@ -12,7 +12,7 @@ use super::{fields, Reply};
 use crate::jetstream::service::JetStream;
 use crate::jetstream::store::StorageKind;
 
-const TYPE: &str = "io.nats.jetstream.api.v1.account_info_response";
+pub(crate) const TYPE: &str = "io.nats.jetstream.api.v1.account_info_response";
 
 /// The JetStream API level Tern answers at (nats-server 2.10's).
 pub const API_LEVEL: u32 = 1;

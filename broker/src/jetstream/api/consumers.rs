@@ -19,11 +19,11 @@ use crate::jetstream::service::JetStream;
 use crate::jetstream::stream::Stream;
 use crate::jetstream::wire::now_ns;
 
-const CREATE: &str = "io.nats.jetstream.api.v1.consumer_create_response";
-const INFO: &str = "io.nats.jetstream.api.v1.consumer_info_response";
-const DELETE: &str = "io.nats.jetstream.api.v1.consumer_delete_response";
-const NAMES: &str = "io.nats.jetstream.api.v1.consumer_names_response";
-const LIST: &str = "io.nats.jetstream.api.v1.consumer_list_response";
+pub(crate) const CREATE: &str = "io.nats.jetstream.api.v1.consumer_create_response";
+pub(crate) const INFO: &str = "io.nats.jetstream.api.v1.consumer_info_response";
+pub(crate) const DELETE: &str = "io.nats.jetstream.api.v1.consumer_delete_response";
+pub(crate) const NAMES: &str = "io.nats.jetstream.api.v1.consumer_names_response";
+pub(crate) const LIST: &str = "io.nats.jetstream.api.v1.consumer_list_response";
 
 /// nats-server's page sizes for names and full infos.
 const NAMES_LIMIT: usize = 1024;

@@ -11,8 +11,8 @@ use crate::jetstream::error::ApiError;
 use crate::jetstream::service::JetStream;
 use crate::jetstream::wire::{base64, time_string};
 
-const GET: &str = "io.nats.jetstream.api.v1.stream_msg_get_response";
-const DELETE: &str = "io.nats.jetstream.api.v1.stream_msg_delete_response";
+pub(crate) const GET: &str = "io.nats.jetstream.api.v1.stream_msg_get_response";
+pub(crate) const DELETE: &str = "io.nats.jetstream.api.v1.stream_msg_delete_response";
 
 #[derive(Deserialize)]
 struct GetRequest {

@@ -15,6 +15,7 @@ use crate::server::internal::InternalSubscription;
 use crate::server::state::{RunState, Shared};
 
 use super::super::error::ApiError;
+use super::{account, consumers, msg, streams};
 
 /// How a request in an account without JetStream is answered.
 #[derive(Debug, PartialEq, Eq)]
@@ -33,37 +34,23 @@ fn refusal(subject: &str) -> Refusal {
     let tokens: Vec<&str> = rest.split('.').collect();
     let kind = |name: &'static str| Refusal::Typed(name, None);
     match tokens.as_slice() {
-        ["INFO"] => kind("io.nats.jetstream.api.v1.account_info_response"),
-        ["STREAM", "CREATE", _] => kind("io.nats.jetstream.api.v1.stream_create_response"),
-        ["STREAM", "UPDATE", _] => kind("io.nats.jetstream.api.v1.stream_update_response"),
-        ["STREAM", "INFO", _] => kind("io.nats.jetstream.api.v1.stream_info_response"),
-        ["STREAM", "DELETE", _] => kind("io.nats.jetstream.api.v1.stream_delete_response"),
-        ["STREAM", "PURGE", _] => kind("io.nats.jetstream.api.v1.stream_purge_response"),
-        ["STREAM", "NAMES"] => Refusal::Typed(
-            "io.nats.jetstream.api.v1.stream_names_response",
-            Some("streams"),
-        ),
-        ["STREAM", "LIST"] => Refusal::Typed(
-            "io.nats.jetstream.api.v1.stream_list_response",
-            Some("streams"),
-        ),
-        ["STREAM", "MSG", "GET", _] => kind("io.nats.jetstream.api.v1.stream_msg_get_response"),
-        ["STREAM", "MSG", "DELETE", _] => {
-            kind("io.nats.jetstream.api.v1.stream_msg_delete_response")
-        }
+        ["INFO"] => kind(account::TYPE),
+        ["STREAM", "CREATE", _] => kind(streams::CREATE),
+        ["STREAM", "UPDATE", _] => kind(streams::UPDATE),
+        ["STREAM", "INFO", _] => kind(streams::INFO),
+        ["STREAM", "DELETE", _] => kind(streams::DELETE),
+        ["STREAM", "PURGE", _] => kind(streams::PURGE),
+        ["STREAM", "NAMES"] => Refusal::Typed(streams::NAMES, Some("streams")),
+        ["STREAM", "LIST"] => Refusal::Typed(streams::LIST, Some("streams")),
+        ["STREAM", "MSG", "GET", _] => kind(msg::GET),
+        ["STREAM", "MSG", "DELETE", _] => kind(msg::DELETE),
         ["CONSUMER", "CREATE", ..] | ["CONSUMER", "DURABLE", "CREATE", ..] => {
-            kind("io.nats.jetstream.api.v1.consumer_create_response")
+            kind(consumers::CREATE)
         }
-        ["CONSUMER", "INFO", _, _] => kind("io.nats.jetstream.api.v1.consumer_info_response"),
-        ["CONSUMER", "DELETE", _, _] => kind("io.nats.jetstream.api.v1.consumer_delete_response"),
-        ["CONSUMER", "NAMES", _] => Refusal::Typed(
-            "io.nats.jetstream.api.v1.consumer_names_response",
-            Some("consumers"),
-        ),
-        ["CONSUMER", "LIST", _] => Refusal::Typed(
-            "io.nats.jetstream.api.v1.consumer_list_response",
-            Some("consumers"),
-        ),
+        ["CONSUMER", "INFO", _, _] => kind(consumers::INFO),
+        ["CONSUMER", "DELETE", _, _] => kind(consumers::DELETE),
+        ["CONSUMER", "NAMES", _] => Refusal::Typed(consumers::NAMES, Some("consumers")),
+        ["CONSUMER", "LIST", _] => Refusal::Typed(consumers::LIST, Some("consumers")),
         ["CONSUMER", "MSG", "NEXT", ..] | ["DIRECT", "GET", ..] => Refusal::NoResponders,
         _ => Refusal::Silence,
     }

@@ -15,13 +15,13 @@ use crate::jetstream::stream::Stream;
 use crate::jetstream::wire::{now_ns, time_string};
 use crate::subject::subjects_overlap;
 
-const CREATE: &str = "io.nats.jetstream.api.v1.stream_create_response";
-const UPDATE: &str = "io.nats.jetstream.api.v1.stream_update_response";
-const INFO: &str = "io.nats.jetstream.api.v1.stream_info_response";
-const DELETE: &str = "io.nats.jetstream.api.v1.stream_delete_response";
-const PURGE: &str = "io.nats.jetstream.api.v1.stream_purge_response";
-const NAMES: &str = "io.nats.jetstream.api.v1.stream_names_response";
-const LIST: &str = "io.nats.jetstream.api.v1.stream_list_response";
+pub(crate) const CREATE: &str = "io.nats.jetstream.api.v1.stream_create_response";
+pub(crate) const UPDATE: &str = "io.nats.jetstream.api.v1.stream_update_response";
+pub(crate) const INFO: &str = "io.nats.jetstream.api.v1.stream_info_response";
+pub(crate) const DELETE: &str = "io.nats.jetstream.api.v1.stream_delete_response";
+pub(crate) const PURGE: &str = "io.nats.jetstream.api.v1.stream_purge_response";
+pub(crate) const NAMES: &str = "io.nats.jetstream.api.v1.stream_names_response";
+pub(crate) const LIST: &str = "io.nats.jetstream.api.v1.stream_list_response";
 
 /// nats-server's page sizes for names and full infos.
 const NAMES_LIMIT: usize = 1024;
