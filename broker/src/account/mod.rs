@@ -32,7 +32,7 @@ use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
-use crate::config::{AccountConfig, Config, ShareKind, DEFAULT_SYSTEM_ACCOUNT};
+use crate::config::{AccountConfig, Config, ShareKind};
 use crate::server::subscription::Subscription;
 use crate::subject::Sublist;
 
@@ -40,8 +40,7 @@ pub use crossing::Crossing;
 pub use responses::Responses;
 pub use subject_map::{MapError, SubjectMap};
 
-/// nats-server's global account: clients without an account are in it.
-pub const GLOBAL_ACCOUNT: &str = "$G";
+pub use crate::config::GLOBAL_ACCOUNT;
 
 /// One account.
 pub struct Account {
@@ -86,10 +85,7 @@ impl Accounts {
         let mut by_name = FxHashMap::default();
         let global = Arc::new(Account::new(GLOBAL_ACCOUNT));
         by_name.insert(GLOBAL_ACCOUNT.to_string(), global.clone());
-        let system_name = config
-            .system_account
-            .clone()
-            .unwrap_or_else(|| DEFAULT_SYSTEM_ACCOUNT.to_string());
+        let system_name = config.system_account_name().to_string();
         for acc in &config.accounts {
             let mut account = Account::new(&acc.name);
             account.jetstream = acc.jetstream;
@@ -124,11 +120,7 @@ impl Accounts {
                     .accounts
                     .iter()
                     .find(|a| a.name == imp.account)
-                    .and_then(|a| {
-                        a.exports.iter().find(|e| {
-                            e.kind == imp.kind && crate::config::covers(&e.subject, &imp.subject)
-                        })
-                    });
+                    .and_then(|a| a.export_for(imp, &acc.name));
                 let wired = match imp.kind {
                     ShareKind::Stream => Crossing::stream(imp, exporter, importer),
                     ShareKind::Service => Crossing::service(imp, export, exporter, importer),

@@ -87,10 +87,7 @@ impl Authenticator {
     /// plus the users of every account.
     pub fn for_server(config: &Config) -> Self {
         let mut auth = Authenticator::from_config(&config.auth);
-        let system = config
-            .system_account
-            .as_deref()
-            .unwrap_or(crate::config::DEFAULT_SYSTEM_ACCOUNT);
+        let system = config.system_account_name();
         auth.anonymous_global = !config.no_system_account
             && !config.auth.required()
             && config.accounts.len() == 1

@@ -10,15 +10,13 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use super::apply::{invalid_at, Applier, Field};
-use super::apply_auth::{check_subject, permissions, users, GLOBAL_ACCOUNT};
+use super::apply_auth::{check_subject, permissions, users};
 use super::error::ConfigError;
 use super::model::{
     AccountConfig, Config, ExportConfig, ImportConfig, Origin, ResponseType, ShareKind,
+    DEFAULT_SYSTEM_ACCOUNT, GLOBAL_ACCOUNT,
 };
 use super::value::Kind;
-
-/// The system account's name when `system_account` does not say.
-pub const DEFAULT_SYSTEM_ACCOUNT: &str = "$SYS";
 
 pub(super) fn accounts(cx: &mut Applier<'_>, f: &Field<'_>) -> Result<(), ConfigError> {
     let mut seen = HashSet::new();
@@ -354,15 +352,7 @@ fn check_import(config: &Config, importer: &str, imp: &ImportConfig) -> Result<(
         .iter()
         .find(|a| a.name == imp.account)
         .ok_or_else(|| format!("{:?} account not defined for {word} import", imp.account))?;
-    let allowed = exporter.exports.iter().any(|exp| {
-        exp.kind == imp.kind
-            && covers(&exp.subject, &imp.subject)
-            && exp
-                .accounts
-                .as_ref()
-                .is_none_or(|list| list.iter().any(|a| a == importer))
-    });
-    if !allowed {
+    if exporter.export_for(imp, importer).is_none() {
         return Err(format!(
             "Error adding {word} import {:?}: {word} import not authorized",
             imp.subject
@@ -376,7 +366,7 @@ fn check_import(config: &Config, importer: &str, imp: &ImportConfig) -> Result<(
 }
 
 /// Does the filter `outer` match every subject `inner` matches?
-pub fn covers(outer: &str, inner: &str) -> bool {
+pub(super) fn covers(outer: &str, inner: &str) -> bool {
     let mut inner_tokens = inner.split('.');
     for o in outer.split('.') {
         match (o, inner_tokens.next()) {

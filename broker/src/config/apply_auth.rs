@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use super::apply::{Applier, Field};
 use super::error::ConfigError;
-use super::model::{AuthConfig, Permissions, SubjectPermission, UserConfig};
+use super::model::{AuthConfig, Permissions, SubjectPermission, UserConfig, GLOBAL_ACCOUNT};
 use super::units;
 use super::value::{Kind, Value};
 
@@ -94,9 +94,6 @@ fn account(cx: &mut Applier<'_>, name: &str, f: &Field<'_>) {
         cx.unsupported("accounts", f);
     }
 }
-
-/// nats-server's default account, the one every client is in.
-pub(super) const GLOBAL_ACCOUNT: &str = "$G";
 
 fn non_empty(s: &str) -> Option<String> {
     (!s.is_empty()).then(|| s.to_string())

@@ -5,9 +5,9 @@
 //! unsupported rather than ignored.
 
 use super::apply::{host_or_default, listen, Applier, Field};
-use super::apply_auth::{auth_block, GLOBAL_ACCOUNT};
+use super::apply_auth::auth_block;
 use super::error::ConfigError;
-use super::model::LeafRemoteConfig;
+use super::model::{LeafRemoteConfig, GLOBAL_ACCOUNT};
 use super::value::Kind;
 
 pub(super) fn leafnodes(cx: &mut Applier<'_>, f: &Field<'_>) -> Result<(), ConfigError> {

@@ -46,7 +46,6 @@ mod value;
 
 use std::path::Path;
 
-pub use apply_accounts::{covers, DEFAULT_SYSTEM_ACCOUNT};
 pub use error::ConfigError;
 pub use flags::{COMMAND_LINE, SIGNAL_COMMANDS};
 pub use model::*;

@@ -84,6 +84,21 @@ pub struct AccountConfig {
     pub origin: Origin,
 }
 
+impl AccountConfig {
+    /// This account's export that lets account `importer` take `imp`:
+    /// same kind, a subject covering the import's, and `importer` among
+    /// the allowed accounts (when the export names any).
+    pub fn export_for(&self, imp: &ImportConfig, importer: &str) -> Option<&ExportConfig> {
+        self.exports.iter().find(|e| {
+            e.kind == imp.kind
+                && super::apply_accounts::covers(&e.subject, &imp.subject)
+                && e.accounts
+                    .as_ref()
+                    .is_none_or(|list| list.iter().any(|a| a == importer))
+        })
+    }
+}
+
 /// Whether an export or import is a stream (messages flow to the
 /// importer) or a service (requests flow to the exporter, replies back).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -431,7 +446,19 @@ pub const DEFAULT_LAME_DUCK_DURATION: Duration = Duration::from_secs(120);
 pub const DEFAULT_MAX_CLOSED_CLIENTS: usize = 10_000;
 pub const DEFAULT_LAME_DUCK_GRACE_PERIOD: Duration = Duration::from_secs(10);
 
+/// nats-server's global account: clients without an account are in it.
+pub const GLOBAL_ACCOUNT: &str = "$G";
+/// The system account's name when `system_account` does not say.
+pub const DEFAULT_SYSTEM_ACCOUNT: &str = "$SYS";
+
 impl Config {
+    /// The system account's name (`system_account`, else `$SYS`).
+    pub fn system_account_name(&self) -> &str {
+        self.system_account
+            .as_deref()
+            .unwrap_or(DEFAULT_SYSTEM_ACCOUNT)
+    }
+
     /// Where compiled plugin code is cached.
     pub fn plugin_cache(&self) -> PathBuf {
         self.plugin_cache_dir

@@ -33,4 +33,4 @@ pub use handle::LeafHandle;
 pub use interest::LeafRegistry;
 
 /// nats-server's default account, the only one a link binds to here.
-pub const GLOBAL_ACCOUNT: &str = "$G";
+pub use crate::config::GLOBAL_ACCOUNT;
