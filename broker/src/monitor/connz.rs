@@ -18,7 +18,6 @@ use super::query::Query;
 
 /// nats-server's `DefaultConnListSize`.
 pub const DEFAULT_LIMIT: usize = 1024;
-pub use crate::account::GLOBAL_ACCOUNT;
 
 #[derive(Debug, Serialize)]
 pub struct Connz {

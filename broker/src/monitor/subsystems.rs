@@ -8,16 +8,16 @@ use std::time::SystemTime;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use crate::config::{ExportConfig, ImportConfig, ResponseType, ShareKind};
+use crate::config::{ExportConfig, ImportConfig, ResponseType, ShareKind, GLOBAL_ACCOUNT};
 use crate::jetstream::api::account::API_LEVEL;
 use crate::jetstream::consumer::info::consumer_info;
 use crate::jetstream::store::StorageKind;
 use crate::jetstream::stream::Stream;
 use crate::jetstream::wire::time_string;
 use crate::jetstream::JetStream;
+use crate::server::client::Traffic;
 use crate::server::state::Shared;
 
-use super::connz::GLOBAL_ACCOUNT;
 use super::error::RequestError;
 use super::format::rfc3339;
 use super::query::Query;
@@ -196,59 +196,50 @@ pub fn accstatz(shared: &Shared, q: &Query) -> Result<Value, RequestError> {
     let unused = q.bool("unused")?;
     let mut accounts = Vec::new();
     if shared.config().accounts.is_empty() {
-        let stats = shared.stats();
-        if unused || stats.connections > 0 {
-            accounts.push(json!({
-                "acc": GLOBAL_ACCOUNT,
-                "name": GLOBAL_ACCOUNT,
-                "conns": stats.connections,
-                "leafnodes": shared.leafs.links().len(),
-                "total_conns": stats.connections,
-                "num_subscriptions": stats.subscriptions,
-                "sent": DataStats::clients_only(stats.out_msgs, stats.out_bytes),
-                "received": DataStats::clients_only(stats.in_msgs, stats.in_bytes),
-                "slow_consumers": stats.slow_consumers,
-            }));
+        let s = shared.stats();
+        if unused || s.connections > 0 {
+            let traffic = Traffic {
+                in_msgs: s.in_msgs,
+                in_bytes: s.in_bytes,
+                out_msgs: s.out_msgs,
+                out_bytes: s.out_bytes,
+            };
+            let leafnodes = shared.leafs.links().len();
+            accounts.push(statz_entry(
+                GLOBAL_ACCOUNT,
+                s.connections,
+                leafnodes,
+                s.connections,
+                s.subscriptions,
+                traffic,
+                s.slow_consumers,
+            ));
         }
     } else {
         let clients = shared.clients();
         for account in shared.accounts.all() {
-            let mine: Vec<_> = clients
-                .iter()
-                .filter(|c| c.account_name() == account.name)
-                .collect();
             let leafnodes = if account.is_global {
                 shared.leafs.links().len()
             } else {
                 0
             };
-            if !unused && mine.is_empty() && leafnodes == 0 {
-                continue;
+            let (mut conns, mut traffic) = (0, Traffic::default());
+            for c in clients.iter().filter(|c| c.account_name() == account.name) {
+                conns += 1;
+                traffic += c.traffic();
             }
-            let (mut sent, mut received) = ((0, 0), (0, 0));
-            for c in &mine {
-                let (msgs, bytes) = c.out.delivered();
-                sent = (sent.0 + msgs, sent.1 + bytes);
-                received.0 += c
-                    .counters
-                    .in_msgs
-                    .load(std::sync::atomic::Ordering::Relaxed);
-                received.1 += c
-                    .counters
-                    .in_bytes
-                    .load(std::sync::atomic::Ordering::Relaxed);
+            if unused || conns > 0 || leafnodes > 0 {
+                let subs = account.sublist.count();
+                accounts.push(statz_entry(
+                    &account.name,
+                    conns,
+                    leafnodes,
+                    conns + leafnodes,
+                    subs,
+                    traffic,
+                    0,
+                ));
             }
-            accounts.push(json!({
-                "acc": account.name,
-                "name": account.name,
-                "conns": mine.len(),
-                "leafnodes": leafnodes,
-                "total_conns": mine.len() + leafnodes,
-                "num_subscriptions": account.sublist.count(),
-                "sent": DataStats::clients_only(sent.0, sent.1),
-                "received": DataStats::clients_only(received.0, received.1),
-                "slow_consumers": 0,
-            }));
         }
     }
     Ok(json!({
@@ -256,6 +247,29 @@ pub fn accstatz(shared: &Shared, q: &Query) -> Result<Value, RequestError> {
         "now": now(),
         "account_statz": accounts,
     }))
+}
+
+/// One account of `/accstatz` (nats-server's `AccountStat`).
+fn statz_entry(
+    name: &str,
+    conns: usize,
+    leafnodes: usize,
+    total_conns: usize,
+    subscriptions: usize,
+    traffic: Traffic,
+    slow_consumers: u64,
+) -> Value {
+    json!({
+        "acc": name,
+        "name": name,
+        "conns": conns,
+        "leafnodes": leafnodes,
+        "total_conns": total_conns,
+        "num_subscriptions": subscriptions,
+        "sent": DataStats::clients_only(traffic.out_msgs, traffic.out_bytes),
+        "received": DataStats::clients_only(traffic.in_msgs, traffic.in_bytes),
+        "slow_consumers": slow_consumers,
+    })
 }
 
 /// `/jsz`: JetStream's usage, or its disabled shape. The options are

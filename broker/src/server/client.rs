@@ -33,6 +33,24 @@ impl Counters {
     }
 }
 
+/// A connection's message and byte counts so far, both ways.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Traffic {
+    pub in_msgs: u64,
+    pub in_bytes: u64,
+    pub out_msgs: u64,
+    pub out_bytes: u64,
+}
+
+impl std::ops::AddAssign for Traffic {
+    fn add_assign(&mut self, o: Traffic) {
+        self.in_msgs += o.in_msgs;
+        self.in_bytes += o.in_bytes;
+        self.out_msgs += o.out_msgs;
+        self.out_bytes += o.out_bytes;
+    }
+}
+
 /// Descriptive fields from CONNECT, for logs and monitoring.
 #[derive(Debug, Default, Clone)]
 pub struct ClientMeta {
@@ -113,6 +131,18 @@ pub struct ClosedClient {
 }
 
 impl ClientHandle {
+    /// What the client has sent and been sent so far (takes the outbound
+    /// lock briefly).
+    pub fn traffic(&self) -> Traffic {
+        let (out_msgs, out_bytes) = self.out.delivered();
+        Traffic {
+            in_msgs: self.counters.in_msgs.load(Ordering::Relaxed),
+            in_bytes: self.counters.in_bytes.load(Ordering::Relaxed),
+            out_msgs,
+            out_bytes,
+        }
+    }
+
     /// The client's account name (`$G` until CONNECT names another).
     pub fn account_name(&self) -> String {
         self.meta.lock().account_name().to_string()

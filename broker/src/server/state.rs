@@ -217,11 +217,11 @@ impl Shared {
         };
         drop(registry);
         for c in &clients {
-            s.in_msgs += c.counters.in_msgs.load(Ordering::Relaxed);
-            s.in_bytes += c.counters.in_bytes.load(Ordering::Relaxed);
-            let (msgs, bytes) = c.out.delivered();
-            s.out_msgs += msgs;
-            s.out_bytes += bytes;
+            let t = c.traffic();
+            s.in_msgs += t.in_msgs;
+            s.in_bytes += t.in_bytes;
+            s.out_msgs += t.out_msgs;
+            s.out_bytes += t.out_bytes;
         }
         s
     }
@@ -291,18 +291,11 @@ impl Shared {
         // each connection either live or in the totals, never both.
         let mut clients = self.clients.lock();
         if let Some(c) = clients.remove(&id) {
-            let t = &self.totals;
-            t.in_msgs.fetch_add(
-                c.counters.in_msgs.load(Ordering::Relaxed),
-                Ordering::Relaxed,
-            );
-            t.in_bytes.fetch_add(
-                c.counters.in_bytes.load(Ordering::Relaxed),
-                Ordering::Relaxed,
-            );
-            let (out_msgs, out_bytes) = c.out.delivered();
-            t.out_msgs.fetch_add(out_msgs, Ordering::Relaxed);
-            t.out_bytes.fetch_add(out_bytes, Ordering::Relaxed);
+            let (t, traffic) = (&self.totals, c.traffic());
+            t.in_msgs.fetch_add(traffic.in_msgs, Ordering::Relaxed);
+            t.in_bytes.fetch_add(traffic.in_bytes, Ordering::Relaxed);
+            t.out_msgs.fetch_add(traffic.out_msgs, Ordering::Relaxed);
+            t.out_bytes.fetch_add(traffic.out_bytes, Ordering::Relaxed);
         }
     }
 
