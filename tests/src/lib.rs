@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 
 pub mod bench;
+pub mod burst;
 pub mod slow_link;
 
 /// Which broker implementation to start.
@@ -72,6 +73,25 @@ pub fn tern_binary() -> Result<PathBuf> {
         "tern binary not found next to {}; build it with `cargo build -p tern` or set TERN_BIN",
         exe.display()
     )
+}
+
+/// Tern's optimised build: `$TERN_BIN`, else the binary of the profile in
+/// `$TERN_RELEASE_PROFILE` (`tests/run.sh` builds the `ci` profile before
+/// the tests), else the `release` one if built, else [`tern_binary`].
+pub fn optimised_tern_binary() -> Result<PathBuf> {
+    if std::env::var_os("TERN_BIN").is_some() {
+        return tern_binary();
+    }
+    let profile = std::env::var("TERN_RELEASE_PROFILE").unwrap_or_else(|_| "release".into());
+    let debug = tern_binary()?;
+    // target/<triple>/debug/tern -> target/<triple>/<profile>/tern
+    if let Some(target) = debug.parent().and_then(Path::parent) {
+        let candidate = target.join(&profile).join("tern");
+        if candidate.is_file() {
+            return Ok(candidate);
+        }
+    }
+    Ok(debug)
 }
 
 /// Path of the official `nats-server` executable: `$NATS_SERVER_BIN`, else
@@ -144,6 +164,10 @@ pub struct BrokerOptions {
     pub args: Vec<String>,
     /// Don't wait for INFO (for brokers expected to refuse to start).
     pub no_wait: bool,
+    /// Run Tern's optimised build ([`optimised_tern_binary`]) where one is
+    /// built: for tests whose outcome depends on how fast the broker is
+    /// against its clients, as users run it.
+    pub optimised: bool,
 }
 
 impl Broker {
@@ -158,6 +182,7 @@ impl Broker {
             .tempdir()?;
         let port = free_port();
         let bin = match kind {
+            Kind::Tern if opts.optimised => optimised_tern_binary()?,
             Kind::Tern => tern_binary()?,
             Kind::NatsServer => nats_server_binary()?,
         };

@@ -9,8 +9,8 @@ use std::time::Duration;
 use anyhow::{ensure, Context, Result};
 use async_nats::ConnectOptions;
 use common::{
-    connect_with, each_target, expect_no_msg, flush, next_msg, round_trip, start_with_config,
-    subscribe,
+    check_config, connect_with, each_target, expect_no_msg, flush, next_msg, round_trip,
+    start_with_config, subscribe,
 };
 use tern_tests::{Broker, Kind};
 
@@ -189,28 +189,6 @@ async fn stream_import_delivers_with_the_prefix() {
     .await;
 }
 
-/// `tern -t` / `nats-server -t` on a config: the exit status and output.
-fn check(kind: Kind, config: &str) -> Result<(bool, String)> {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("accounts.conf");
-    std::fs::write(&path, config)?;
-    let bin = match kind {
-        Kind::Tern => tern_tests::tern_binary()?,
-        Kind::NatsServer => tern_tests::nats_server_binary()?,
-    };
-    let out = std::process::Command::new(bin)
-        .arg("-t")
-        .arg("-c")
-        .arg(&path)
-        .output()?;
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Ok((out.status.success(), text))
-}
-
 #[test]
 fn broken_account_configs_are_refused_with_nats_servers_reasons() {
     let cases = [
@@ -239,7 +217,7 @@ fn broken_account_configs_are_refused_with_nats_servers_reasons() {
     let mut failures = Vec::new();
     for kind in Kind::targets() {
         for (config, reason) in &cases {
-            match check(kind, config) {
+            match check_config(kind, config) {
                 Ok((false, text)) if text.contains(reason) => {}
                 Ok((ok, text)) => failures.push(format!(
                     "[{}] {config}: success={ok}, expected {reason:?} in:\n{text}",

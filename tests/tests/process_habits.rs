@@ -220,6 +220,40 @@ fn fatal_start_up_errors_log_ftl_and_exit_one() {
     });
 }
 
+/// Wrappers grep start-up failures for nats-server's wording: "Parse
+/// error" for a config syntax error, "storage directory is not a
+/// directory" for a `store_dir` that is a file.
+#[test]
+fn launcher_wording_of_start_up_failures() {
+    each_target_blocking(|kind| {
+        let dir = tempfile::tempdir()?;
+        let bad = dir.path().join("bad.conf");
+        std::fs::write(&bad, "port: 4222\nmax_payload = \n}\n")?;
+        let out = Command::new(binary(kind)?)
+            .arg("-c")
+            .arg(&bad)
+            .stdin(Stdio::null())
+            .output()?;
+        let text = String::from_utf8_lossy(&out.stderr).to_string()
+            + &String::from_utf8_lossy(&out.stdout);
+        ensure!(!out.status.success(), "a syntax error started: {text}");
+        ensure!(text.contains("Parse error"), "syntax error: {text}");
+
+        let file = dir.path().join("not-a-dir");
+        std::fs::write(&file, "x")?;
+        let args = ["-js".to_string(), "-sd".into(), file.display().to_string()];
+        let mut b = start(kind, &args, true)?;
+        let status = b.wait_exit(WAIT)?;
+        let log = b.stderr() + &b.stdout();
+        ensure!(!status.success(), "started on a file as store_dir:\n{log}");
+        ensure!(
+            log.contains("storage directory is not a directory"),
+            "store_dir is a file:\n{log}"
+        );
+        Ok(())
+    });
+}
+
 #[test]
 fn random_ports_are_reported_in_info_logs_and_varz() {
     each_target_blocking(|kind| {

@@ -32,9 +32,9 @@ use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
-use crate::config::{AccountConfig, Config, ShareKind};
+use crate::config::{AccountConfig, Config, MappingConfig, ShareKind};
 use crate::server::subscription::Subscription;
-use crate::subject::Sublist;
+use crate::subject::{Mapping, Mappings, Sublist};
 
 pub use crossing::Crossing;
 pub use responses::Responses;
@@ -53,6 +53,9 @@ pub struct Account {
     pub is_global: bool,
     /// Whether the account asked for JetStream (`jetstream: enabled`).
     pub jetstream: bool,
+    /// Subject mappings applied to what this account's clients publish;
+    /// `None` when there are none (the one check a publish pays).
+    pub mappings: Option<Arc<Mappings>>,
 }
 
 impl Account {
@@ -62,7 +65,29 @@ impl Account {
             sublist: Sublist::new(),
             is_global: name == GLOBAL_ACCOUNT,
             jetstream: false,
+            mappings: None,
         }
+    }
+
+    /// An account with the mappings of `configs` (checked when the
+    /// configuration was loaded; one that still fails is logged and left
+    /// out).
+    fn with_mappings(name: &str, configs: &[MappingConfig]) -> Account {
+        let mut account = Account::new(name);
+        let list: Vec<Mapping> = configs
+            .iter()
+            .filter_map(|m| match Mapping::new(&m.subject, &m.dests) {
+                Ok(m) => Some(m),
+                Err(e) => {
+                    tracing::error!("account {name}: mapping for {:?} left out: {e}", m.subject);
+                    None
+                }
+            })
+            .collect();
+        if !list.is_empty() {
+            account.mappings = Some(Arc::new(Mappings::new(list)));
+        }
+        account
     }
 }
 
@@ -74,6 +99,8 @@ pub struct Accounts {
     by_name: FxHashMap<String, Arc<Account>>,
     /// The configuration the accounts were built from.
     built_from: Vec<AccountConfig>,
+    /// The top-level mappings `$G` was built with.
+    global_mappings: Vec<MappingConfig>,
 }
 
 impl Accounts {
@@ -83,11 +110,11 @@ impl Accounts {
     /// out rather than stopping the server.
     pub fn from_config(config: &Config) -> Accounts {
         let mut by_name = FxHashMap::default();
-        let global = Arc::new(Account::new(GLOBAL_ACCOUNT));
+        let global = Arc::new(Account::with_mappings(GLOBAL_ACCOUNT, &config.mappings));
         by_name.insert(GLOBAL_ACCOUNT.to_string(), global.clone());
         let system_name = config.system_account_name().to_string();
         for acc in &config.accounts {
-            let mut account = Account::new(&acc.name);
+            let mut account = Account::with_mappings(&acc.name, &acc.mappings);
             account.jetstream = acc.jetstream;
             by_name.insert(acc.name.clone(), Arc::new(account));
         }
@@ -140,6 +167,7 @@ impl Accounts {
             system,
             by_name,
             built_from: config.accounts.clone(),
+            global_mappings: config.mappings.clone(),
         }
     }
 
@@ -174,6 +202,7 @@ impl Accounts {
     pub fn same_as(&self, config: &Config) -> bool {
         let shapes = |accs: &[AccountConfig]| accs.iter().map(shape).collect::<Vec<_>>();
         shapes(&self.built_from) == shapes(&config.accounts)
+            && without_origins(&self.global_mappings) == without_origins(&config.mappings)
     }
 
     /// The configuration of account `name` (none for `$G` and an implicit
@@ -230,6 +259,17 @@ fn shape(a: &AccountConfig) -> AccountConfig {
                 ..i.clone()
             })
             .collect(),
+        mappings: without_origins(&a.mappings),
         ..a.clone()
     }
+}
+
+fn without_origins(mappings: &[MappingConfig]) -> Vec<MappingConfig> {
+    mappings
+        .iter()
+        .map(|m| MappingConfig {
+            origin: Default::default(),
+            ..m.clone()
+        })
+        .collect()
 }

@@ -241,11 +241,32 @@ impl Applier<'_> {
                 }
                 self.config.server_name = non_empty(name);
             }
+            "mappings" | "maps" => {
+                let list = super::apply_mappings::mappings(self, f);
+                self.config.mappings.extend(list);
+            }
+            "server_tags" => {
+                for tag in f.strings()? {
+                    let tag = tag.trim().to_string();
+                    if !self.config.server_tags.contains(&tag) {
+                        self.config.server_tags.push(tag);
+                    }
+                }
+            }
+            "server_metadata" => {
+                for entry in &f.table()?.entries {
+                    let value = f.child(entry).string()?.to_string();
+                    self.config.server_metadata.insert(entry.key.clone(), value);
+                }
+            }
             "debug" => self.config.log.debug = f.bool()?,
             "trace" => self.config.log.trace = f.bool()?,
-            // Verbose tracing adds the system account's traffic; Tern has no
-            // system account, so it is plain tracing.
-            "trace_verbose" => self.config.log.trace = f.bool()?,
+            // Verbose tracing adds the system account's own traffic.
+            "trace_verbose" => {
+                let on = f.bool()?;
+                self.config.log.trace = on;
+                self.config.log.trace_verbose = on;
+            }
             "trace_headers" => {
                 let on = f.bool()?;
                 self.config.log.trace = on;
@@ -296,6 +317,7 @@ impl Applier<'_> {
                     .duration_or_seconds(f)?
                     .unwrap_or(DEFAULT_WRITE_DEADLINE)
             }
+            "no_fast_producer_stall" => self.config.no_fast_producer_stall = f.bool()?,
             "ping_max" => {
                 let v = non_negative(f, f.int()?)?;
                 self.config.ping_max = match v {

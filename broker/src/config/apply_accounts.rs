@@ -3,8 +3,9 @@
 //! `default_permissions` go to its users without permissions of their own,
 //! an export may name the accounts allowed to import it, and an import
 //! must be covered by an export of the other account that allows it.
-//! Account parts Tern lacks (account nkeys, mappings, limits, message
-//! tracing) are recorded as unsupported.
+//! An account's `mappings` are read by [`super::apply_mappings`]. Account
+//! parts Tern lacks (account nkeys, limits, message tracing) are recorded
+//! as unsupported.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -88,7 +89,7 @@ fn account(cx: &mut Applier<'_>, f: &Field<'_>, name: &str) -> Result<AccountCon
                 Ok(())
             }
             "mappings" | "maps" => {
-                cx.unsupported("subject mappings", &child);
+                acc.mappings = super::apply_mappings::mappings(cx, &child);
                 Ok(())
             }
             "limits" => {

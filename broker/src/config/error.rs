@@ -15,8 +15,9 @@ pub enum ConfigError {
     },
 
     /// The text is not valid .conf or TOML syntax. `key` is the key being
-    /// read when the problem was found, empty when there was none.
-    #[error("{location}: {}{message}", key_prefix(key))]
+    /// read when the problem was found, empty when there was none. Says
+    /// "Parse error" as nats-server does: launchers look for it.
+    #[error("{location}: Parse error: {}{message}", key_prefix(key))]
     Syntax {
         location: String,
         key: String,

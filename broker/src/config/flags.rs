@@ -41,7 +41,9 @@ enum Target {
     LogFile,
     Debug,
     Trace,
+    TraceVerbose,
     DebugTrace,
+    DebugTraceVerbose,
     LogTime,
     User,
     Pass,
@@ -60,6 +62,13 @@ enum Target {
     StoreDir,
     /// `--tls`: `--tls=false` switches off TLS from the config file.
     Tls,
+}
+
+impl Target {
+    /// `-DV`/`-DVV`, which nats-server applies after the single-letter flags.
+    fn is_debug_trace(self) -> bool {
+        matches!(self, Target::DebugTrace | Target::DebugTraceVerbose)
+    }
 }
 
 struct Spec {
@@ -95,9 +104,10 @@ const FLAGS: &[Spec] = &[
     spec(&["l", "log"], Kind::String, Target::LogFile),
     spec(&["D", "debug"], Kind::Bool, Target::Debug),
     spec(&["V", "trace"], Kind::Bool, Target::Trace),
-    // Verbose tracing adds the system account, which Tern does not have.
-    spec(&["VV"], Kind::Bool, Target::Trace),
-    spec(&["DV", "DVV"], Kind::Bool, Target::DebugTrace),
+    // Verbose tracing adds the system account's own traffic.
+    spec(&["VV"], Kind::Bool, Target::TraceVerbose),
+    spec(&["DV"], Kind::Bool, Target::DebugTrace),
+    spec(&["DVV"], Kind::Bool, Target::DebugTraceVerbose),
     spec(&["T", "logtime"], Kind::Bool, Target::LogTime),
     spec(&["user"], Kind::String, Target::User),
     spec(&["pass"], Kind::String, Target::Pass),
@@ -353,8 +363,8 @@ impl CommandLine {
         let combined_last = self
             .given
             .iter()
-            .filter(|g| g.target != Target::DebugTrace)
-            .chain(self.given.iter().filter(|g| g.target == Target::DebugTrace));
+            .filter(|g| !g.target.is_debug_trace())
+            .chain(self.given.iter().filter(|g| g.target.is_debug_trace()));
         for g in combined_last {
             match (&g.target, &g.value) {
                 (Target::Host, FlagValue::String(s)) => config.host = host_or_default(s),
@@ -384,9 +394,18 @@ impl CommandLine {
                 }
                 (Target::Debug, FlagValue::Bool(b)) => config.log.debug = *b,
                 (Target::Trace, FlagValue::Bool(b)) => config.log.trace = *b,
+                (Target::TraceVerbose, FlagValue::Bool(b)) => {
+                    config.log.trace = *b;
+                    config.log.trace_verbose = *b;
+                }
                 (Target::DebugTrace, FlagValue::Bool(b)) => {
                     config.log.debug = *b;
                     config.log.trace = *b;
+                }
+                (Target::DebugTraceVerbose, FlagValue::Bool(b)) => {
+                    config.log.debug = *b;
+                    config.log.trace = *b;
+                    config.log.trace_verbose = *b;
                 }
                 (Target::LogTime, FlagValue::Bool(b)) => config.log.time = *b,
                 (Target::User, FlagValue::String(s)) => config.auth.user = non_empty(s),

@@ -31,6 +31,7 @@ mod apply_accounts;
 mod apply_auth;
 mod apply_jetstream;
 mod apply_leafnodes;
+mod apply_mappings;
 mod apply_plugins;
 mod apply_websocket;
 mod conf_lexer;

@@ -81,6 +81,17 @@ pub struct AccountConfig {
     pub imports: Vec<ImportConfig>,
     /// `jetstream: enabled` (or a limits map).
     pub jetstream: bool,
+    /// The account's subject mappings, in the order written.
+    pub mappings: Vec<MappingConfig>,
+    pub origin: Origin,
+}
+
+/// One `mappings` entry: messages published on `subject` go to one of
+/// `dests` (checked when loaded; see [`crate::subject::Mapping`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MappingConfig {
+    pub subject: String,
+    pub dests: Vec<crate::subject::mapping::Destination>,
     pub origin: Origin,
 }
 
@@ -164,6 +175,9 @@ pub struct ImportConfig {
 pub struct LogConfig {
     pub debug: bool,
     pub trace: bool,
+    /// Trace the system account's own traffic too (`-VV`, `-DVV`,
+    /// `trace_verbose`).
+    pub trace_verbose: bool,
     /// Prefix lines with a timestamp (nats-server `logtime`, default true).
     pub time: bool,
     pub file: Option<PathBuf>,
@@ -174,6 +188,7 @@ impl Default for LogConfig {
         LogConfig {
             debug: false,
             trace: false,
+            trace_verbose: false,
             time: true,
             file: None,
         }
@@ -231,6 +246,10 @@ pub struct JetStreamConfig {
     /// `sync_interval: always`: fsync every write group before
     /// acknowledging it.
     pub sync_always: bool,
+    /// `strict` (nats-server's default, true): requests with unknown
+    /// fields are refused there. Tern's API reads the fields it knows and
+    /// ignores others either way, and says so at start.
+    pub strict: bool,
 }
 
 impl JetStreamConfig {
@@ -366,6 +385,12 @@ pub struct LeafRemoteConfig {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub server_name: Option<String>,
+    /// Top-level `mappings`: those of the global account.
+    pub mappings: Vec<MappingConfig>,
+    /// `server_tags`: labels operators give servers, shown in `/varz`.
+    pub server_tags: Vec<String>,
+    /// `server_metadata`: key/value pairs shown in `/varz`.
+    pub server_metadata: std::collections::BTreeMap<String, String>,
     /// Client listen host (`host`, `net`, `listen`, `-a`).
     pub host: String,
     /// Client listen port; 0 means "pick a free port" (nats-server's `-1`).
@@ -386,6 +411,9 @@ pub struct Config {
     pub ping_interval: Duration,
     pub ping_max: u32,
     pub write_deadline: Duration,
+    /// Drop a client's messages to a receiver that is behind instead of
+    /// making the client wait (`no_fast_producer_stall`).
+    pub no_fast_producer_stall: bool,
     pub lame_duck_duration: Duration,
     pub lame_duck_grace_period: Duration,
     /// Disable headers support advertised in INFO (`no_header_support`).
@@ -476,6 +504,9 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             server_name: None,
+            mappings: Vec::new(),
+            server_tags: Vec::new(),
+            server_metadata: Default::default(),
             host: DEFAULT_HOST.to_string(),
             port: DEFAULT_PORT,
             client_advertise: None,
@@ -487,6 +518,7 @@ impl Default for Config {
             ping_interval: DEFAULT_PING_INTERVAL,
             ping_max: DEFAULT_PING_MAX,
             write_deadline: DEFAULT_WRITE_DEADLINE,
+            no_fast_producer_stall: false,
             lame_duck_duration: DEFAULT_LAME_DUCK_DURATION,
             lame_duck_grace_period: DEFAULT_LAME_DUCK_GRACE_PERIOD,
             no_header_support: false,

@@ -36,7 +36,6 @@ const UNSUPPORTED: &[(&[&str], &str, Gate)] = &[
     (&["tls"], "tls", Gate::Always),
     (&["allow_non_tls"], "tls", Gate::IfTrue),
     (&["ocsp", "ocsp_cache"], "ocsp", Gate::UnlessFalse),
-    (&["mappings", "maps"], "subject mappings", Gate::Always),
     // HTTPS monitoring needs TLS; plain HTTP monitoring is supported.
     (&["https"], "https monitoring", Gate::IfListening),
     (&["https_port"], "https monitoring", Gate::IfNonZero),
@@ -108,14 +107,7 @@ const UNSUPPORTED: &[(&[&str], &str, Gate)] = &[
         "connect_error_reports",
         Gate::IfNonZero,
     ),
-    (&["server_tags"], "server_tags", Gate::Always),
-    (&["server_metadata"], "server_metadata", Gate::Always),
     (&["feature_flags"], "feature_flags", Gate::Always),
-    (
-        &["no_fast_producer_stall"],
-        "no_fast_producer_stall",
-        Gate::IfTrue,
-    ),
 ];
 
 /// The feature a top-level key belongs to, if it is one Tern lacks.

@@ -33,9 +33,9 @@ Logging Options:
     -T, --logtime                    Timestamp log entries (default: true)
     -D, --debug                      Enable debugging output
     -V, --trace                      Trace the raw protocol
-    -VV                              Same as -V (Tern has no system account to trace)
+    -VV                              Verbose trace (traces the system account as well)
     -DV                              Debug and trace
-    -DVV                             Same as -DV
+    -DVV                             Debug and verbose trace (traces the system account)
 
 JetStream Options:
     -js, --jetstream                 Enable JetStream functionality

@@ -134,6 +134,9 @@ impl ApiError {
 /// Starting JetStream or recovering a stream failed.
 #[derive(Debug, thiserror::Error)]
 pub enum JetStreamError {
+    /// nats-server's wording, which launchers look for.
+    #[error("storage directory is not a directory: {path}")]
+    NotADirectory { path: PathBuf },
     #[error("cannot use store directory {path}: {source}")]
     StoreDir {
         path: PathBuf,

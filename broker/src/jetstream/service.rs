@@ -52,6 +52,15 @@ impl JetStream {
         let config = shared.config().jetstream.clone();
         let root = config.store_root();
         let streams_dir = root.join(&account.name).join("streams");
+        match std::fs::metadata(&root) {
+            Ok(meta) if !meta.is_dir() => {
+                return Err(JetStreamError::NotADirectory { path: root });
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => {
+                return Err(JetStreamError::NotADirectory { path: root });
+            }
+            _ => {}
+        }
         tokio::fs::create_dir_all(&streams_dir)
             .await
             .map_err(|source| JetStreamError::StoreDir {
@@ -67,6 +76,12 @@ impl JetStream {
             |v: Option<u64>| v.map_or_else(|| "unlimited".to_string(), |b| format!("{b} bytes"));
         tracing::info!("  Max Memory:      {}", limit(config.max_memory_store));
         tracing::info!("  Max Storage:     {}", limit(config.max_file_store));
+        if config.strict {
+            tracing::info!("  Strict:          true");
+            tracing::warn!(
+                "JetStream strict mode: requests with unknown fields are not refused yet"
+            );
+        }
         let js = Arc::new(JetStream {
             shared: shared.clone(),
             account: account.clone(),

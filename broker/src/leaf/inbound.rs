@@ -123,9 +123,21 @@ pub(super) fn route(link: &mut Link, msg: &Delivery<'_>, queues: &[u8]) {
         handle,
         cache,
         pending,
+        mapping_memo,
         ..
     } = link;
-    let result = cache.get(&shared.global().sublist, msg.subject);
+    // A message from a leaf is mapped like a client's (nats-server maps
+    // both), in the account the link is bound to.
+    let global = shared.global();
+    let mapped = global
+        .mappings
+        .as_deref()
+        .and_then(|m| mapping_memo.map(m, msg.subject));
+    let msg = &Delivery {
+        subject: mapped.as_deref().unwrap_or(msg.subject),
+        ..*msg
+    };
+    let result = cache.get(&global.sublist, msg.subject);
     if result.is_empty() {
         return;
     }

@@ -53,6 +53,9 @@ pub struct ConnInfo {
     pub out_msgs: u64,
     pub in_bytes: u64,
     pub out_bytes: u64,
+    /// Times publishers waited for this connection (left out when none).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub stalls: u64,
     pub subscriptions: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -359,6 +362,7 @@ fn open_info(c: &ClientHandle, now: SystemTime, opts: &Options) -> ConnInfo {
             .in_bytes
             .load(std::sync::atomic::Ordering::Relaxed),
         out_bytes,
+        stalls: c.out.stalls(),
         subscriptions: num_subs,
         name: non_empty(&meta.name),
         lang: non_empty(&meta.lang),
@@ -399,6 +403,7 @@ fn closed_info(c: &ClosedClient, opts: &Options) -> ConnInfo {
         out_msgs: c.out_msgs,
         in_bytes: c.in_bytes,
         out_bytes: c.out_bytes,
+        stalls: c.stalls,
         subscriptions: subs.len(),
         name: non_empty(&c.meta.name),
         lang: non_empty(&c.meta.lang),
@@ -450,4 +455,8 @@ fn sort(infos: &mut [ConnInfo], by: Sort, now: SystemTime) {
         Sort::Reason => infos.sort_by_key(|c| c.reason),
         Sort::Rtt => infos.sort_by(desc(|a, b| a.keys.rtt.cmp(&b.keys.rtt))),
     }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }

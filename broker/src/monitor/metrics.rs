@@ -135,6 +135,12 @@ pub fn metrics(shared: &Shared, state: &MonitorState) -> String {
         stats.slow_consumers,
     );
     e.one(
+        "nats_core_stalled_clients_total",
+        "counter",
+        "Times a client publisher waited for a receiver that was behind.",
+        stats.stalled_clients,
+    );
+    e.one(
         "nats_core_stale_connections_total",
         "counter",
         "Clients disconnected for not answering pings.",

@@ -93,6 +93,9 @@ pub fn accountz(shared: &Shared, q: &Query) -> Result<Value, RequestError> {
             "name_tag": account.name,
             "sublist_stats": SublistStats::of_account(account),
     });
+    if let (Some(mappings), Value::Object(map)) = (&account.mappings, &mut detail) {
+        map.insert("mappings".into(), mappings_json(mappings));
+    }
     if let (Some(config), Value::Object(map)) = (config, &mut detail) {
         if !config.exports.is_empty() {
             map.insert(
@@ -116,6 +119,27 @@ pub fn accountz(shared: &Shared, q: &Query) -> Result<Value, RequestError> {
         map.insert("system_account".into(), system.name.clone().into());
     }
     Ok(doc)
+}
+
+/// nats-server's `ExtMap`: each source with its destinations and their
+/// cumulative weights.
+fn mappings_json(mappings: &crate::subject::Mappings) -> Value {
+    let mut out = serde_json::Map::new();
+    for m in mappings.iter() {
+        let dests: Vec<Value> = m
+            .destinations()
+            .into_iter()
+            .map(|d| {
+                let mut v = json!({"subject": d.subject, "weight": d.weight});
+                if let (Some(cluster), Value::Object(o)) = (d.cluster, &mut v) {
+                    o.insert("cluster".into(), cluster.into());
+                }
+                v
+            })
+            .collect();
+        out.insert(m.source().to_string(), dests.into());
+    }
+    Value::Object(out)
 }
 
 /// nats-server's `ExtExport`.

@@ -82,6 +82,10 @@ pub struct Varz {
     pub http_req_stats: BTreeMap<String, u64>,
     pub config_load_time: String,
     pub config_digest: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub metadata: std::collections::BTreeMap<String, String>,
     pub slow_consumer_stats: PerKind,
     pub stale_connection_stats: PerKind,
     pub disk_io_wait_stats: DiskIoWaitStats,
@@ -245,11 +249,13 @@ pub fn varz(shared: &Shared, state: &MonitorState) -> Varz {
         out_client_bytes: stats.out_bytes,
         slow_consumers: stats.slow_consumers,
         stale_connections: stats.stale_connections,
-        stalled_clients: 0,
+        stalled_clients: stats.stalled_clients,
         subscriptions: stats.subscriptions,
         http_req_stats: state.request_counts(),
         config_load_time: rfc3339(shared.config_loaded_at()),
         config_digest: String::new(),
+        tags: cfg.server_tags.clone(),
+        metadata: cfg.server_metadata.clone(),
         slow_consumer_stats: PerKind {
             clients: stats.slow_consumers,
             ..PerKind::default()

@@ -126,6 +126,8 @@ pub struct ClosedClient {
     pub in_bytes: u64,
     pub out_msgs: u64,
     pub out_bytes: u64,
+    /// Times publishers waited for this connection.
+    pub stalls: u64,
     pub meta: ClientMeta,
     pub subs: Vec<SubSnapshot>,
 }
@@ -220,6 +222,7 @@ impl ClientHandle {
             in_bytes: self.counters.in_bytes.load(Ordering::Relaxed),
             out_msgs,
             out_bytes,
+            stalls: self.out.stalls(),
             meta: self.meta.lock().clone(),
             // nats-server clears a subscription's auto-unsubscribe limit
             // when the connection closes: closed connections show no max.

@@ -234,8 +234,17 @@ async fn run(
                     Some(w) => read_batch_ws(session, sock, &mut rbuf, &mut read_size, w),
                 };
                 match read {
-                    Ok(true) => {}
-                    Ok(false) => return CloseReason::ClientClosed,
+                    Ok(Read::Open) => {}
+                    Ok(Read::Eof) => return CloseReason::ClientClosed,
+                    Ok(Read::Stalled { then }) => {
+                        if let Err(reason) = apply_after_stalls(session, &mut rbuf).await {
+                            return reason;
+                        }
+                        release_if_idle(&mut rbuf, read_size);
+                        if let Some(reason) = then {
+                            return reason;
+                        }
+                    }
                     Err(reason) => return reason,
                 }
             }
@@ -281,20 +290,31 @@ fn next_wake(
         .fold(ping_at, Instant::min)
 }
 
+/// What a read left to do.
+enum Read {
+    /// Everything read was applied; the connection stays open.
+    Open,
+    /// End of stream.
+    Eof,
+    /// A receiver is behind: wait for it, then apply the rest of the read
+    /// buffer ([`apply_after_stalls`]), then end with `then` if set.
+    Stalled { then: Option<CloseReason> },
+}
+
 /// Read what the socket has, apply every complete operation, flush the
-/// receivers. `Ok(false)` on end of stream.
+/// receivers.
 fn read_batch(
     session: &mut Session,
     sock: &TcpStream,
     rbuf: &mut BytesMut,
     read_size: &mut usize,
-) -> Result<bool, CloseReason> {
+) -> Result<Read, CloseReason> {
     if rbuf.capacity() - rbuf.len() < *read_size {
         rbuf.reserve(*read_size);
     }
     let offered = rbuf.capacity() - rbuf.len();
     let n = match read_once(sock, rbuf) {
-        Ok(0) => return Ok(false),
+        Ok(0) => return Ok(Read::Eof),
         Ok(n) => n,
         Err(e)
             if matches!(
@@ -306,7 +326,7 @@ fn read_batch(
             // flushed before the task waits.
             session.flush_deferred();
             release_if_idle(rbuf, *read_size);
-            return Ok(true);
+            return Ok(Read::Open);
         }
         Err(_) => return Err(CloseReason::ReadError),
     };
@@ -314,10 +334,36 @@ fn read_batch(
 
     session.begin_batch();
     let outcome = apply_buffer(session, rbuf);
+    if session.pending.has_stalled() {
+        outcome?;
+        return Ok(Read::Stalled { then: None });
+    }
     session.end_batch(n == offered);
+    session.end_read();
     outcome?;
     release_if_idle(rbuf, *read_size);
-    Ok(true)
+    Ok(Read::Open)
+}
+
+/// Wait for the receivers found behind, each time applying more of the
+/// read buffer, until it is all applied (stalls that outlast the read's
+/// budget no longer stop it; see [`super::stall`]).
+async fn apply_after_stalls(session: &mut Session, rbuf: &mut BytesMut) -> Result<(), CloseReason> {
+    let mut outcome = Ok(());
+    while session.wait_for_stalled().await {
+        if let Some(reason) = session.handle.out.closing() {
+            outcome = Err(reason);
+            break;
+        }
+        session.begin_batch();
+        outcome = apply_buffer(session, rbuf);
+        if outcome.is_err() {
+            break;
+        }
+    }
+    session.end_batch(false);
+    session.end_read();
+    outcome
 }
 
 /// Activity and read-size bookkeeping after `n` bytes were read into
@@ -343,13 +389,13 @@ fn read_batch_ws(
     rbuf: &mut BytesMut,
     read_size: &mut usize,
     w: &mut WsReader,
-) -> Result<bool, CloseReason> {
+) -> Result<Read, CloseReason> {
     if w.raw.capacity() - w.raw.len() < *read_size {
         w.raw.reserve(*read_size);
     }
     let offered = w.raw.capacity() - w.raw.len();
     let n = match read_once(sock, &mut w.raw) {
-        Ok(0) => return Ok(false),
+        Ok(0) => return Ok(Read::Eof),
         Ok(n) => n,
         Err(e)
             if matches!(
@@ -359,7 +405,7 @@ fn read_batch_ws(
         {
             release_if_idle(&mut w.raw, *read_size);
             release_if_idle(rbuf, *read_size);
-            return Ok(true);
+            return Ok(Read::Open);
         }
         Err(_) => return Err(CloseReason::ReadError),
     };
@@ -369,14 +415,19 @@ fn read_batch_ws(
 
     session.begin_batch();
     let outcome = apply_buffer(session, rbuf);
+    if session.pending.has_stalled() {
+        outcome?;
+        return Ok(Read::Stalled { then: end });
+    }
     session.end_batch(false);
+    session.end_read();
     outcome?;
     release_if_idle(rbuf, *read_size);
     // The data that came before a close frame or a broken frame has been
     // applied, as nats-server does; now the connection ends.
     match end {
         Some(reason) => Err(reason),
-        None => Ok(true),
+        None => Ok(Read::Open),
     }
 }
 
@@ -469,6 +520,10 @@ fn apply_buffer(session: &mut Session, rbuf: &mut BytesMut) -> Result<(), CloseR
                 }
                 if let Err(reason) = ops::apply(session, op) {
                     break Err(reason);
+                }
+                if session.pending.has_stalled() {
+                    // The rest waits until the receiver has drained.
+                    break Ok(());
                 }
             }
             Ok(Parsed::Incomplete { min_len }) => {

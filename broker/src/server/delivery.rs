@@ -2,7 +2,9 @@
 //! plain subscription gets a copy, each queue group one member (round
 //! robin). Frames are written into the receivers' outbound buffers; the
 //! receivers are remembered in a [`PendingFlush`] and flushed once at the end
-//! of the publisher's read batch.
+//! of the publisher's read batch. A receiver that is behind may make a
+//! client publisher wait ([`super::stall`]): delivery notes it here, the
+//! connection task waits.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -14,7 +16,8 @@ use crate::protocol::encode::{write_msg, Delivery};
 use crate::subject::{MatchResult, SublistError};
 
 use super::client::ClientHandle;
-use super::outbound::Pushed;
+use super::outbound::{Outbound, Pushed};
+use super::stall::{StallPolicy, Stalled};
 use super::state::Shared;
 use super::subscription::{Receiver, Subscription, Take};
 
@@ -25,6 +28,11 @@ pub struct PendingFlush {
     mark: u64,
     clients: Vec<Arc<ClientHandle>>,
     leafs: Vec<Arc<LeafHandle>>,
+    /// How this publisher treats receivers that are behind.
+    pub stall_policy: StallPolicy,
+    /// The first receiver of this batch found stalled, for a publisher
+    /// that waits.
+    stalled: Option<Stalled>,
 }
 
 /// Batch marks come from one counter so that no two batches anywhere share
@@ -42,6 +50,8 @@ impl Default for PendingFlush {
             mark: next_mark(),
             clients: Vec::new(),
             leafs: Vec::new(),
+            stall_policy: StallPolicy::Never,
+            stalled: None,
         }
     }
 }
@@ -69,6 +79,34 @@ impl PendingFlush {
         if pushed == Pushed::FirstInBatch {
             self.leafs.push(leaf.clone());
         }
+    }
+
+    /// Whether a message to the receiver with outbound `out` must be
+    /// dropped (the receiver is behind and this publisher does not wait);
+    /// notes the receiver to wait for when this publisher waits.
+    #[inline]
+    fn holds_back(&mut self, out: &Outbound, receiver: impl FnOnce() -> Stalled) -> bool {
+        match self.stall_policy {
+            StallPolicy::Never => false,
+            StallPolicy::Wait => {
+                if self.stalled.is_none() && out.is_stalled() {
+                    self.stalled = Some(receiver());
+                }
+                false
+            }
+            StallPolicy::Skip => out.is_stalled(),
+        }
+    }
+
+    /// Whether a receiver was found stalled since the last [`Self::take_stalled`].
+    #[inline]
+    pub fn has_stalled(&self) -> bool {
+        self.stalled.is_some()
+    }
+
+    /// The receiver to wait for, if any.
+    pub fn take_stalled(&mut self) -> Option<Stalled> {
+        self.stalled.take()
     }
 
     /// Flush every receiver once; start a new batch.
@@ -209,6 +247,9 @@ impl<'r> LinkTargets<'r> {
     fn send(&self, msg: &Delivery<'_>, pending: &mut PendingFlush) -> bool {
         let mut delivered = false;
         for (link, queues) in &self.0 {
+            if pending.holds_back(&link.out, || Stalled::Leaf(Arc::clone(link))) {
+                continue;
+            }
             let headers = link.headers();
             let size = msg.payload.len()
                 + if headers {
@@ -237,7 +278,9 @@ fn deliver_to(
     pending: &mut PendingFlush,
 ) -> bool {
     if let Receiver::Client(client) = &sub.receiver {
-        if client.delivery_denied(msg.subject) {
+        if client.delivery_denied(msg.subject)
+            || pending.holds_back(&client.out, || Stalled::Client(client.clone()))
+        {
             return false;
         }
     }

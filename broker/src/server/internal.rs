@@ -38,6 +38,9 @@ pub struct InternalInbox {
     id: u64,
     tx: mpsc::Sender<InternalMessage>,
     dropped: AtomicU64,
+    /// A system-account service under verbose tracing (`-VV`): what it
+    /// receives is traced, as nats-server traces its system client.
+    traced: bool,
 }
 
 impl InternalInbox {
@@ -48,6 +51,9 @@ impl InternalInbox {
     /// Queue an owned copy. False (and counted) when the service is behind
     /// by [`INBOX_CAPACITY`] messages or has gone away.
     pub fn deliver(&self, msg: &Delivery<'_>) -> bool {
+        if self.traced {
+            trace_system("<<-", "MSG", msg);
+        }
         let owned = InternalMessage {
             subject: Bytes::copy_from_slice(msg.subject),
             reply: msg.reply.map(Bytes::copy_from_slice),
@@ -130,6 +136,7 @@ impl Shared {
             id: self.next_client_id(),
             tx,
             dropped: AtomicU64::new(0),
+            traced: self.config().log.trace_verbose && self.is_system(account),
         });
         let sid = inbox.id.to_string();
         let sub = Arc::new(Subscription::new(
@@ -211,6 +218,12 @@ impl Shared {
         msg: &Delivery<'_>,
         pending: &mut PendingFlush,
     ) -> bool {
+        if tracing::enabled!(tracing::Level::TRACE)
+            && self.is_system(account)
+            && self.config().log.trace_verbose
+        {
+            trace_system("->>", "PUB", msg);
+        }
         // Internal publishers never match their own id (0 is no client's).
         let publisher = Publisher {
             id: 0,
@@ -221,10 +234,30 @@ impl Shared {
         deliver_in(self, account, &publisher, to, msg, pending)
     }
 
+    fn is_system(&self, account: &Account) -> bool {
+        self.accounts
+            .system()
+            .is_some_and(|s| std::ptr::eq(&**s, account))
+    }
+
     /// Does anyone in `account` subscribe to `subject`?
     pub fn has_interest(&self, account: &Account, subject: &[u8]) -> bool {
         !account.sublist.matches(subject).is_empty()
     }
+}
+
+/// One trace line of the system account's own traffic, in the form
+/// nats-server gives its system client's.
+fn trace_system(direction: &str, op: &str, msg: &Delivery<'_>) {
+    let reply = msg
+        .reply
+        .map(|r| format!(" {}", String::from_utf8_lossy(r)))
+        .unwrap_or_default();
+    tracing::trace!(
+        "SYSTEM - {direction} [{op} {}{reply} {}]",
+        String::from_utf8_lossy(msg.subject),
+        msg.payload.len()
+    );
 }
 
 #[cfg(test)]

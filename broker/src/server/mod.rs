@@ -10,6 +10,8 @@
 //!   published message to subscribers.
 //! - [`outbound`] is a connection's pending-output buffer that other
 //!   connections append to.
+//! - [`stall`] makes a client publisher wait for a receiver that is
+//!   behind, instead of cutting the receiver off.
 //! - [`internal`] lets services inside the broker subscribe and publish
 //!   like clients do, without a socket.
 
@@ -24,6 +26,7 @@ pub mod ops;
 pub mod outbound;
 pub mod session;
 pub mod signals;
+pub mod stall;
 pub mod state;
 pub mod subscription;
 

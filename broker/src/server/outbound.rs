@@ -6,7 +6,13 @@
 //! common case needs no task wake-up at all. When the socket does not take
 //! everything, the owner task is woken and waits for writability. When the
 //! pending bytes pass `max_pending`, the connection is marked as a slow
-//! consumer and closed; the appender is never slowed down.
+//! consumer and closed.
+//!
+//! Before that, past three quarters of `max_pending`, the connection is
+//! *stalled*: client publishers that deliver to it wait a little
+//! ([`Outbound::stall_wait`], driven by `super::stall`) until it drains
+//! below that mark again, as nats-server slows fast producers. Nothing
+//! waits while holding this lock.
 //!
 //! A WebSocket connection's state also holds its [`WsWriter`]: a flush
 //! wraps the pending NATS bytes into frames in the writer's wire buffer and
@@ -15,7 +21,9 @@
 //! the socket is full. Plain TCP pays one `Option` check per flush.
 
 use std::io;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
 use parking_lot::Mutex;
@@ -124,6 +132,16 @@ pub struct Outbound {
     wake: Notify,
     sock: Arc<TcpStream>,
     max_pending: usize,
+    /// Pending bytes past which publishers are stalled (¾ of
+    /// `max_pending`, nats-server's mark).
+    stall_at: usize,
+    /// The pending bytes passed `stall_at` and have not dropped below it
+    /// since; set and cleared under the state lock, read without it.
+    stalled: AtomicBool,
+    /// Wakes the publishers stalled on this connection.
+    unstall: Notify,
+    /// How many times a publisher waited on this connection.
+    stalls: AtomicU64,
     websocket: bool,
 }
 
@@ -152,6 +170,10 @@ impl Outbound {
             wake: Notify::new(),
             sock,
             max_pending,
+            stall_at: max_pending / 4 * 3,
+            stalled: AtomicBool::new(false),
+            unstall: Notify::new(),
+            stalls: AtomicU64::new(0),
             websocket,
         }
     }
@@ -180,7 +202,8 @@ impl Outbound {
     }
 
     /// Marks the connection as a slow consumer when the append takes it
-    /// past `max_pending`; the appender is never made to wait.
+    /// past `max_pending`, and as stalled past three quarters of it; the
+    /// appender itself never waits here.
     #[inline]
     fn append(
         &self,
@@ -193,12 +216,19 @@ impl Outbound {
             return Pushed::Rejected;
         }
         write(&mut st.buf);
-        if st.buf.len() > self.max_pending {
-            st.buf = BytesMut::new();
-            st.closing = Some(CloseReason::SlowConsumerPendingBytes);
-            drop(st);
-            self.wake.notify_one();
-            return Pushed::Rejected;
+        let len = st.buf.len();
+        if len > self.stall_at {
+            if len > self.max_pending {
+                st.buf = BytesMut::new();
+                st.closing = Some(CloseReason::SlowConsumerPendingBytes);
+                self.release_stalled();
+                drop(st);
+                self.wake.notify_one();
+                return Pushed::Rejected;
+            }
+            if !self.stalled.load(Ordering::Relaxed) {
+                self.stalled.store(true, Ordering::Relaxed);
+            }
         }
         if let Some(size) = message_size {
             st.out_msgs += 1;
@@ -242,24 +272,82 @@ impl Outbound {
             match self.sock.try_write(&st.buf) {
                 Ok(0) => {
                     st.closing = Some(CloseReason::WriteError);
+                    self.release_below(0);
                     return Flush::Failed;
                 }
                 Ok(n) => {
                     st.buf.advance(n);
                     st.written += n as u64;
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Flush::Blocked,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.release_below(st.buf.len());
+                    return Flush::Blocked;
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => {
                     st.closing = Some(CloseReason::WriteError);
+                    self.release_below(0);
                     return Flush::Failed;
                 }
             }
         }
+        self.release_below(0);
         if st.buf.capacity() > RETAIN_CAPACITY {
             st.buf = BytesMut::new();
         }
         Flush::Done
+    }
+
+    /// Whether publishers should wait for this connection (its pending
+    /// bytes passed three quarters of `max_pending`). No lock taken.
+    #[inline]
+    pub fn is_stalled(&self) -> bool {
+        self.stalled.load(Ordering::Relaxed)
+    }
+
+    /// Wait (at most `ttl`) for this stalled connection to drain below its
+    /// stall mark or to close. Returns how long the wait took. Counts the
+    /// stall on this connection.
+    pub async fn stall_wait(&self, ttl: Duration) -> Duration {
+        let started = tokio::time::Instant::now();
+        let released = self.unstall.notified();
+        tokio::pin!(released);
+        // Registered before the check, so a release between the check and
+        // the wait is not missed.
+        released.as_mut().enable();
+        if !self.is_stalled() {
+            return Duration::ZERO;
+        }
+        self.stalls.fetch_add(1, Ordering::Relaxed);
+        let _ = tokio::time::timeout(ttl, released).await;
+        started.elapsed()
+    }
+
+    /// How many times publishers waited on this connection.
+    pub fn stalls(&self) -> u64 {
+        self.stalls.load(Ordering::Relaxed)
+    }
+
+    /// Whether the pending bytes reached `max_pending` (a receiver that is
+    /// never cut off for it, a leaf link, can be there); stalls on it last
+    /// longer.
+    pub fn is_full(&self) -> bool {
+        self.pending_bytes() >= self.max_pending
+    }
+
+    /// Release stalled publishers once `pending` bytes are below the stall
+    /// mark. Called under the state lock.
+    #[inline]
+    fn release_below(&self, pending: usize) {
+        if pending < self.stall_at && self.stalled.load(Ordering::Relaxed) {
+            self.release_stalled();
+        }
+    }
+
+    #[cold]
+    fn release_stalled(&self) {
+        self.stalled.store(false, Ordering::Relaxed);
+        self.unstall.notify_waiters();
     }
 
     /// The WebSocket flush: frame what is pending once the wire buffer is
@@ -283,17 +371,23 @@ impl Outbound {
             match self.sock.try_write(&ws.wire) {
                 Ok(0) => {
                     *closing = Some(CloseReason::WriteError);
+                    self.release_below(0);
                     return Flush::Failed;
                 }
                 Ok(n) => ws.wire.advance(n),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Flush::Blocked,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.release_below(buf.len());
+                    return Flush::Blocked;
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => {
                     *closing = Some(CloseReason::WriteError);
+                    self.release_below(0);
                     return Flush::Failed;
                 }
             }
         }
+        self.release_below(0);
         if ws.wire.capacity() > RETAIN_CAPACITY {
             ws.wire = BytesMut::new();
         }
@@ -358,6 +452,9 @@ impl Outbound {
             if st.closing.is_none() {
                 st.closing = Some(reason);
             }
+            if self.is_stalled() {
+                self.release_stalled();
+            }
         }
         self.wake.notify_one();
     }
@@ -382,6 +479,8 @@ impl Outbound {
     /// close), ignoring the closing mark. Best effort, never blocks.
     pub fn flush_final(&self) {
         let mut st = self.state.lock();
+        // Nobody waits for a connection that is going away.
+        self.release_below(0);
         if matches!(st.closing, Some(CloseReason::SlowConsumerPendingBytes)) {
             return;
         }

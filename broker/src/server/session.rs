@@ -16,6 +16,7 @@ use crate::subject::MatchCache;
 use super::client::ClientHandle;
 use super::delivery::PendingFlush;
 use super::outbound::CloseReason;
+use super::stall::{StallBudget, StallPolicy};
 use super::state::Shared;
 use super::subscription::Subscription;
 
@@ -33,7 +34,11 @@ pub struct Session {
     pub permissions: Option<Arc<CompiledPermissions>>,
     pub publish_cache: PublishCache,
     pub cache: MatchCache<Subscription>,
+    /// What the account's mappings made of the subjects published.
+    pub mapping_memo: crate::subject::mapping::MappingMemo,
     pub pending: PendingFlush,
+    /// This read's stall time (see [`super::stall`]).
+    pub stall: StallBudget,
     pub pings_out: u32,
     /// When the server's last PING went out, until its PONG (the RTT).
     pub ping_sent_at: Option<Instant>,
@@ -69,12 +74,16 @@ impl Session {
         let auth_required = shared.auth_required();
         let plugins_seen = shared.plugins_generation();
         let transforms = shared.plugins().transforms.clone();
+        let stall_policy = StallPolicy::for_clients(config.no_fast_producer_stall);
+        let mut pending = PendingFlush::default();
+        pending.stall_policy = stall_policy;
         Session {
             limits: Limits {
                 max_control_line: config.max_control_line,
                 max_payload: config.max_payload,
             },
-            pending: PendingFlush::default(),
+            pending,
+            stall: StallBudget::new(stall_policy),
             account: shared.global().clone(),
             shared,
             config,
@@ -85,6 +94,7 @@ impl Session {
             permissions: None,
             publish_cache: PublishCache::default(),
             cache: MatchCache::default(),
+            mapping_memo: Default::default(),
             pings_out: 0,
             ping_sent_at: None,
             rtt_measured_at: None,
@@ -163,6 +173,28 @@ impl Session {
             self.plugins_seen = generation;
             self.transforms = self.shared.plugins().transforms.clone();
         }
+    }
+
+    /// Wait for the receiver delivery found stalled, if any, within this
+    /// read's stall budget; receivers are flushed first so the stalled one
+    /// has its bytes to write. Returns whether there was one to wait for.
+    pub async fn wait_for_stalled(&mut self) -> bool {
+        let Some(stalled) = self.pending.take_stalled() else {
+            return false;
+        };
+        self.flush_deferred();
+        self.stall
+            .wait(&stalled, &self.shared.totals.stalled_clients)
+            .await;
+        self.pending.stall_policy = self.stall.policy();
+        true
+    }
+
+    /// The read's operations are all applied: report its stall time and
+    /// give the next read a fresh budget.
+    pub fn end_read(&mut self) {
+        self.stall.end_read(&self.handle.addr, self.handle.id);
+        self.pending.stall_policy = self.stall.policy();
     }
 
     /// Send `-ERR 'text'` and close with `reason`.

@@ -44,6 +44,8 @@ pub struct Totals {
     pub slow_consumers: AtomicU64,
     pub stale_connections: AtomicU64,
     pub total_connections: AtomicU64,
+    /// Times a client publisher waited for a receiver that was behind.
+    pub stalled_clients: AtomicU64,
 }
 
 /// Server-wide counters at one moment: closed connections' totals plus the
@@ -58,6 +60,7 @@ pub struct ServerStats {
     pub out_bytes: u64,
     pub slow_consumers: u64,
     pub stale_connections: u64,
+    pub stalled_clients: u64,
     pub subscriptions: usize,
 }
 
@@ -213,6 +216,7 @@ impl Shared {
             out_bytes: t.out_bytes.load(Ordering::Relaxed),
             slow_consumers: t.slow_consumers.load(Ordering::Relaxed),
             stale_connections: t.stale_connections.load(Ordering::Relaxed),
+            stalled_clients: t.stalled_clients.load(Ordering::Relaxed),
             subscriptions: self.accounts.subscription_count(),
         };
         drop(registry);

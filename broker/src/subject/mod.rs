@@ -1,6 +1,8 @@
-//! Subjects: validation, wildcard matching, and the subscription index.
+//! Subjects: validation, wildcard matching, the subscription index, and
+//! the transforms and mappings that rewrite subjects.
 
 pub mod cache;
+pub mod mapping;
 mod mapping_function;
 pub mod match_stats;
 pub mod sublist;
@@ -8,6 +10,7 @@ pub mod transform;
 pub mod validate;
 
 pub use cache::MatchCache;
+pub use mapping::{Mapped, Mapping, MappingError, Mappings};
 pub use sublist::{MatchResult, QueueGroup, Sublist, SublistError};
 pub use transform::{SubjectTransform, TransformError};
 pub use validate::{

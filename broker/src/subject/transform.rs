@@ -14,6 +14,7 @@ use super::validate::{is_valid_subject, subject_matches};
 pub struct SubjectTransform {
     src: String,
     dest: Vec<Part>,
+    dest_text: String,
     /// Positions of the source's `*` tokens.
     wildcards: Vec<usize>,
     /// The source ends in `>`: the tokens it covers follow `>` in `dest`.
@@ -101,9 +102,29 @@ impl SubjectTransform {
         Ok(SubjectTransform {
             src: src.to_string(),
             dest: parts,
+            dest_text: dest.to_string(),
             wildcards,
             tail_from,
         })
+    }
+
+    /// The destination as written.
+    pub fn destination(&self) -> String {
+        self.dest_text.clone()
+    }
+
+    /// Whether the destination is the same for every message on one
+    /// subject (no `{{random()}}` token), so it may be memoized.
+    pub fn is_deterministic(&self) -> bool {
+        !self
+            .dest
+            .iter()
+            .any(|p| matches!(p, Part::Function(MappingFunction::Random(_))))
+    }
+
+    /// Whether the destination keeps what the source's `>` matched.
+    pub fn keeps_tail(&self) -> bool {
+        self.dest.iter().any(|p| matches!(p, Part::Tail))
     }
 
     /// The destination for `subject`, or `None` when it does not match the

@@ -10,6 +10,7 @@ use super::jetstream::{self, JsWork};
 use super::latency::{pin_process, request_reply};
 use super::report::median;
 use super::throughput::{flow, publish_only, take_flow_waits};
+use crate::burst::{self, Pattern};
 use crate::{Broker, Kind};
 
 #[derive(Clone, Copy)]
@@ -48,6 +49,18 @@ pub enum Scenario {
     /// Pub/sub 1→1 with both clients on the websocket port.
     WebSocket {
         payload: usize,
+    },
+    /// Pub/sub 1→1 through a subject mapping (`bench.in` → `bench.flow`):
+    /// compare with the plain pub/sub row to see what mapping costs.
+    Mapped {
+        payload: usize,
+    },
+    /// A burst with async-nats on both sides (see [`crate::burst`]), on a
+    /// broker with default limits: deliveries per second and the share of
+    /// the burst delivered.
+    Burst {
+        payload: usize,
+        pattern: Pattern,
     },
     /// A JetStream measurement: `(quick, full)` operation counts.
     JetStream {
@@ -108,6 +121,26 @@ pub const SCENARIOS: &[(&str, Scenario, &[Metric])] = &[
         &[metric("pub/sub 1→1, 1 KiB", "msgs/s", true, Some(1.2))],
     ),
     (
+        "mapped-16b",
+        Scenario::Mapped { payload: 16 },
+        &[metric(
+            "pub/sub 1→1, 16 B, through a mapping",
+            "msgs/s",
+            true,
+            Some(1.2),
+        )],
+    ),
+    (
+        "mapped-1k",
+        Scenario::Mapped { payload: 1024 },
+        &[metric(
+            "pub/sub 1→1, 1 KiB, through a mapping",
+            "msgs/s",
+            true,
+            Some(1.2),
+        )],
+    ),
+    (
         "scraped-16b",
         Scenario::Scraped { payload: 16 },
         &[metric(
@@ -152,6 +185,112 @@ pub const SCENARIOS: &[(&str, Scenario, &[Metric])] = &[
             queue: true,
         },
         &[metric("queue group of 4, 1 KiB", "msgs/s", true, Some(1.2))],
+    ),
+    (
+        "burst-16b",
+        Scenario::Burst {
+            payload: 16,
+            pattern: Pattern::FanOut(1),
+        },
+        &[
+            metric("async-nats pub/sub 1→1, 16 B", "msgs/s", true, Some(1.2)),
+            metric(
+                "async-nats pub/sub 1→1, 16 B, delivered",
+                "%",
+                true,
+                Some(1.0),
+            ),
+        ],
+    ),
+    (
+        "burst-1k",
+        Scenario::Burst {
+            payload: 1024,
+            pattern: Pattern::FanOut(1),
+        },
+        &[
+            metric("async-nats pub/sub 1→1, 1 KiB", "msgs/s", true, Some(1.2)),
+            metric(
+                "async-nats pub/sub 1→1, 1 KiB, delivered",
+                "%",
+                true,
+                Some(1.0),
+            ),
+        ],
+    ),
+    (
+        "burst-fanout-16b",
+        Scenario::Burst {
+            payload: 16,
+            pattern: Pattern::FanOut(4),
+        },
+        &[
+            metric("async-nats fan-out 1→4, 16 B", "msgs/s", true, Some(1.2)),
+            metric(
+                "async-nats fan-out 1→4, 16 B, delivered",
+                "%",
+                true,
+                Some(1.0),
+            ),
+        ],
+    ),
+    (
+        "burst-fanout-1k",
+        Scenario::Burst {
+            payload: 1024,
+            pattern: Pattern::FanOut(4),
+        },
+        &[
+            metric("async-nats fan-out 1→4, 1 KiB", "msgs/s", true, Some(1.2)),
+            metric(
+                "async-nats fan-out 1→4, 1 KiB, delivered",
+                "%",
+                true,
+                Some(1.0),
+            ),
+        ],
+    ),
+    (
+        "burst-queue-16b",
+        Scenario::Burst {
+            payload: 16,
+            pattern: Pattern::Queue(4),
+        },
+        &[
+            metric(
+                "async-nats queue group of 4, 16 B",
+                "msgs/s",
+                true,
+                Some(1.2),
+            ),
+            metric(
+                "async-nats queue group of 4, 16 B, delivered",
+                "%",
+                true,
+                Some(1.0),
+            ),
+        ],
+    ),
+    (
+        "burst-queue-1k",
+        Scenario::Burst {
+            payload: 1024,
+            pattern: Pattern::Queue(4),
+        },
+        &[
+            metric(
+                "async-nats queue group of 4, 1 KiB",
+                "msgs/s",
+                true,
+                Some(1.2),
+            ),
+            metric(
+                "async-nats queue group of 4, 1 KiB, delivered",
+                "%",
+                true,
+                Some(1.0),
+            ),
+        ],
     ),
     (
         "leaf-16b",
@@ -526,6 +665,19 @@ fn run_one(scenario: Scenario, kind: Kind, sizes: &Sizes) -> Result<Outcome> {
             took: t0.elapsed(),
         });
     }
+    if let Scenario::Burst { payload, pattern } = scenario {
+        let broker = Broker::start(kind)?;
+        let cpu0 = (process_cpu(broker.pid()), own_cpu());
+        let values = async_burst(&broker.url(), pattern, payload, sizes.msgs(payload))
+            .map_err(|e| anyhow!("{e:#}{}", log_tail(&broker)))?;
+        return Ok(Outcome {
+            values,
+            broker_cpu: Some(process_cpu(broker.pid()) - cpu0.0),
+            client_cpu: Some(own_cpu() - cpu0.1),
+            flow_waits: 0,
+            took: t0.elapsed(),
+        });
+    }
     let monitor_port = crate::free_port();
     let ws_port = crate::free_port();
     let broker = match scenario {
@@ -535,6 +687,13 @@ fn run_one(scenario: Scenario, kind: Kind, sizes: &Sizes) -> Result<Outcome> {
                 config: Some(format!(
                     "websocket {{\n  listen: \"127.0.0.1:{ws_port}\"\n  no_tls: true\n}}\n"
                 )),
+                ..Default::default()
+            },
+        )?,
+        Scenario::Mapped { .. } => Broker::start_with(
+            kind,
+            crate::BrokerOptions {
+                config: Some("mappings { \"bench.in\": \"bench.flow\" }\n".into()),
                 ..Default::default()
             },
         )?,
@@ -559,6 +718,19 @@ fn run_one(scenario: Scenario, kind: Kind, sizes: &Sizes) -> Result<Outcome> {
             subs,
             queue,
         } => flow(&addr, payload, subs, queue, sizes.msgs(payload)).map(|r| vec![r]),
+        Scenario::Mapped { payload } => {
+            super::throughput::flow_mapped(
+                &addr,
+                &addr,
+                "bench.in",
+                payload,
+                1,
+                false,
+                sizes.msgs(payload),
+                || Ok(()),
+            )
+            .map(|r| vec![r])
+        }
         Scenario::WebSocket { payload } => {
             let ws = format!("ws://127.0.0.1:{ws_port}");
             flow(&ws, payload, 1, false, sizes.msgs(payload)).map(|r| vec![r])
@@ -571,6 +743,7 @@ fn run_one(scenario: Scenario, kind: Kind, sizes: &Sizes) -> Result<Outcome> {
         Scenario::RequestReply { .. }
         | Scenario::Startup
         | Scenario::JetStream { .. }
+        | Scenario::Burst { .. }
         | Scenario::Leaf { .. } => {
             unreachable!("scenarios run elsewhere")
         }
@@ -583,6 +756,18 @@ fn run_one(scenario: Scenario, kind: Kind, sizes: &Sizes) -> Result<Outcome> {
         flow_waits: take_flow_waits(),
         took: t0.elapsed(),
     })
+}
+
+/// One async-nats burst on a two-worker runtime (an ordinary client
+/// application): deliveries per second and the percentage delivered.
+fn async_burst(url: &str, pattern: Pattern, payload: usize, count: u64) -> Result<Vec<f64>> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let got = rt.block_on(burst::run(url, pattern, payload, count))?;
+    let share = 100.0 * got.delivered() as f64 / pattern.expected(count) as f64;
+    Ok(vec![got.rate(), share])
 }
 
 /// Run `work` while another thread scrapes the monitoring endpoints every

@@ -84,6 +84,22 @@ pub fn flow_between(
     count: u64,
     ready: impl FnOnce() -> Result<()>,
 ) -> Result<f64> {
+    flow_mapped(pub_addr, sub_addr, "bench.flow", payload, subs, queue, count, ready)
+}
+
+/// Subscribers take `bench.flow`; the publisher publishes on
+/// `publish_subject` (another subject when the broker maps it there).
+#[allow(clippy::too_many_arguments)]
+pub fn flow_mapped(
+    pub_addr: &str,
+    sub_addr: &str,
+    publish_subject: &str,
+    payload: usize,
+    subs: usize,
+    queue: bool,
+    count: u64,
+    ready: impl FnOnce() -> Result<()>,
+) -> Result<f64> {
     let subject = "bench.flow";
     let fanout = if queue { 1 } else { subs as u64 };
     let progress = Arc::new(Progress {
@@ -126,7 +142,7 @@ pub fn flow_between(
     let start = Instant::now();
     let published = publish(
         &mut publisher,
-        subject,
+        publish_subject,
         payload,
         count,
         Some((&progress, fanout)),

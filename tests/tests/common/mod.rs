@@ -118,6 +118,28 @@ pub fn start_with_config(kind: Kind, config: &str) -> Result<Broker> {
     .with_context(|| format!("start {} with config:\n{config}", kind.name()))
 }
 
+/// `tern -t` / `nats-server -t` on a config: the exit status and output.
+pub fn check_config(kind: Kind, config: &str) -> Result<(bool, String)> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("checked.conf");
+    std::fs::write(&path, config)?;
+    let bin = match kind {
+        Kind::Tern => tern_tests::tern_binary()?,
+        Kind::NatsServer => tern_tests::nats_server_binary()?,
+    };
+    let out = std::process::Command::new(bin)
+        .arg("-t")
+        .arg("-c")
+        .arg(&path)
+        .output()?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok((out.status.success(), text))
+}
+
 /// Start `kind` with extra command-line arguments.
 pub fn start_with_args(kind: Kind, args: &[&str]) -> Result<Broker> {
     Broker::start_with(
@@ -166,12 +188,7 @@ pub async fn queue_subscribe(client: &Client, subject: &str, queue: &str) -> Res
 /// the server).
 #[allow(dead_code)]
 pub async fn round_trip(client: &Client) -> Result<()> {
-    let subject = format!("_round_trip.{}", client.new_inbox().replace('.', "_"));
-    match tokio::time::timeout(WAIT, client.request(subject, "".into())).await {
-        Ok(Err(e)) if e.kind() == async_nats::RequestErrorKind::NoResponders => Ok(()),
-        Ok(other) => bail!("round trip: expected no responders, got {other:?}"),
-        Err(_) => bail!("round trip timed out"),
-    }
+    tern_tests::burst::round_trip(client).await
 }
 
 pub async fn flush(client: &Client) -> Result<()> {

@@ -51,11 +51,13 @@ fn booleans_take_no_value_but_accept_equals() {
     let c = applied("--logtime=0").unwrap();
     assert!(!c.log.time);
     let c = applied("-DV").unwrap();
-    assert!(c.log.debug && c.log.trace);
+    assert!(c.log.debug && c.log.trace && !c.log.trace_verbose);
     let c = applied("-DVV").unwrap();
-    assert!(c.log.debug && c.log.trace);
+    assert!(c.log.debug && c.log.trace && c.log.trace_verbose);
     let c = applied("-VV").unwrap();
-    assert!(!c.log.debug && c.log.trace);
+    assert!(!c.log.debug && c.log.trace && c.log.trace_verbose);
+    let c = applied("-V").unwrap();
+    assert!(c.log.trace && !c.log.trace_verbose);
     // -DV is applied after -D, whatever the order, as nats-server does.
     let c = applied("-DV -D=false").unwrap();
     assert!(c.log.debug);

@@ -52,6 +52,7 @@ pid_file: "/tmp/tern.pid"
         log: super::super::LogConfig {
             debug: true,
             trace: true,
+            trace_verbose: false,
             time: false,
             file: Some(PathBuf::from("/tmp/tern.log")),
         },
@@ -69,6 +70,7 @@ fn aliases() {
     assert_eq!(c.log.file, Some(PathBuf::from("a.log")));
     assert_eq!(c.pid_file, Some(PathBuf::from("a.pid")));
     assert!(conf("trace_verbose: true\n").log.trace);
+    assert!(conf("trace_verbose: true\n").log.trace_verbose);
     assert_eq!(conf("MAX_PAYLOAD: 1KB\n").max_payload, 1024);
 }
 
@@ -358,11 +360,39 @@ fn unsupported_features_are_recorded_where_written() {
             "tls@test.conf:7:leafnodes.tls",
             "tls@test.conf:8:websocket.tls",
             "tls@test.conf:9:tls",
-            "subject mappings@test.conf:10:accounts.A.mappings",
             "mqtt@test.conf:12:mqtt",
             "gateway@test.conf:13:gateway",
         ]
     );
+}
+
+#[test]
+fn keys_that_change_nothing_to_decide_are_taken() {
+    let c = conf(
+        "server_tags: [\"region:eu\", \" edge \", \"region:eu\"]\nserver_metadata { owner: ops, rack: \"r1\" }\njetstream { strict: true }\nno_fast_producer_stall: true\n",
+    );
+    assert!(c.unsupported.is_empty(), "{:?}", c.unsupported);
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    assert_eq!(c.server_tags, ["region:eu", "edge"]);
+    assert_eq!(c.server_metadata["owner"], "ops");
+    assert!(c.no_fast_producer_stall);
+    assert_eq!(conf("server_tags: one\n").server_tags, ["one"]);
+    let t =
+        toml("server_tags = [\"a\"]\n[jetstream]\nstrict = false\n[server_metadata]\nk = \"v\"\n");
+    assert_eq!((t.server_tags.len(), t.server_metadata.len()), (1, 1));
+    let err = conf_err("jetstream { strict: 1 }\n");
+    assert_error(
+        &err,
+        "test.conf:1",
+        "jetstream.strict",
+        "expected a boolean",
+    );
+}
+
+#[test]
+fn syntax_errors_say_parse_error() {
+    let err = conf_err("port: 4222\nmax_payload = \n}\n");
+    assert!(err.to_string().contains("Parse error"), "{err}");
 }
 
 #[test]

@@ -1,12 +1,14 @@
 //! Behaviour of whole config texts: the .conf parser's variables and
 //! includes (`conf`), top-level keys (`keys`), `authorization` (`auth`),
-//! `accounts` (`accounts`), and the command line (`flags`).
+//! `accounts` (`accounts`), `mappings` (`mappings`), and the command line
+//! (`flags`).
 
 mod accounts;
 mod auth;
 mod conf;
 mod flags;
 mod keys;
+mod mappings;
 mod plugins;
 mod websocket;
 

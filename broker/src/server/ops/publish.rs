@@ -1,5 +1,5 @@
-//! PUB and HPUB: permission check, subject-transform plugins, routing,
-//! no-responders.
+//! PUB and HPUB: subject mappings, permission check, subject-transform
+//! plugins, routing, no-responders.
 
 use crate::plugin::{Lent, OutHeaders, Outgoing, Routed};
 use crate::protocol::encode::Delivery;
@@ -27,6 +27,14 @@ pub fn publish(
     }
     session.batch_in_msgs += 1;
     session.batch_in_bytes += (payload.len() + headers.map_or(0, <[u8]>::len)) as u64;
+
+    // Mapping comes first, as in nats-server: permissions, plugins and
+    // subscribers all see the mapped subject.
+    let mapped = match &session.account.mappings {
+        None => None,
+        Some(m) => session.mapping_memo.map(m, subject),
+    };
+    let subject = mapped.as_deref().unwrap_or(subject);
 
     if session.opts.pedantic && !is_valid_publish_subject(subject) {
         // nats-server reports it and still routes the message.
