@@ -65,14 +65,13 @@ const CONNECT: Duration = Duration::from_secs(5);
 
 /// async-nats drops messages itself when a subscription's channel (64 Ki
 /// messages by default) is full, whatever the server does; the burst's
-/// subscribers get room for a whole burst so that only the server decides
-/// what is delivered.
-const SUBSCRIPTION_CAPACITY: usize = 1 << 20;
-
-async fn connect(url: &str) -> Result<async_nats::Client> {
+/// subscribers get room for a whole burst of `room` messages so that only
+/// the server decides what is delivered.
+async fn connect(url: &str, room: u64) -> Result<async_nats::Client> {
+    let capacity = usize::try_from(room).unwrap_or(usize::MAX).max(64 * 1024);
     let opts = async_nats::ConnectOptions::new()
         .connection_timeout(CONNECT)
-        .subscription_capacity(SUBSCRIPTION_CAPACITY);
+        .subscription_capacity(capacity);
     tokio::time::timeout(CONNECT * 2, opts.connect(url))
         .await
         .context("connect timed out")?
@@ -92,7 +91,7 @@ pub async fn run(url: &str, pattern: Pattern, payload: usize, count: u64) -> Res
     let delivered = Arc::new(AtomicU64::new(0));
     let done_at = Arc::new(parking_lot::Mutex::new(None::<Instant>));
     for _ in 0..pattern.subscribers() {
-        let client = connect(url).await?;
+        let client = connect(url, count).await?;
         let mut sub = match pattern {
             Pattern::FanOut(_) => client.subscribe(subject).await?,
             Pattern::Queue(_) => client.queue_subscribe(subject, "workers".into()).await?,
@@ -112,7 +111,7 @@ pub async fn run(url: &str, pattern: Pattern, payload: usize, count: u64) -> Res
         clients.push(client);
     }
 
-    let publisher = connect(url).await?;
+    let publisher = connect(url, 0).await?;
     let body = Bytes::from(vec![b'x'; payload]);
     let started = Instant::now();
     for _ in 0..count {

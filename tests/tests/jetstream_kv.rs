@@ -11,7 +11,7 @@ use anyhow::{ensure, Context};
 use async_nats::jetstream::{self};
 use common::jetstream::*;
 use common::{connect, each_target, WAIT};
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 
 /// A direct-get answer: `subject@seq stream payload`, or the status with
 /// the batch's pending count.
@@ -245,6 +245,45 @@ async fn subject_delete_markers_when_age_empties_a_subject() {
         tokio::time::sleep(Duration::from_millis(2500)).await;
         let v = request(&client, "$JS.API.STREAM.INFO.M", "").await?;
         ensure!(v["state"]["messages"] == 0, "{v}");
+        Ok(())
+    })
+    .await;
+}
+
+/// A purge of a wildcard key (`Nats-Rollup: sub` on `$KV.B.hello.*`, as
+/// KV clients send it) rolls up every key it matches.
+#[tokio::test]
+async fn purge_of_a_wildcard_key_rolls_up_every_matching_key() {
+    use async_nats::jetstream::kv;
+    each_target(|kind| async move {
+        let broker = start_js(kind, "store")?;
+        let client = connect(&broker.url()).await?;
+        let js = jetstream::new(client.clone());
+        let bucket = js
+            .create_key_value(kv::Config {
+                bucket: "B".into(),
+                ..Default::default()
+            })
+            .await?;
+        for i in 0..100 {
+            bucket.put(format!("hello.{i}"), "v".into()).await?;
+        }
+        bucket.put("other.a", "v".into()).await?;
+        bucket.put("other.b", "v".into()).await?;
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("KV-Operation", "PURGE");
+        headers.insert("Nats-Rollup", "sub");
+        js.publish_with_headers("$KV.B.hello.*", headers, "".into())
+            .await?
+            .await?;
+        let info = js.get_stream("KV_B").await?.cached_info().state.clone();
+        let mut keys: Vec<String> = bucket.keys().await?.try_collect().await?;
+        keys.sort();
+        ensure!(
+            info.messages == 3 && keys == ["other.a", "other.b"],
+            "{} messages, keys {keys:?}",
+            info.messages
+        );
         Ok(())
     })
     .await;

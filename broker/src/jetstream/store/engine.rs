@@ -73,7 +73,16 @@ impl Engine {
 
         match opts.rollup {
             Some(Rollup::Subject) => {
-                let older = collect_subject(t, &msg.subject, 0, seq - 1, usize::MAX)?;
+                let older = if crate::subject::is_literal(&msg.subject) {
+                    collect_subject(t, &msg.subject, 0, seq - 1, usize::MAX)?
+                } else {
+                    // A message published on a wildcard subject (a KV purge
+                    // of `hello.*`) rolls up every subject it matches, as
+                    // nats-server's purge with that filter does.
+                    let mut all = matching_seqs(t, 0, Some(&msg.subject), usize::MAX)?;
+                    all.retain(|s| *s < seq);
+                    all
+                };
                 self.remove_all(t, &older)?;
             }
             Some(Rollup::All) => {
