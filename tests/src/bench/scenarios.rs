@@ -718,19 +718,17 @@ fn run_one(scenario: Scenario, kind: Kind, sizes: &Sizes) -> Result<Outcome> {
             subs,
             queue,
         } => flow(&addr, payload, subs, queue, sizes.msgs(payload)).map(|r| vec![r]),
-        Scenario::Mapped { payload } => {
-            super::throughput::flow_mapped(
-                &addr,
-                &addr,
-                "bench.in",
-                payload,
-                1,
-                false,
-                sizes.msgs(payload),
-                || Ok(()),
-            )
-            .map(|r| vec![r])
-        }
+        Scenario::Mapped { payload } => super::throughput::flow_mapped(
+            &addr,
+            &addr,
+            "bench.in",
+            payload,
+            1,
+            false,
+            sizes.msgs(payload),
+            || Ok(()),
+        )
+        .map(|r| vec![r]),
         Scenario::WebSocket { payload } => {
             let ws = format!("ws://127.0.0.1:{ws_port}");
             flow(&ws, payload, 1, false, sizes.msgs(payload)).map(|r| vec![r])

@@ -84,7 +84,16 @@ pub fn flow_between(
     count: u64,
     ready: impl FnOnce() -> Result<()>,
 ) -> Result<f64> {
-    flow_mapped(pub_addr, sub_addr, "bench.flow", payload, subs, queue, count, ready)
+    flow_mapped(
+        pub_addr,
+        sub_addr,
+        "bench.flow",
+        payload,
+        subs,
+        queue,
+        count,
+        ready,
+    )
 }
 
 /// Subscribers take `bench.flow`; the publisher publishes on
