@@ -16,6 +16,7 @@
 //!
 //! [`conf_lexer`]: super::conf_lexer
 
+use std::cell::Cell;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
@@ -31,6 +32,21 @@ pub(crate) type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 /// Deep enough for any sane layout, shallow enough to stop runaway nesting.
 const MAX_INCLUDE_DEPTH: usize = 32;
 
+/// Deepest nesting of blocks and arrays in the finished tree. nats-server
+/// has no limit (Go's stacks grow); here the tree is dropped, cloned and
+/// applied recursively, so a file of nothing but `[`, or variables nesting
+/// copies of each other, would overflow the stack. Real configs nest a
+/// handful deep.
+const MAX_NESTING: usize = 128;
+
+/// Most values that `$variable` references to earlier keys may copy in
+/// all, per file and what it includes. nats-server shares the referenced
+/// value; here each reference copies its tree, so a few lines doubling
+/// a list by referring to it twice (`b = [$a, $a]`, `c = [$b, $b]`, ...)
+/// would otherwise grow exponentially: 360 bytes made 1.2 GiB. Real
+/// configs copy passwords and user lists, far below this.
+const MAX_COPIED_VALUES: usize = 100_000;
+
 /// Parses config text. `file` names it in messages; includes resolve
 /// against `file`'s directory.
 pub(crate) fn parse_str(text: &str, file: &str, env: EnvLookup<'_>) -> Result<Table, ConfigError> {
@@ -39,7 +55,8 @@ pub(crate) fn parse_str(text: &str, file: &str, env: EnvLookup<'_>) -> Result<Ta
         .map(Path::to_path_buf)
         .unwrap_or_default();
     let chain = vec![std::fs::canonicalize(file).unwrap_or_else(|_| PathBuf::from(file))];
-    Parser::new(text, file.into(), dir, env, Vec::new(), chain).run()
+    let copied = Cell::new(0);
+    Parser::new(text, file.into(), dir, env, Vec::new(), chain, &copied).run()
 }
 
 enum Frame {
@@ -66,6 +83,10 @@ struct Parser<'a> {
     resolving: Vec<String>,
     /// Files being parsed, outermost first.
     includes: Vec<PathBuf>,
+    /// Values copied by variable references so far, shared with the
+    /// parsers of environment values and includes (see
+    /// [`MAX_COPIED_VALUES`]).
+    copied: &'a Cell<usize>,
     frames: Vec<Frame>,
 }
 
@@ -77,6 +98,7 @@ impl<'a> Parser<'a> {
         env: EnvLookup<'a>,
         resolving: Vec<String>,
         includes: Vec<PathBuf>,
+        copied: &'a Cell<usize>,
     ) -> Self {
         Parser {
             lexer: Lexer::new(text),
@@ -85,6 +107,7 @@ impl<'a> Parser<'a> {
             env,
             resolving,
             includes,
+            copied,
             frames: vec![Frame::Map {
                 table: Table::default(),
                 pending: None,
@@ -129,18 +152,26 @@ impl<'a> Parser<'a> {
                     }
                     self.set(Kind::Datetime(token.text), line)?
                 }
-                TokenKind::ArrayStart => self.frames.push(Frame::Array {
-                    items: Vec::new(),
-                    opened: line,
-                }),
-                TokenKind::MapStart => self.frames.push(Frame::Map {
-                    table: Table::default(),
-                    pending: None,
-                    opened: line,
-                }),
+                TokenKind::ArrayStart => {
+                    self.check_nesting(1, line)?;
+                    self.frames.push(Frame::Array {
+                        items: Vec::new(),
+                        opened: line,
+                    })
+                }
+                TokenKind::MapStart => {
+                    self.check_nesting(1, line)?;
+                    self.frames.push(Frame::Map {
+                        table: Table::default(),
+                        pending: None,
+                        opened: line,
+                    })
+                }
                 TokenKind::ArrayEnd | TokenKind::MapEnd => self.close(line)?,
                 TokenKind::Variable => {
                     let kind = self.variable(&token.text, line)?;
+                    // A variable copies a whole tree in where it stands.
+                    self.check_nesting(depth(&kind), line)?;
                     self.set(kind, line)?
                 }
                 TokenKind::Include => self.include(&token.text, line)?,
@@ -186,6 +217,18 @@ impl<'a> Parser<'a> {
             }
         }
         path
+    }
+
+    /// Refuses a value `depth` levels deep where the blocks and arrays open
+    /// now would take it past [`MAX_NESTING`].
+    fn check_nesting(&self, depth: usize, line: u32) -> Result<(), ConfigError> {
+        // The outermost frame is the file itself, not a block.
+        let open = self.frames.len().saturating_sub(1);
+        if open + depth > MAX_NESTING {
+            let message = format!("blocks and arrays nested more than {MAX_NESTING} deep");
+            return Err(self.syntax(line, message));
+        }
+        Ok(())
     }
 
     fn syntax(&self, line: u32, message: String) -> ConfigError {
@@ -281,13 +324,28 @@ impl<'a> Parser<'a> {
         if name.starts_with("2a$") {
             return Ok(Kind::String(format!("${name}")));
         }
+        let mut over_budget = false;
         for frame in self.frames.iter_mut().rev() {
             if let Frame::Map { table, .. } = frame {
                 if let Some(entry) = table.get_mut(name) {
                     entry.used_as_variable = true;
-                    return Ok(entry.value.kind.clone());
+                    let total = self
+                        .copied
+                        .get()
+                        .saturating_add(count_values(&entry.value.kind));
+                    self.copied.set(total);
+                    if total <= MAX_COPIED_VALUES {
+                        return Ok(entry.value.kind.clone());
+                    }
+                    over_budget = true;
+                    break;
                 }
             }
+        }
+        if over_budget {
+            let message =
+                format!("variable references copy more than {MAX_COPIED_VALUES} values in all");
+            return Err(self.syntax(line, message));
         }
         let location = self.pos(line).to_string();
         let key = self.path();
@@ -318,6 +376,7 @@ impl<'a> Parser<'a> {
             self.env,
             resolving,
             self.includes.clone(),
+            self.copied,
         );
         let table = sub.run().map_err(|e| bad(inner_reason(&e)))?;
         Ok(table
@@ -360,9 +419,21 @@ impl<'a> Parser<'a> {
         let mut includes = self.includes.clone();
         includes.push(canonical);
         let file: Arc<str> = path.display().to_string().into();
-        let table = Parser::new(&text, file, dir, self.env, Vec::new(), includes)
-            .run()
-            .map_err(wrap)?;
+        let table = Parser::new(
+            &text,
+            file,
+            dir,
+            self.env,
+            Vec::new(),
+            includes,
+            self.copied,
+        )
+        .run()
+        .map_err(wrap)?;
+        for entry in &table.entries {
+            // The included keys land in the block the directive stands in.
+            self.check_nesting(depth(&entry.value.kind), line)?;
+        }
         match self.frames.last_mut() {
             Some(Frame::Map {
                 table: current,
@@ -379,6 +450,37 @@ impl<'a> Parser<'a> {
                 "include is only allowed where a key may appear".to_string(),
             )),
         }
+    }
+}
+
+/// How many blocks and arrays deep `kind` goes (0 for a scalar). Every
+/// tree the parser builds is at most [`MAX_NESTING`] deep, so this
+/// recursion is bounded.
+fn depth(kind: &Kind) -> usize {
+    match kind {
+        Kind::Array(items) => 1 + items.iter().map(|v| depth(&v.kind)).max().unwrap_or(0),
+        Kind::Table(table) => {
+            1 + table
+                .entries
+                .iter()
+                .map(|e| depth(&e.value.kind))
+                .max()
+                .unwrap_or(0)
+        }
+        _ => 0,
+    }
+}
+
+/// How many values `kind` holds, itself included. Bounded like [`depth`].
+fn count_values(kind: &Kind) -> usize {
+    1 + match kind {
+        Kind::Array(items) => items.iter().map(|v| count_values(&v.kind)).sum(),
+        Kind::Table(table) => table
+            .entries
+            .iter()
+            .map(|e| count_values(&e.value.kind))
+            .sum(),
+        _ => 0,
     }
 }
 

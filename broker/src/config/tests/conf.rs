@@ -169,6 +169,51 @@ fn a_nul_byte_is_an_error_not_the_end_of_the_file() {
     assert!(err.to_string().contains("NUL"), "{err}");
 }
 
+#[test]
+fn nesting_is_bounded_so_the_tree_cannot_overflow_the_stack() {
+    // Found with the conf_config fuzz harness (broker/fuzz) on a made-up
+    // input: 200,000 `[` in a row overflowed the stack when the value
+    // tree was dropped.
+    let nested =
+        |depth: usize, inner: &str| format!("{}{inner}{}", "[".repeat(depth), "]".repeat(depth));
+    let err = conf_err(&format!("a = {}\n", nested(200_000, "")));
+    assert!(
+        err.to_string().contains("nested more than 128 deep"),
+        "{err}"
+    );
+    // A variable copies its tree in: copies cannot stack past the limit.
+    // (A value before `]` needs a blank after it, as in nats-server.)
+    let text = format!("a = {}\nb = {}\n", nested(100, ""), nested(100, "$a "));
+    let err = conf_err(&text);
+    assert!(
+        err.to_string().contains("nested more than 128 deep"),
+        "{err}"
+    );
+    // Up to the limit is only a matter of the keys (unknown here).
+    let err = conf_err(&format!("a = {}\n", nested(128, "")));
+    assert!(!err.to_string().contains("nested"), "{err}");
+}
+
+#[test]
+fn variable_copies_are_bounded_so_a_few_lines_cannot_fill_memory() {
+    // Found with the conf_config fuzz harness (broker/fuzz): each line
+    // refers eight times to the one before, so 360 bytes copied 8^8 values
+    // (1.2 GiB); ten lines would take 80 GiB.
+    let mut text = format!("v0 = [{} ]\n", ["1"; 8].join(", "));
+    for i in 1..10 {
+        let refs = vec![format!("$v{}", i - 1); 8];
+        text.push_str(&format!("v{i} = [{} ]\n", refs.join(", ")));
+    }
+    let err = conf_err(&text);
+    assert!(
+        err.to_string().contains("copy more than 100000 values"),
+        "{err}"
+    );
+    // Ordinary reuse is untouched.
+    let c = conf("PASS = s3cret\nauthorization { user: a, password: $PASS }\n");
+    assert_eq!(c.auth.password.as_deref(), Some("s3cret"));
+}
+
 /// A directory of its own under the system temp dir, removed on drop.
 struct Scratch(PathBuf);
 

@@ -55,6 +55,14 @@ struct PageRequest {
     offset: usize,
 }
 
+/// This family's request bodies, parsed as its handlers parse them (for
+/// [`super::parse_request_bodies`]).
+pub(super) fn parse_request_bodies(body: &[u8]) {
+    let _ = serde_json::from_slice::<CreateRequest>(body);
+    let _ = parse_optional::<PageRequest>(body);
+    let _ = PullRequest::parse(body);
+}
+
 fn not_found() -> ApiError {
     ApiError::new(404, 10014, "consumer not found")
 }

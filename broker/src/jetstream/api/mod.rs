@@ -159,6 +159,18 @@ async fn handle(js: &Arc<JetStream>, msg: &InternalMessage, reply: &Bytes) -> An
     }
 }
 
+/// Runs every request-body parser of the handlers on `body` and drops the
+/// results: the entry point of the `js_api_json` fuzz target in
+/// `broker/fuzz` (the request types are private to their handlers, and
+/// the handlers need a running JetStream).
+#[doc(hidden)]
+pub fn parse_request_bodies(body: &[u8]) {
+    streams::parse_request_bodies(body);
+    consumers::parse_request_bodies(body);
+    msg::parse_request_bodies(body);
+    direct::parse_request_bodies(body);
+}
+
 /// Parses an optional JSON request body: empty (or `null`) means all
 /// defaults.
 pub(crate) fn parse_optional<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {

@@ -38,6 +38,13 @@ struct DeleteRequest {
     _no_erase: bool,
 }
 
+/// This family's request bodies, parsed as its handlers parse them (for
+/// [`super::parse_request_bodies`]).
+pub(super) fn parse_request_bodies(body: &[u8]) {
+    let _ = serde_json::from_slice::<GetRequest>(body);
+    let _ = serde_json::from_slice::<DeleteRequest>(body);
+}
+
 pub(crate) async fn get(js: &Arc<JetStream>, name: &str, body: &[u8]) -> Reply {
     let result = async {
         let stream = js.stream(name).ok_or_else(ApiError::stream_not_found)?;

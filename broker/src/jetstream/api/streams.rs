@@ -56,6 +56,14 @@ struct PurgeBody {
     keep: u64,
 }
 
+/// This family's request bodies, parsed as its handlers parse them (for
+/// [`super::parse_request_bodies`]).
+pub(super) fn parse_request_bodies(body: &[u8]) {
+    let _ = parse_optional::<InfoRequest>(body);
+    let _ = parse_optional::<PageRequest>(body);
+    let _ = parse_optional::<PurgeBody>(body);
+}
+
 fn store_err(e: StoreError) -> ApiError {
     ApiError::new(500, 10051, e.to_string())
 }
