@@ -5,6 +5,7 @@
 //! position, and `>` for its tail, as in nats-server; `$N` works too.
 
 use crate::config::{ImportConfig, ShareKind};
+use crate::subject::transform::positional;
 use crate::subject::{SubjectTransform, TransformError};
 
 /// Why an import's mapping cannot be built.
@@ -110,23 +111,6 @@ fn wildcards(subject: &str) -> usize {
         .split('.')
         .filter(|t| *t == "*" || *t == ">")
         .count()
-}
-
-/// `a.*.b.*` → `a.$1.b.$2`: plain wildcards in a destination refer to the
-/// source's wildcards in order.
-fn positional(dest: &str) -> String {
-    let mut n = 0;
-    dest.split('.')
-        .map(|t| {
-            if t == "*" {
-                n += 1;
-                format!("${n}")
-            } else {
-                t.to_string()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(".")
 }
 
 #[cfg(test)]

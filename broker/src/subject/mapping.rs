@@ -7,7 +7,7 @@
 //! the original subject. Only the first mapping that covers a subject
 //! applies, and a mapped subject is not mapped again.
 
-use super::transform::{SubjectTransform, TransformError};
+use super::transform::{positional, SubjectTransform, TransformError};
 use super::validate::{is_valid_subject, subject_matches};
 
 /// One destination of a mapping as configured.
@@ -86,7 +86,7 @@ impl Mapping {
         if sum != 100 && !seen.contains(&src) {
             // The share left over keeps the original subject.
             let keep = if local.is_empty() { 100 } else { 100 - sum };
-            let same = checked_transform(src, &identity_destination(src))?;
+            let same = checked_transform(src, &positional(src))?;
             local.push((same, keep as u8));
         }
         local.sort_by_key(|(_, w)| *w);
@@ -145,23 +145,6 @@ impl Mapping {
         };
         transform.apply(subject)
     }
-}
-
-/// A destination that maps `src` onto itself (the share weights leave
-/// over): its wildcards become `$N` place holders.
-fn identity_destination(src: &str) -> String {
-    let mut n = 0;
-    src.split('.')
-        .map(|t| {
-            if t == "*" {
-                n += 1;
-                format!("${n}")
-            } else {
-                t.to_string()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(".")
 }
 
 /// A transform with nats-server's extra rules for mappings: a source

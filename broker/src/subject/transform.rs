@@ -150,6 +150,24 @@ impl SubjectTransform {
     }
 }
 
+/// `a.*.b.*` → `a.$1.b.$2`: plain wildcards in a destination refer to the
+/// source's wildcards in order (an import's `to`, or a mapping of a
+/// source onto itself).
+pub fn positional(dest: &str) -> String {
+    let mut n = 0;
+    dest.split('.')
+        .map(|t| {
+            if t == "*" {
+                n += 1;
+                format!("${n}")
+            } else {
+                t.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
 #[cfg(test)]
 mod tests {
     mod functions {

@@ -140,6 +140,25 @@ pub fn check_config(kind: Kind, config: &str) -> Result<(bool, String)> {
     Ok((out.status.success(), text))
 }
 
+/// Every `(config, reason)` must be refused by `-t` on every target with
+/// `reason` in the output; panics listing each case that was not.
+pub fn expect_refused(cases: &[(&str, &str)]) {
+    let mut failures = Vec::new();
+    for kind in Kind::targets() {
+        for (config, reason) in cases {
+            match check_config(kind, config) {
+                Ok((false, text)) if text.contains(reason) => {}
+                Ok((ok, text)) => failures.push(format!(
+                    "[{}] {config}: success={ok}, expected {reason:?} in:\n{text}",
+                    kind.name()
+                )),
+                Err(e) => failures.push(format!("[{}] {config}: {e:#}", kind.name())),
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
 /// Start `kind` with extra command-line arguments.
 pub fn start_with_args(kind: Kind, args: &[&str]) -> Result<Broker> {
     Broker::start_with(
