@@ -13,7 +13,8 @@
 # package) to validate /metrics, and chromium for the browser WebSocket test. Builds the WebAssembly plugins from source first
 # (plugins/build.sh; on Debian it installs rustc-web, cargo-web,
 # rust-web-src, rust-web-llvm and lld-22 unless rustup has the
-# wasm32-unknown-unknown target).
+# wasm32-unknown-unknown target). Runs a short smoke of every fuzz target
+# (broker/fuzz/smoke.sh; installs cargo-fuzz with `cargo install` if missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -81,6 +82,9 @@ bash plugins/build.sh test
 echo "== format and lint"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+echo "== fuzz smoke (every target: the seeds, then a few seconds of fuzzing)"
+bash broker/fuzz/smoke.sh
 
 echo "== benchmark (quick mode: proves it runs, asserts no ratios)"
 # The `ci` profile: release code without fat LTO (see Cargo.toml); the
