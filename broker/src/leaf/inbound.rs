@@ -123,21 +123,17 @@ pub(super) fn route(link: &mut Link, msg: &Delivery<'_>, queues: &[u8]) {
         handle,
         cache,
         pending,
-        mapping_memo,
         ..
     } = link;
     // A message from a leaf is mapped like a client's (nats-server maps
     // both), in the account the link is bound to.
     let global = shared.global();
-    let mapped = global
-        .mappings
-        .as_deref()
-        .and_then(|m| mapping_memo.map(m, msg.subject));
+    let resolved = cache.resolve(&global.sublist, global.mappings.as_deref(), msg.subject);
     let msg = &Delivery {
-        subject: mapped.as_deref().unwrap_or(msg.subject),
+        subject: cache.subject(resolved, msg.subject),
         ..*msg
     };
-    let result = cache.get(&global.sublist, msg.subject);
+    let result = cache.result(resolved);
     if result.is_empty() {
         return;
     }

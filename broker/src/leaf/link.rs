@@ -81,7 +81,6 @@ pub(super) struct Link {
     pub limits: Limits,
     pub cache: MatchCache<Subscription>,
     /// What the global account's mappings made of the subjects received.
-    pub mapping_memo: crate::subject::mapping::MappingMemo,
     pub pending: PendingFlush,
     pings_out: u32,
     /// When the PING whose PONG measures the round trip went out.
@@ -149,7 +148,6 @@ pub async fn run_over(
         role,
         stage,
         cache: MatchCache::default(),
-        mapping_memo: Default::default(),
         pending: PendingFlush::default(),
         pings_out: 0,
         ping_sent: None,

@@ -34,8 +34,6 @@ pub struct Session {
     pub permissions: Option<Arc<CompiledPermissions>>,
     pub publish_cache: PublishCache,
     pub cache: MatchCache<Subscription>,
-    /// What the account's mappings made of the subjects published.
-    pub mapping_memo: crate::subject::mapping::MappingMemo,
     pub pending: PendingFlush,
     /// This read's stall time (see [`super::stall`]).
     pub stall: StallBudget,
@@ -64,6 +62,30 @@ pub struct Session {
 
 /// Read batches whose receivers may wait for the next batch's flush.
 pub const MAX_DEFERRED_BATCHES: u32 = 3;
+
+/// Queue whatever `write` appends to `handle`'s own output, flushed with
+/// `pending` (for operations that hold a borrow of another part of the
+/// session).
+pub fn queue(
+    handle: &Arc<ClientHandle>,
+    pending: &mut PendingFlush,
+    write: impl FnOnce(&mut bytes::BytesMut),
+) {
+    let pushed = handle.out.push(pending.mark(), write);
+    pending.note(handle, pushed);
+}
+
+/// Queue `-ERR 'text'` to `handle`.
+pub fn queue_err(handle: &Arc<ClientHandle>, pending: &mut PendingFlush, text: &str) {
+    tracing::debug!(
+        cid = handle.id,
+        "{} - cid:{} - -ERR '{}'",
+        handle.addr,
+        handle.id,
+        text
+    );
+    queue(handle, pending, |b| encode::write_err(b, text));
+}
 
 /// What an operation tells the read loop.
 pub type OpResult = Result<(), CloseReason>;
@@ -94,7 +116,6 @@ impl Session {
             permissions: None,
             publish_cache: PublishCache::default(),
             cache: MatchCache::default(),
-            mapping_memo: Default::default(),
             pings_out: 0,
             ping_sent_at: None,
             rtt_measured_at: None,
@@ -115,8 +136,7 @@ impl Session {
 
     /// Queue whatever `write` appends to this client's own output.
     pub fn push(&mut self, write: impl FnOnce(&mut bytes::BytesMut)) {
-        let pushed = self.handle.out.push(self.pending.mark(), write);
-        self.pending.note(&self.handle, pushed);
+        queue(&self.handle, &mut self.pending, write);
     }
 
     pub fn send_ok_if_verbose(&mut self) {
@@ -127,14 +147,7 @@ impl Session {
 
     /// Queue `-ERR 'text'`.
     pub fn send_err(&mut self, text: &str) {
-        tracing::debug!(
-            cid = self.handle.id,
-            "{} - cid:{} - -ERR '{}'",
-            self.handle.addr,
-            self.handle.id,
-            text
-        );
-        self.push(|b| encode::write_err(b, text));
+        queue_err(&self.handle, &mut self.pending, text);
     }
 
     /// End of a read batch: publish the inbound counts, flush receivers —

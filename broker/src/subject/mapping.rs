@@ -162,7 +162,7 @@ fn checked_transform(src: &str, dest: &str) -> Result<SubjectTransform, MappingE
 pub enum Mapped {
     /// No mapping covers it.
     Unmapped,
-    /// Always mapped to this subject (it may be memoized).
+    /// Always mapped to this subject (it may be cached).
     Fixed(Box<[u8]>),
     /// Mapped to this subject this time (a weighted or random choice).
     Drawn(Box<[u8]>),
@@ -204,40 +204,6 @@ impl Mappings {
             Some(to) if to.as_bytes() == subject => Mapped::Kept,
             Some(to) => Mapped::Drawn(to.into_bytes().into()),
         }
-    }
-}
-
-/// Subjects a memo keeps before it starts over.
-const MEMO_ENTRIES: usize = 512;
-
-/// A connection's memo of what its published subjects map to, for
-/// mappings whose answer depends only on the subject: a repeated subject
-/// costs one lookup. Weighted and random choices are drawn every time.
-#[derive(Default)]
-pub struct MappingMemo {
-    entries: rustc_hash::FxHashMap<Box<[u8]>, Option<std::sync::Arc<[u8]>>>,
-}
-
-impl MappingMemo {
-    /// The subject a message on `subject` is delivered on, when mapped.
-    #[inline]
-    pub fn map(&mut self, mappings: &Mappings, subject: &[u8]) -> Option<std::sync::Arc<[u8]>> {
-        if let Some(known) = self.entries.get(subject) {
-            return known.clone();
-        }
-        let (to, keep) = match mappings.select(subject) {
-            Mapped::Unmapped => (None, true),
-            Mapped::Kept => (None, false),
-            Mapped::Fixed(to) => (Some(std::sync::Arc::from(to)), true),
-            Mapped::Drawn(to) => (Some(std::sync::Arc::from(to)), false),
-        };
-        if keep {
-            if self.entries.len() >= MEMO_ENTRIES {
-                self.entries.clear();
-            }
-            self.entries.insert(subject.into(), to.clone());
-        }
-        to
     }
 }
 
@@ -319,27 +285,6 @@ mod tests {
         assert_eq!(err("a.>", &[dest("b", 100)]), "invalid subject");
         assert!(Mapping::new("a.*", &[dest("b.$2", 100)]).is_err());
         assert!(Mapping::new("a", &[dest("b.{{wildcard(1)}}", 100)]).is_err());
-    }
-
-    #[test]
-    fn the_memo_keeps_fixed_answers_only() {
-        let fixed = one("a.*", "b.$1");
-        let mut memo = MappingMemo::default();
-        assert_eq!(memo.map(&fixed, b"a.x").as_deref(), Some(&b"b.x"[..]));
-        assert_eq!(memo.map(&fixed, b"a.x").as_deref(), Some(&b"b.x"[..]));
-        assert_eq!(memo.map(&fixed, b"c"), None);
-        assert_eq!(memo.entries.len(), 2);
-        let weighted = Mappings::new(vec![Mapping::new("w", &[dest("w2", 50)]).unwrap()]);
-        let mut memo = MappingMemo::default();
-        let mut seen = std::collections::HashSet::new();
-        for _ in 0..200 {
-            seen.insert(memo.map(&weighted, b"w"));
-        }
-        assert_eq!(seen.len(), 2, "both halves drawn: {seen:?}");
-        assert!(
-            memo.entries.is_empty(),
-            "weighted answers are drawn each time"
-        );
     }
 
     #[test]
