@@ -1,6 +1,7 @@
 //! `sources`: a stream copying other streams of the same server, filtered,
 //! with nats-server's `Nats-Stream-Source` header, resuming after `kill -9`
-//! without copying anything twice — against Tern and nats-server.
+//! without copying anything twice; a mirror answering direct gets for its
+//! origin (`mirror_direct`) — against Tern and nats-server.
 
 mod common;
 
@@ -143,6 +144,89 @@ async fn mirror_keeps_the_origins_sequences() {
         )
         .await?;
         ensure!(err_code(&v) == 10055, "{v}");
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_direct_mirror_answers_direct_gets_for_its_origin() {
+    each_target(|kind| async move {
+        let broker = start_js(kind, "store")?;
+        let client = connect(&broker.url()).await?;
+        let v = request(
+            &client,
+            "$JS.API.STREAM.CREATE.LONE",
+            r#"{"name":"LONE","subjects":["lone"],"mirror_direct":true}"#,
+        )
+        .await?;
+        ensure!(err_code(&v) == 10052, "{v}");
+        ensure!(
+            v["error"]["description"] == "stream has no mirror but does have mirror direct",
+            "{v}"
+        );
+        let v = request(
+            &client,
+            "$JS.API.STREAM.CREATE.O",
+            r#"{"name":"O","subjects":["o.>"],"allow_direct":true}"#,
+        )
+        .await?;
+        ensure!(err_code(&v) == 0, "{v}");
+        let js = jetstream::new(client.clone());
+        for i in 1..=5 {
+            js.publish(format!("o.{i}"), format!("m{i}").into())
+                .await?
+                .await?;
+        }
+        // A pedantic request that disagrees with the origin is refused; a
+        // plain one follows the origin's allow_direct.
+        let v = request(
+            &client,
+            "$JS.API.STREAM.CREATE.M",
+            r#"{"name":"M","mirror":{"name":"O"},"pedantic":true}"#,
+        )
+        .await?;
+        ensure!(err_code(&v) == 10157, "{v}");
+        let v = request(
+            &client,
+            "$JS.API.STREAM.CREATE.M",
+            r#"{"name":"M","mirror":{"name":"O"}}"#,
+        )
+        .await?;
+        ensure!(err_code(&v) == 0, "{v}");
+        ensure!(v["config"]["mirror_direct"] == true, "inherited: {v}");
+        wait_for_messages(&client, "M", 5).await?;
+        // With the origin gone, the mirror answers for it.
+        let v = request(&client, "$JS.API.STREAM.DELETE.O", "").await?;
+        ensure!(v["success"] == true, "{v}");
+        let mut answer = None;
+        for _ in 0..100 {
+            let m = client
+                .request("$JS.API.DIRECT.GET.O", r#"{"seq":3}"#.into())
+                .await;
+            if let Ok(m) = m {
+                if m.payload == "m3" {
+                    answer = Some(m);
+                    break;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let Some(m) = answer else {
+            bail!("the mirror never answered a direct get for O")
+        };
+        let header = |name: &str| {
+            m.headers
+                .as_ref()
+                .and_then(|h| h.get(name))
+                .map(|v| v.as_str().to_string())
+        };
+        ensure!(header("Nats-Stream").as_deref() == Some("M"), "{m:?}");
+        ensure!(header("Nats-Subject").as_deref() == Some("o.3"), "{m:?}");
+        let last = client
+            .request("$JS.API.DIRECT.GET.O.o.5", "".into())
+            .await?;
+        ensure!(last.payload == "m5", "{last:?}");
         Ok(())
     })
     .await;

@@ -394,9 +394,6 @@ impl StreamConfig {
                 DEFAULT_DUPLICATE_WINDOW_NS
             };
         }
-        if self.compression.is_empty() {
-            self.compression = none_compression();
-        }
         if let Some(r) = self.republish.as_mut() {
             if r.src.is_empty() {
                 r.src = ">".into();
@@ -513,15 +510,9 @@ impl StreamConfig {
             }
             m.check(&self.name)?;
         }
-        if self.compression != "none" {
-            return Err(ApiError::invalid_config(
-                "stream compression is not supported by this server yet",
-            ));
-        }
-        if self.mirror_direct {
-            return Err(ApiError::invalid_config(
-                "mirrors are not supported by this server yet",
-            ));
+        if !matches!(self.compression.as_str(), "none" | "s2") {
+            // nats-server fails to decode the request at this field.
+            return Err(ApiError::invalid_json("unknown compression algorithm"));
         }
         if let Some(k) = UNSUPPORTED_FIELDS
             .iter()
@@ -562,6 +553,11 @@ impl StreamConfig {
             }
         }
         Ok(())
+    }
+
+    /// Whether the store compresses messages (`compression: s2`).
+    pub fn compressed(&self) -> bool {
+        self.compression == "s2"
     }
 
     /// The limits the store enforces.

@@ -26,11 +26,14 @@
 //!   markers left when age or TTL empties a subject.
 //!
 //! - [`republish`]: `subject_transform` and `republish`.
-//! - [`sourcing`]: `sources` and `mirror`, copying other streams' messages.
+//! - [`sourcing`]: `sources` and `mirror`, copying other streams' messages;
+//!   a mirror with `mirror_direct` answers direct gets for its origin.
+//! - `compression: s2`: file streams store compressed payloads (see
+//!   `store/redb_store/record.rs`).
 //!
 //! ## Still to come
-//! Sources and mirrors from other domains, compression. Stream configs that ask for those are refused with
-//! an error naming the feature.
+//! Sources and mirrors from other domains. Stream configs that ask for
+//! those are refused with an error naming the feature.
 
 pub mod api;
 pub mod config;

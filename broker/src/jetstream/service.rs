@@ -236,6 +236,16 @@ impl JetStream {
             .sum()
     }
 
+    /// A mirror that answers direct gets for stream `origin`, if any (the
+    /// first by name).
+    pub(crate) fn direct_mirror_of(&self, origin: &str) -> Option<Arc<Stream>> {
+        self.streams
+            .read()
+            .values()
+            .find(|s| s.serves_direct_for(origin))
+            .cloned()
+    }
+
     /// Every stream, by name.
     pub fn stream_list(&self) -> Vec<Arc<Stream>> {
         self.streams.read().values().cloned().collect()

@@ -36,7 +36,15 @@ pub struct SourceProgress {
     /// Origin messages not copied yet.
     pub lag: u64,
     pub last_active: Option<Instant>,
+    /// The copy has come within [`CAUGHT_UP`] messages of its origin (a
+    /// mirror with `mirror_direct` answers direct gets from then on).
+    pub caught_up: bool,
 }
+
+/// nats-server's threshold for a mirror close enough to its origin to
+/// answer direct gets for it: it may always be a little behind an active
+/// origin.
+pub const CAUGHT_UP: u64 = 10;
 
 /// The running copier of one source.
 pub(crate) struct Sourcer {
@@ -209,6 +217,7 @@ async fn run(
                 let mut p = progress.lock();
                 p.next_seq = cursor;
                 p.lag = lag;
+                p.caught_up |= lag < CAUGHT_UP;
             }
             if batch.is_empty() {
                 drop(this);

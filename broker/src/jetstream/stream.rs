@@ -22,7 +22,7 @@ use super::error::ApiError;
 use super::error::JetStreamError;
 use super::ingest::{self, Control};
 use super::service::JetStream;
-use super::store::{MemoryStore, MessageStore, RedbStore, StoreError, Timestamp};
+use super::store::{MemoryStore, MessageStore, RedbOptions, RedbStore, StoreError, Timestamp};
 
 const CONFIG_FILE: &str = "config.json";
 
@@ -75,9 +75,16 @@ impl Stream {
         let store: Arc<dyn MessageStore> = if file {
             tokio::fs::create_dir_all(&dir).await.map_err(dir_err)?;
             Arc::new(
-                RedbStore::open_async(dir.clone(), limits, js.redb_options())
-                    .await
-                    .map_err(store_err)?,
+                RedbStore::open_async(
+                    dir.clone(),
+                    limits,
+                    RedbOptions {
+                        compress: config.compressed(),
+                        ..js.redb_options()
+                    },
+                )
+                .await
+                .map_err(store_err)?,
             )
         } else {
             Arc::new(MemoryStore::new(limits))
@@ -152,6 +159,7 @@ impl Stream {
         if config.storage == Storage::File {
             write_config(&self.dir, &config, self.created).await?;
         }
+        self.store.set_compression(config.compressed());
         let limits = config.store_limits();
         if limits != self.store.limits() {
             self.store
@@ -182,6 +190,23 @@ impl Stream {
         for s in std::mem::take(&mut *self.sourcers.lock()) {
             s.stop();
         }
+    }
+
+    /// Whether this stream answers direct gets for stream `origin`: it
+    /// mirrors `origin` with `mirror_direct` and has caught up with it.
+    pub(crate) fn serves_direct_for(&self, origin: &str) -> bool {
+        let config = self.config();
+        let mirrors_origin = config
+            .mirror
+            .as_ref()
+            .is_some_and(|m| m.name == origin && m.external.is_none());
+        config.mirror_direct
+            && mirrors_origin
+            && self
+                .sourcers
+                .lock()
+                .first()
+                .is_some_and(|s| s.progress.lock().caught_up)
     }
 
     /// `sources` (or `mirror`) in stream info: lag and last activity.

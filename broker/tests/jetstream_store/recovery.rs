@@ -215,3 +215,54 @@ async fn acknowledged_writes_are_visible_to_reads_at_once() {
     consistent(&s).await;
     s.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn compressed_records_read_back_after_reopen_in_less_space() {
+    let tmp = tempfile::tempdir().unwrap();
+    let reading = |n: u64| format!(r#"{{"device":"d{n}","celsius":21.5,"ok":true}}"#).repeat(30);
+    let mut sizes = Vec::new();
+    let mut states = Vec::new();
+    for compress in [false, true] {
+        let dir = tmp.path().join(format!("compress-{compress}"));
+        let options = RedbOptions {
+            compress,
+            ..RedbOptions::default()
+        };
+        let s = RedbStore::open(&dir, StoreLimits::default(), options).expect("open");
+        for n in 1..=500 {
+            put(&s, &format!("t.{}", n % 5), &reading(n), n as i64).await;
+        }
+        put(&s, "t.short", "tiny", 501).await;
+        s.remove(10).await.unwrap();
+        s.close().await.unwrap();
+        drop(s);
+        // Reopened without compression: the records say how they are kept.
+        let s = open(&dir);
+        for n in [1, 11, 250, 500] {
+            let m = s.load(n).await.unwrap().expect("stored");
+            assert_eq!(m.payload, reading(n).as_bytes(), "message {n}");
+        }
+        assert_eq!(&s.load(501).await.unwrap().unwrap().payload[..], b"tiny");
+        let last = s.load_last(b"t.0").await.unwrap().expect("stored");
+        assert_eq!(
+            (last.seq, &last.payload[..]),
+            (500, reading(500).as_bytes())
+        );
+        put(&s, "t.1", &reading(502), 502).await;
+        consistent(&s).await;
+        states.push(s.state());
+        s.close().await.unwrap();
+        drop(s);
+        sizes.push(std::fs::metadata(dir.join("stream.redb")).unwrap().len());
+    }
+    assert_eq!(
+        states[0], states[1],
+        "byte counts are of the messages as published"
+    );
+    assert!(
+        sizes[1] * 3 < sizes[0],
+        "compressed file {} bytes, plain {} bytes",
+        sizes[1],
+        sizes[0]
+    );
+}

@@ -146,7 +146,10 @@ async fn handle(js: &Arc<JetStream>, msg: &InternalMessage, reply: &Bytes) -> An
             }
         }
         ["DIRECT", "GET", stream, rest @ ..] => {
-            let Some(s) = js.stream(stream).filter(|s| s.config().allow_direct) else {
+            // nats-server's origin and its direct mirrors share a queue
+            // group; here the origin answers while it allows direct gets.
+            let origin = js.stream(stream).filter(|s| s.config().allow_direct);
+            let Some(s) = origin.or_else(|| js.direct_mirror_of(stream)) else {
                 return Answer::NoResponders;
             };
             if rest.is_empty() {

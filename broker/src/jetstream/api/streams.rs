@@ -108,7 +108,12 @@ pub(crate) async fn stream_info(
 }
 
 /// Parses a create/update body for stream `name`, defaults and checks it.
-fn requested_config(name: &str, body: &[u8]) -> Result<StreamConfig, ApiError> {
+fn requested_config(
+    js: &JetStream,
+    name: &str,
+    body: &[u8],
+    create: bool,
+) -> Result<StreamConfig, ApiError> {
     let mut config = StreamConfig::parse(body)?;
     if config.name.is_empty() {
         config.name = name.to_string();
@@ -116,9 +121,44 @@ fn requested_config(name: &str, body: &[u8]) -> Result<StreamConfig, ApiError> {
     if config.name != name {
         return Err(ApiError::stream_mismatch());
     }
+    let pedantic = config.other.get("pedantic") == Some(&Value::Bool(true));
     config.apply_defaults();
     config.check()?;
+    if create && config.mirror_direct && config.mirror.is_none() {
+        return Err(ApiError::invalid_config(
+            "stream has no mirror but does have mirror direct",
+        ));
+    }
+    inherit_mirror_direct(js, &mut config, pedantic)?;
     Ok(config)
+}
+
+/// A mirror of a stream of this server answers direct gets for it exactly
+/// when its origin allows them, as nats-server decides (a pedantic request
+/// that says otherwise is refused).
+fn inherit_mirror_direct(
+    js: &JetStream,
+    config: &mut StreamConfig,
+    pedantic: bool,
+) -> Result<(), ApiError> {
+    let Some(origin) = config
+        .mirror
+        .as_ref()
+        .filter(|m| m.external.is_none())
+        .and_then(|m| js.stream(&m.name))
+    else {
+        return Ok(());
+    };
+    let allow = origin.config().allow_direct;
+    if pedantic && config.mirror_direct != allow {
+        return Err(ApiError::new(
+            400,
+            10157,
+            "pedantic mode: origin stream has direct get set, mirror has it disabled",
+        ));
+    }
+    config.mirror_direct = allow;
+    Ok(())
 }
 
 /// Refuses subjects another stream already has.
@@ -142,7 +182,7 @@ async fn create_inner(
     name: &str,
     body: &[u8],
 ) -> Result<Map<String, Value>, ApiError> {
-    let config = requested_config(name, body)?;
+    let config = requested_config(js, name, body, true)?;
     let _admin = js.admin.lock().await;
     if let Some(existing) = js.stream(name) {
         if *existing.config() != config {
@@ -171,7 +211,7 @@ async fn update_inner(
     name: &str,
     body: &[u8],
 ) -> Result<Map<String, Value>, ApiError> {
-    let mut config = requested_config(name, body)?;
+    let mut config = requested_config(js, name, body, false)?;
     let _admin = js.admin.lock().await;
     let stream = js.stream(name).ok_or_else(ApiError::stream_not_found)?;
     let old = stream.config();

@@ -223,6 +223,11 @@ impl MessageStore for MemoryStore {
         self.write(move |e, t| e.set_limits(t, limits))
     }
 
+    /// Memory streams are kept as published whatever their `compression`,
+    /// as nats-server's memory store does: compressing would trade the
+    /// memory store's speed for memory it is not asked to save.
+    fn set_compression(&self, _on: bool) {}
+
     fn load(&self, seq: u64) -> StoreFuture<Option<StoredMessage>> {
         self.read(move |t, _| t.get(seq))
     }

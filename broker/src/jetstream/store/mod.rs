@@ -115,6 +115,10 @@ pub trait MessageStore: ConsumerStateStore + Send + Sync {
     /// limits at once; returns how many messages that removed.
     fn set_limits(&self, limits: StoreLimits) -> StoreFuture<u64>;
 
+    /// Whether messages stored from now on are compressed (`compression:
+    /// s2`); what is stored keeps its form.
+    fn set_compression(&self, on: bool);
+
     /// The message at `seq`.
     fn load(&self, seq: u64) -> StoreFuture<Option<StoredMessage>>;
 

@@ -45,6 +45,7 @@ use super::{MessageStore, StoreFuture};
 mod journal;
 mod open;
 mod open_txn;
+mod record;
 mod tables;
 mod write_path;
 mod writer;
@@ -70,6 +71,9 @@ pub struct RedbOptions {
     /// each group (safe against `kill -9`) and checkpoints every interval;
     /// `None` fsyncs every group (safe against power loss).
     pub sync_interval: Option<Duration>,
+    /// Store payloads compressed (`compression: s2`); changed later with
+    /// [`MessageStore::set_compression`].
+    pub compress: bool,
 }
 
 impl Default for RedbOptions {
@@ -80,6 +84,7 @@ impl Default for RedbOptions {
             max_batch: 4096,
             max_batch_bytes: 16 << 20,
             sync_interval: Some(DEFAULT_SYNC_INTERVAL),
+            compress: false,
         }
     }
 }
@@ -98,6 +103,8 @@ pub struct RedbStore {
     snapshot: Arc<Mutex<Engine>>,
     /// Taken on close so the file is released once in-flight reads finish.
     db: Mutex<Option<Arc<Database>>>,
+    /// Whether the writer compresses what it inserts.
+    compress: Arc<AtomicBool>,
 }
 
 /// Applies the journal's groups the last durable commit does not contain,
@@ -147,6 +154,7 @@ impl RedbStore {
             unsynced_since: None,
             newly_unsynced: false,
             open: open_txn::OpenTxn::default(),
+            compress: Arc::new(AtomicBool::new(options.compress)),
         };
         replay(&mut writer, &db, groups)?;
         if options.sync_interval.is_none() {
@@ -162,6 +170,7 @@ impl RedbStore {
             max_bytes: options.max_batch_bytes,
         };
         let unseen = writer.open.unseen();
+        let compress = Arc::clone(&writer.compress);
         let writes = WritePath::start(writer, limits, name).map_err(|e| io_err(&path, e))?;
         Ok(RedbStore {
             path,
@@ -169,6 +178,7 @@ impl RedbStore {
             unseen,
             snapshot,
             db: Mutex::new(Some(db)),
+            compress,
         })
     }
 
@@ -255,6 +265,7 @@ impl RedbStore {
                 messages: txn.open_table(MESSAGES).map_err(open)?,
                 index: txn.open_table(SUBJECT_INDEX).map_err(open)?,
                 subjects: txn.open_table(SUBJECTS).map_err(open)?,
+                compress: false,
             };
             f(&tables, &state)
         })
@@ -359,6 +370,10 @@ impl MessageStore for RedbStore {
 
     fn set_limits(&self, limits: StoreLimits) -> StoreFuture<u64> {
         self.submit(Op::SetLimits(limits))
+    }
+
+    fn set_compression(&self, on: bool) {
+        self.compress.store(on, Ordering::Relaxed);
     }
 
     fn load(&self, seq: u64) -> StoreFuture<Option<StoredMessage>> {

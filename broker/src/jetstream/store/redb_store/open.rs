@@ -99,6 +99,7 @@ pub(super) fn open_database(
             messages: txn.open_table(MESSAGES).map_err(missing)?,
             index: txn.open_table(SUBJECT_INDEX).map_err(missing)?,
             subjects: txn.open_table(SUBJECTS).map_err(missing)?,
+            compress: false,
         };
         check_meta(&tables, &state)?;
         txn.open_table(CONSUMERS).map_err(missing)?;

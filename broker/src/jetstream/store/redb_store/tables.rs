@@ -2,8 +2,8 @@
 //! implementation over it.
 //!
 //! Tables:
-//! - `messages`: seq → record `[ts i64][subject len u32][headers len u32]
-//!   [subject][headers][payload]` (little-endian).
+//! - `messages`: seq → a message record (`record.rs`: its layout and
+//!   compression).
 //! - `subject_index`: (subject, seq) → () — a subject's sequences in order,
 //!   so last-by-subject, per-subject limits and literal filters are B-tree
 //!   range reads instead of scans.
@@ -16,13 +16,13 @@
 use std::ops::ControlFlow;
 use std::path::Path;
 
-use bytes::Bytes;
 use redb::{ReadableTable, Table, TableDefinition};
 
 use super::super::error::StoreError;
 use super::super::types::{NewMessage, StoredMessage, StreamState};
 use super::super::view::{MsgInfo, MsgTables, MsgView, Removed, StoreResult};
 use super::db_err;
+use super::record::{decode, parse_header, Encoded};
 
 pub(super) const MESSAGES: TableDefinition<u64, &[u8]> = TableDefinition::new("messages");
 pub(super) const SUBJECT_INDEX: TableDefinition<(&[u8], u64), ()> =
@@ -33,37 +33,6 @@ pub(super) const CONSUMERS: TableDefinition<&str, &[u8]> = TableDefinition::new(
 
 /// The layout version written to `meta`; bump on any incompatible change.
 pub(super) const FORMAT_VERSION: u64 = 1;
-
-/// Bytes before the subject in a message record.
-const RECORD_HEADER: usize = 16;
-
-/// The parsed fixed part of a record.
-struct RecordHeader {
-    timestamp: i64,
-    subject_len: usize,
-    headers_len: usize,
-    payload_len: usize,
-}
-
-fn parse_header(rec: &[u8]) -> Result<RecordHeader, String> {
-    let field = |at: usize, n: usize| rec.get(at..at + n).ok_or("record shorter than its header");
-    let mut ts = [0u8; 8];
-    ts.copy_from_slice(field(0, 8)?);
-    let mut len = [0u8; 4];
-    len.copy_from_slice(field(8, 4)?);
-    let subject_len = u32::from_le_bytes(len) as usize;
-    len.copy_from_slice(field(12, 4)?);
-    let headers_len = u32::from_le_bytes(len) as usize;
-    let payload_len = (rec.len() - RECORD_HEADER)
-        .checked_sub(subject_len + headers_len)
-        .ok_or("record lengths exceed the record")?;
-    Ok(RecordHeader {
-        timestamp: i64::from_le_bytes(ts),
-        subject_len,
-        headers_len,
-        payload_len,
-    })
-}
 
 fn record_err(path: &Path, seq: u64, why: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt {
@@ -78,6 +47,8 @@ pub(super) struct Tables<'p, M, I, S> {
     pub messages: M,
     pub index: I,
     pub subjects: S,
+    /// Compress what is inserted (the stream's `compression: s2`).
+    pub compress: bool,
 }
 
 /// The writable form, inside the writer's transaction.
@@ -98,18 +69,13 @@ where
         let Some(guard) = self.messages.get(seq).map_err(|e| db_err(self.path, e))? else {
             return Ok(None);
         };
-        let rec = guard.value();
-        let h = parse_header(rec).map_err(|e| record_err(self.path, seq, e))?;
-        // One allocation per message; the parts are slices of it.
-        let all = Bytes::copy_from_slice(rec);
-        let subject_end = RECORD_HEADER + h.subject_len;
-        let headers_end = subject_end + h.headers_len;
+        let d = decode(guard.value()).map_err(|e| record_err(self.path, seq, e))?;
         Ok(Some(StoredMessage {
             seq,
-            timestamp: h.timestamp,
-            subject: all.slice(RECORD_HEADER..subject_end),
-            headers: all.slice(subject_end..headers_end),
-            payload: all.slice(headers_end..),
+            timestamp: d.timestamp,
+            subject: d.subject,
+            headers: d.headers,
+            payload: d.payload,
         }))
     }
 
@@ -135,7 +101,7 @@ where
             let h = parse_header(rec).map_err(|e| record_err(self.path, seq, e))?;
             Ok(f(MsgInfo {
                 seq,
-                subject: &rec[RECORD_HEADER..RECORD_HEADER + h.subject_len],
+                subject: h.subject(rec),
                 timestamp: h.timestamp,
                 headers_len: h.headers_len,
                 payload_len: h.payload_len,
@@ -188,25 +154,16 @@ where
 
 impl MsgTables for WriteTables<'_, '_> {
     fn insert(&mut self, seq: u64, msg: &NewMessage) -> StoreResult<bool> {
-        let (s, h, p) = (&msg.subject, &msg.headers, &msg.payload);
-        let len = RECORD_HEADER + s.len() + h.len() + p.len();
+        let s = &msg.subject;
+        let record = Encoded::new(msg, self.compress);
         let path = self.path;
         {
             // Written in place in the page: no intermediate record buffer.
             let mut guard = self
                 .messages
-                .insert_reserve(seq, len)
+                .insert_reserve(seq, record.len())
                 .map_err(|e| db_err(path, e))?;
-            let rec = guard.as_mut();
-            rec[0..8].copy_from_slice(&msg.timestamp.to_le_bytes());
-            // The engine refused messages over 3 GiB, so each length fits a u32.
-            rec[8..12].copy_from_slice(&(s.len() as u32).to_le_bytes());
-            rec[12..16].copy_from_slice(&(h.len() as u32).to_le_bytes());
-            let mut at = RECORD_HEADER;
-            for part in [s, h, p] {
-                rec[at..at + part.len()].copy_from_slice(part);
-                at += part.len();
-            }
+            record.write(guard.as_mut());
         }
         self.index
             .insert((s.as_ref(), seq), ())
@@ -226,10 +183,7 @@ impl MsgTables for WriteTables<'_, '_> {
             };
             let rec = guard.value();
             let h = parse_header(rec).map_err(|e| record_err(path, seq, e))?;
-            (
-                rec[RECORD_HEADER..RECORD_HEADER + h.subject_len].to_vec(),
-                h,
-            )
+            (h.subject(rec).to_vec(), h)
         };
         let indexed = self
             .index
@@ -402,37 +356,4 @@ where
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn record(ts: i64, subject: &[u8], headers: &[u8], payload: &[u8]) -> Vec<u8> {
-        let mut rec = ts.to_le_bytes().to_vec();
-        rec.extend_from_slice(&(subject.len() as u32).to_le_bytes());
-        rec.extend_from_slice(&(headers.len() as u32).to_le_bytes());
-        for part in [subject, headers, payload] {
-            rec.extend_from_slice(part);
-        }
-        rec
-    }
-
-    #[test]
-    fn parses_a_record() {
-        let h = parse_header(&record(-7, b"a.b", b"NATS/1.0", b"xyz")).expect("valid");
-        assert_eq!(h.timestamp, -7);
-        assert_eq!((h.subject_len, h.headers_len, h.payload_len), (3, 8, 3));
-    }
-
-    #[test]
-    fn damaged_records_are_errors_not_panics() {
-        let rec = record(1, b"subject", b"hdr", b"payload");
-        for cut in 0..RECORD_HEADER + 10 {
-            assert!(parse_header(&rec[..cut]).is_err(), "cut at {cut}");
-        }
-        let mut lying = rec.clone();
-        lying[8..12].copy_from_slice(&u32::MAX.to_le_bytes());
-        assert!(parse_header(&lying).is_err());
-    }
 }

@@ -25,6 +25,7 @@
 //! and the next open replays the journal.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -103,6 +104,8 @@ pub(super) struct Writer {
     pub newly_unsynced: bool,
     /// Groups applied and journaled, not yet committed to redb.
     pub open: OpenTxn,
+    /// Compress inserted payloads (the stream's `compression`).
+    pub compress: Arc<AtomicBool>,
 }
 
 impl Writer {
@@ -358,6 +361,7 @@ impl Writer {
             messages: txn.open_table(MESSAGES).map_err(|e| db_err(path, e))?,
             index: txn.open_table(SUBJECT_INDEX).map_err(|e| db_err(path, e))?,
             subjects: txn.open_table(SUBJECTS).map_err(|e| db_err(path, e))?,
+            compress: self.compress.load(Ordering::Relaxed),
         };
         let mut consumers = txn.open_table(CONSUMERS).map_err(|e| db_err(path, e))?;
         let e = &mut self.engine;
