@@ -1,5 +1,5 @@
-//! `$JS.API.CONSUMER.CREATE|DURABLE.CREATE|INFO|DELETE|NAMES|LIST` and
-//! `CONSUMER.MSG.NEXT` (handed to the consumer's task).
+//! `$JS.API.CONSUMER.CREATE|DURABLE.CREATE|INFO|DELETE|NAMES|LIST|PAUSE|
+//! UNPIN` and `CONSUMER.MSG.NEXT` (handed to the consumer's task).
 
 use std::sync::Arc;
 
@@ -8,10 +8,12 @@ use rand::Rng;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::{fields, parse_optional, Reply};
+use super::{fields, parse_optional, strict, Reply};
 use crate::jetstream::config::Retention;
 use crate::jetstream::consumer::config::{valid_name, AckPolicy, DeliverPolicy};
 use crate::jetstream::consumer::info::consumer_info;
+use crate::jetstream::consumer::pause::{pause_state, PauseUntil};
+use crate::jetstream::consumer::priority::{check_unpin_group, unknown_group};
 use crate::jetstream::consumer::pull::PullRequest;
 use crate::jetstream::consumer::{Command, Consumer, ConsumerConfig};
 use crate::jetstream::error::ApiError;
@@ -24,6 +26,8 @@ pub(crate) const INFO: &str = "io.nats.jetstream.api.v1.consumer_info_response";
 pub(crate) const DELETE: &str = "io.nats.jetstream.api.v1.consumer_delete_response";
 pub(crate) const NAMES: &str = "io.nats.jetstream.api.v1.consumer_names_response";
 pub(crate) const LIST: &str = "io.nats.jetstream.api.v1.consumer_list_response";
+pub(crate) const PAUSE: &str = "io.nats.jetstream.api.v1.consumer_pause_response";
+pub(crate) const UNPIN: &str = "io.nats.jetstream.api.v1.consumer_unpin_response";
 
 /// nats-server's page sizes for names and full infos.
 const NAMES_LIMIT: usize = 1024;
@@ -49,6 +53,19 @@ struct CreateRequest {
     action: String,
 }
 
+/// `CONSUMER.PAUSE`: no time (or Go's zero time) resumes.
+#[derive(Default, Deserialize)]
+struct PauseRequest {
+    #[serde(default)]
+    pause_until: Option<PauseUntil>,
+}
+
+#[derive(Default, Deserialize)]
+struct UnpinRequest {
+    #[serde(default, deserialize_with = "crate::jetstream::config::nullable")]
+    group: String,
+}
+
 #[derive(Default, Deserialize)]
 struct PageRequest {
     #[serde(default, deserialize_with = "crate::jetstream::config::nullable")]
@@ -61,6 +78,8 @@ pub(super) fn parse_request_bodies(body: &[u8]) {
     let _ = serde_json::from_slice::<CreateRequest>(body);
     let _ = parse_optional::<PageRequest>(body);
     let _ = PullRequest::parse(body);
+    let _ = pause_request(body);
+    let _ = unpin_request(body);
 }
 
 fn not_found() -> ApiError {
@@ -92,6 +111,7 @@ async fn create_inner(
     form: CreateForm<'_>,
     body: &[u8],
 ) -> Result<Map<String, Value>, ApiError> {
+    strict::check(js, body, &strict::CONSUMER_CREATE)?;
     let req: CreateRequest = serde_json::from_slice(body).map_err(ApiError::invalid_json)?;
     if req.stream != stream_name {
         return Err(ApiError::stream_mismatch());
@@ -180,11 +200,16 @@ async fn create_inner(
     if !named.is_empty() {
         if let Some(existing) = stream.consumer(&named) {
             let old = existing.config();
+            // As on nats-server, only `CONSUMER.PAUSE` changes the pause of
+            // an existing consumer.
+            config.pause_until = old.pause_until.clone();
             if req.action == "create" && *old != config {
                 return Err(ApiError::new(400, 10148, "consumer already exists"));
             }
             if *old != config {
                 old.check_update(&config)?;
+                // nats-server stores the kept pause time in UTC on update.
+                config.pause_until = config.pause_until.as_ref().map(PauseUntil::utc);
                 stream.update_consumer(&existing, config).await?;
             }
             return info_of(&existing).await;
@@ -298,6 +323,7 @@ pub(crate) async fn delete(js: &Arc<JetStream>, stream_name: &str, name: &str) -
 
 pub(crate) fn names(js: &Arc<JetStream>, stream_name: &str, body: &[u8]) -> Reply {
     let result = (|| {
+        strict::check(js, body, &strict::CONSUMER_LIST)?;
         let req: PageRequest = parse_optional(body)?;
         let s = stream(js, stream_name)?;
         let all: Vec<String> = s.consumers.read().keys().cloned().collect();
@@ -314,6 +340,7 @@ pub(crate) fn names(js: &Arc<JetStream>, stream_name: &str, body: &[u8]) -> Repl
 
 pub(crate) async fn list(js: &Arc<JetStream>, stream_name: &str, body: &[u8]) -> Reply {
     let result = async {
+        strict::check(js, body, &strict::CONSUMER_LIST)?;
         let req: PageRequest = parse_optional(body)?;
         let s = stream(js, stream_name)?;
         let all: Vec<Arc<Consumer>> = s.consumers.read().values().cloned().collect();
@@ -351,4 +378,76 @@ pub(crate) fn next(
         reply,
         request: PullRequest::parse(body),
     })
+}
+
+/// A pause request body: JSON only when it looks like JSON, as on
+/// nats-server (anything else is an empty request, which resumes).
+fn pause_request(body: &[u8]) -> Result<PauseRequest, ApiError> {
+    match body.trim_ascii_start().first() {
+        Some(b'{' | b'[') => serde_json::from_slice(body).map_err(ApiError::invalid_json),
+        _ => Ok(PauseRequest::default()),
+    }
+}
+
+fn unpin_request(body: &[u8]) -> Result<UnpinRequest, ApiError> {
+    if body.trim_ascii() == b"null" {
+        return Ok(UnpinRequest::default());
+    }
+    serde_json::from_slice(body).map_err(ApiError::invalid_json)
+}
+
+/// `CONSUMER.PAUSE.<stream>.<consumer>`: sets (or clears) `pause_until`
+/// and answers with the pause state it leaves.
+pub(crate) async fn pause(
+    js: &Arc<JetStream>,
+    stream_name: &str,
+    name: &str,
+    body: &[u8],
+) -> Reply {
+    let result = async {
+        strict::check(js, body, &strict::CONSUMER_PAUSE)?;
+        let req = pause_request(body)?;
+        let s = stream(js, stream_name)?;
+        let c = s.consumer(name).ok_or_else(not_found)?;
+        let _admin = js.admin.lock().await;
+        let until = req.pause_until.filter(|p| !p.is_zero()).map(|p| p.utc());
+        let mut config = (*c.config()).clone();
+        config.pause_until = until.clone();
+        s.update_consumer(&c, config).await?;
+        let (paused, left) = pause_state(until.as_ref());
+        let mut out = Map::new();
+        out.insert("paused".into(), paused.into());
+        let text = until
+            .as_ref()
+            .map_or(crate::jetstream::wire::ZERO_TIME, |p| p.as_str());
+        out.insert("pause_until".into(), text.into());
+        if let Some(left) = left {
+            out.insert("pause_remaining".into(), left.into());
+        }
+        Ok(out)
+    }
+    .await;
+    (PAUSE, result)
+}
+
+/// `CONSUMER.UNPIN.<stream>.<consumer>`: the pinned client of a priority
+/// group loses its pin; the next request gets a new one.
+pub(crate) fn unpin(js: &Arc<JetStream>, stream_name: &str, name: &str, body: &[u8]) -> Reply {
+    let result = (|| {
+        strict::check(js, body, &strict::CONSUMER_UNPIN)?;
+        let req = unpin_request(body)?;
+        check_unpin_group(&req.group)?;
+        let s = stream(js, stream_name)?;
+        let c = s.consumer(name).ok_or_else(not_found)?;
+        if !c.config().priority_groups.contains(&req.group) {
+            return Err(unknown_group());
+        }
+        // The task takes commands in order: a pull request sent after this
+        // answer is seen after the unpin.
+        if !c.send(Command::Unpin) {
+            return Err(not_found());
+        }
+        Ok(Map::new())
+    })();
+    (UNPIN, result)
 }

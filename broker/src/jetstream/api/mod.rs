@@ -5,8 +5,8 @@
 //!
 //! Served: `INFO` ([`account`]); `STREAM.CREATE|UPDATE|INFO|DELETE|PURGE|
 //! NAMES|LIST` ([`streams`]); `STREAM.MSG.GET|DELETE` ([`msg`]);
-//! `CONSUMER.CREATE|DURABLE.CREATE|INFO|DELETE|NAMES|LIST|MSG.NEXT`
-//! ([`consumers`]); `DIRECT.GET` ([`direct`]). Every other `$JS.API`
+//! `CONSUMER.CREATE|DURABLE.CREATE|INFO|DELETE|NAMES|LIST|PAUSE|UNPIN|
+//! MSG.NEXT` ([`consumers`]); `DIRECT.GET` ([`direct`]). Every other `$JS.API`
 //! subject (snapshots, leader step-down, ...) is answered with an error
 //! saying it is not implemented yet.
 
@@ -26,6 +26,7 @@ pub mod direct;
 pub mod msg;
 pub mod not_enabled;
 pub mod streams;
+pub(crate) mod strict;
 
 use bytes::Bytes;
 
@@ -138,6 +139,10 @@ async fn handle(js: &Arc<JetStream>, msg: &InternalMessage, reply: &Bytes) -> An
         ["CONSUMER", "DELETE", stream, name] => consumers::delete(js, stream, name).await.into(),
         ["CONSUMER", "NAMES", stream] => consumers::names(js, stream, body).into(),
         ["CONSUMER", "LIST", stream] => consumers::list(js, stream, body).await.into(),
+        ["CONSUMER", "PAUSE", stream, name] => {
+            consumers::pause(js, stream, name, body).await.into()
+        }
+        ["CONSUMER", "UNPIN", stream, name] => consumers::unpin(js, stream, name, body).into(),
         ["CONSUMER", "MSG", "NEXT", stream, name] => {
             if consumers::next(js, stream, name, reply.clone(), body) {
                 Answer::Nothing

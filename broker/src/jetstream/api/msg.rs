@@ -6,6 +6,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::strict;
 use super::{fields, Reply};
 use crate::jetstream::error::ApiError;
 use crate::jetstream::service::JetStream;
@@ -47,6 +48,7 @@ pub(super) fn parse_request_bodies(body: &[u8]) {
 
 pub(crate) async fn get(js: &Arc<JetStream>, name: &str, body: &[u8]) -> Reply {
     let result = async {
+        strict::check(js, body, &strict::MSG_GET)?;
         let stream = js.stream(name).ok_or_else(ApiError::stream_not_found)?;
         let req: GetRequest = serde_json::from_slice(body).map_err(|_| ApiError::bad_request())?;
         let store = &stream.store;
@@ -88,6 +90,7 @@ pub(crate) async fn get(js: &Arc<JetStream>, name: &str, body: &[u8]) -> Reply {
 
 pub(crate) async fn delete(js: &Arc<JetStream>, name: &str, body: &[u8]) -> Reply {
     let result = async {
+        strict::check(js, body, &strict::MSG_DELETE)?;
         let stream = js.stream(name).ok_or_else(ApiError::stream_not_found)?;
         let config = stream.config();
         if config.sealed {

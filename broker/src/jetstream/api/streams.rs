@@ -6,7 +6,7 @@ use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::{fields, parse_optional, Reply};
+use super::{fields, parse_optional, strict, Reply};
 use crate::jetstream::config::StreamConfig;
 use crate::jetstream::error::ApiError;
 use crate::jetstream::service::JetStream;
@@ -114,6 +114,7 @@ fn requested_config(
     body: &[u8],
     create: bool,
 ) -> Result<StreamConfig, ApiError> {
+    strict::check(js, body, &strict::STREAM_CONFIG)?;
     let mut config = StreamConfig::parse(body)?;
     if config.name.is_empty() {
         config.name = name.to_string();
@@ -253,6 +254,7 @@ async fn update_inner(
 
 pub(crate) async fn info(js: &Arc<JetStream>, name: &str, body: &[u8]) -> Reply {
     let result = async {
+        strict::check(js, body, &strict::STREAM_INFO)?;
         let req: InfoRequest = parse_optional(body)?;
         let stream = js.stream(name).ok_or_else(ApiError::stream_not_found)?;
         stream_info(&stream, &req).await
@@ -289,6 +291,7 @@ pub(crate) async fn purge(js: &Arc<JetStream>, name: &str, body: &[u8]) -> Reply
         if config.deny_purge {
             return Err(ApiError::purge_failed("stream purge not permitted"));
         }
+        strict::check(js, body, &strict::STREAM_PURGE)?;
         let req: PurgeBody = parse_optional(body)?;
         if req.seq > 0 && req.keep > 0 {
             return Err(ApiError::bad_request());
@@ -326,26 +329,30 @@ fn matching(js: &JetStream, filter: &str) -> Vec<Arc<Stream>> {
 }
 
 pub(crate) fn names(js: &Arc<JetStream>, body: &[u8]) -> Reply {
-    let result = parse_optional::<PageRequest>(body).map(|req| {
-        let all = matching(js, &req.subject);
-        let page: Vec<&str> = all
-            .iter()
-            .skip(req.offset)
-            .take(NAMES_LIMIT)
-            .map(|s| s.name.as_str())
-            .collect();
-        fields(&json!({
-            "total": all.len(),
-            "offset": req.offset,
-            "limit": NAMES_LIMIT,
-            "streams": page,
-        }))
-    });
+    let result = strict::check(js, body, &strict::STREAM_LIST);
+    let result = result
+        .and_then(|()| parse_optional::<PageRequest>(body))
+        .map(|req| {
+            let all = matching(js, &req.subject);
+            let page: Vec<&str> = all
+                .iter()
+                .skip(req.offset)
+                .take(NAMES_LIMIT)
+                .map(|s| s.name.as_str())
+                .collect();
+            fields(&json!({
+                "total": all.len(),
+                "offset": req.offset,
+                "limit": NAMES_LIMIT,
+                "streams": page,
+            }))
+        });
     (NAMES, result)
 }
 
 pub(crate) async fn list(js: &Arc<JetStream>, body: &[u8]) -> Reply {
     let result = async {
+        strict::check(js, body, &strict::STREAM_LIST)?;
         let req: PageRequest = parse_optional(body)?;
         let all = matching(js, &req.subject);
         let mut infos = Vec::new();

@@ -9,12 +9,13 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::jetstream::config::{
-    is_false, is_set, is_zero, is_zero_u64, nullable, Retention, StreamConfig,
-};
+use crate::jetstream::config::{is_false, is_zero, is_zero_u64, nullable, Retention, StreamConfig};
 use crate::jetstream::error::ApiError;
 use crate::jetstream::wire::parse_time;
 use crate::subject;
+
+use super::pause::PauseUntil;
+use super::priority::{self, PriorityPolicy, DEFAULT_PINNED_TTL_NS};
 
 /// nats-server's `JsAckWaitDefault`: 30 s.
 pub const DEFAULT_ACK_WAIT_NS: i64 = 30_000_000_000;
@@ -247,18 +248,37 @@ pub struct ConsumerConfig {
         skip_serializing_if = "Option::is_none"
     )]
     pub metadata: Option<BTreeMap<String, String>>,
-    /// Everything else the request carried (priority groups, pause, ...).
+    /// No deliveries before this time ([`super::pause`]).
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub pause_until: Option<PauseUntil>,
+    /// Pull request groups ([`super::priority`]).
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub priority_groups: Vec<String>,
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "PriorityPolicy::is_none"
+    )]
+    pub priority_policy: PriorityPolicy,
+    /// Nanoseconds without a request before a pinned client loses its pin.
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "is_zero"
+    )]
+    pub priority_timeout: i64,
+    /// Everything else the request carried, echoed back unchanged.
     #[serde(flatten)]
     pub other: serde_json::Map<String, Value>,
 }
-
-/// Request fields that turn on a feature Tern's consumers lack.
-const UNSUPPORTED_FIELDS: &[&str] = &[
-    "priority_groups",
-    "priority_policy",
-    "priority_timeout",
-    "pause_until",
-];
 
 fn invalid_policy(msg: String) -> ApiError {
     ApiError::new(400, 10094, msg)
@@ -319,6 +339,7 @@ impl ConsumerConfig {
         self.max_request_max_bytes = self.max_request_max_bytes.max(0);
         self.heartbeat = self.heartbeat.max(0);
         self.inactive_threshold = self.inactive_threshold.max(0);
+        self.priority_timeout = self.priority_timeout.max(0);
         if !self.is_push() && self.max_waiting == 0 {
             self.max_waiting = DEFAULT_MAX_WAITING;
         }
@@ -333,6 +354,9 @@ impl ConsumerConfig {
         }
         if ephemeral && self.inactive_threshold == 0 {
             self.inactive_threshold = DEFAULT_INACTIVE_THRESHOLD_NS;
+        }
+        if self.priority_policy == PriorityPolicy::PinnedClient && self.priority_timeout == 0 {
+            self.priority_timeout = DEFAULT_PINNED_TTL_NS;
         }
     }
 
@@ -537,6 +561,7 @@ impl ConsumerConfig {
                 "consumer metadata exceeds maximum size of 128KB",
             ));
         }
+        priority::check_config(self)?;
         let name = if self.name.is_empty() {
             &self.durable
         } else {
@@ -547,18 +572,6 @@ impl ConsumerConfig {
                 400,
                 10102,
                 format!("consumer name is too long, maximum allowed is {MAX_NAME_LEN}"),
-            ));
-        }
-        if let Some(k) = UNSUPPORTED_FIELDS.iter().find(|k| {
-            // `priority_policy: "none"` is the default, not a feature.
-            self.other
-                .get(**k)
-                .is_some_and(|v| is_set(v) && v.as_str() != Some("none"))
-        }) {
-            return Err(ApiError::new(
-                400,
-                10012,
-                format!("consumer {k} is not supported by this server yet"),
             ));
         }
         if self.rate_limit > 0 {
@@ -809,7 +822,7 @@ mod tests {
         assert_eq!(code(r#"{"filter_subjects":[""]}"#), Some(10139));
         assert_eq!(code(r#"{"name":"a","durable_name":"b"}"#), Some(10132));
         assert_eq!(code(r#"{"backoff":[1,2,3],"max_deliver":2}"#), Some(10116));
-        assert_eq!(code(r#"{"priority_groups":["g"]}"#), Some(10012));
+        assert_eq!(code(r#"{"priority_groups":["g"]}"#), Some(10196));
         assert_eq!(
             code(r#"{"deliver_policy":"new","filter_subject":"orders.*"}"#),
             None

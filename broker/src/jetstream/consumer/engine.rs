@@ -24,7 +24,8 @@ use crate::jetstream::wire::{now_ns, status_headers, with_headers};
 
 use super::ack::{ack_subject, parse_ack, parse_ack_subject, Ack, AckKind, ACK_PREFIX};
 use super::config::{AckPolicy, ConsumerConfig, DeliverPolicy, ReplayPolicy};
-use super::pull::{PullRequest, Waiting, WaitingQueue};
+use super::priority::{Pin, PriorityPolicy};
+use super::pull::WaitingQueue;
 use super::push::Push;
 use super::retention::AckView;
 use super::source::{Origin, Source};
@@ -48,8 +49,10 @@ pub(crate) struct Engine {
     pub(super) config: Arc<ConsumerConfig>,
     pub(super) tracker: Tracker,
     pub(super) source: Source,
-    waiting: WaitingQueue,
+    pub(super) waiting: WaitingQueue,
     pub(super) push: Option<Push>,
+    /// The pinned client (priority policy `pinned_client`).
+    pub(super) pin: Option<Pin>,
     /// Whether state is saved in the stream's store.
     persist: bool,
     dirty: bool,
@@ -157,6 +160,8 @@ pub(crate) async fn start(
         snapshot: Arc::new(Snapshot::default()),
     });
     let push = config.is_push().then(|| Push::new(&config, Instant::now()));
+    let mut waiting = WaitingQueue::default();
+    waiting.set_prioritized(config.priority_policy == PriorityPolicy::Prioritized);
     let engine = Engine {
         js: js.clone(),
         stream: stream.clone(),
@@ -164,8 +169,9 @@ pub(crate) async fn start(
         config,
         tracker,
         source,
-        waiting: WaitingQueue::default(),
+        waiting,
         push,
+        pin: None,
         persist,
         dirty: fresh && persist,
         last_save: Instant::now(),
@@ -377,8 +383,11 @@ impl Engine {
                 if let Some(push) = self.push.as_mut() {
                     push.update(&config);
                 }
+                self.waiting
+                    .set_prioritized(config.priority_policy == PriorityPolicy::Prioritized);
                 self.config = config;
             }
+            Command::Unpin => self.unpin(),
             Command::StreamChanged => {
                 let first = self.stream.store.state().first_seq;
                 self.tracker.purged_below(first);
@@ -408,6 +417,7 @@ impl Engine {
             push_bound: self.push.as_ref().is_some_and(|p| p.bound),
             last_delivered: self.last_delivered,
             last_acked: self.last_acked,
+            pinned: self.pin.as_ref().map(|p| (p.id.clone(), p.since)),
         }
     }
 
@@ -466,72 +476,12 @@ impl Engine {
         }
     }
 
-    /// `MSG.NEXT`: nats-server's checks, then the request joins the queue.
-    async fn pull_request(&mut self, reply: Bytes, request: Result<PullRequest, String>) {
-        let (shared, account) = (self.js.shared.clone(), self.js.account.clone());
-        let refuse = |code: u16, text: &str| {
-            let hdr = status_headers(code, text, &[]);
-            shared.publish_internal(&account, &reply, None, Some(&hdr), b"");
-        };
-        if self.push.is_some() {
-            return refuse(409, "Consumer is push based");
-        }
-        let req = match request {
-            Ok(r) => r,
-            Err(why) => return refuse(400, &format!("Bad Request - {why}")),
-        };
-        let c = &self.config;
-        if c.max_request_batch > 0 && req.batch > c.max_request_batch as u64 {
-            return refuse(
-                409,
-                &format!("Exceeded MaxRequestBatch of {}", c.max_request_batch),
-            );
-        }
-        if c.max_request_expires > 0 && req.expires > c.max_request_expires {
-            let max = Duration::from_nanos(c.max_request_expires as u64);
-            return refuse(
-                409,
-                &format!(
-                    "Exceeded MaxRequestExpires of {}",
-                    crate::config::format_go_duration(max)
-                ),
-            );
-        }
-        if req.max_bytes > 0
-            && c.max_request_max_bytes > 0
-            && req.max_bytes > c.max_request_max_bytes as u64
-        {
-            return refuse(
-                409,
-                &format!("Exceeded MaxRequestMaxBytes of {}", c.max_request_max_bytes),
-            );
-        }
-        if req.no_wait && req.expires == 0 {
-            let available = self.source.num_pending().await.unwrap_or(0);
-            if available == 0 && self.tracker.next_redelivery().is_none() {
-                return refuse(404, "No Messages");
-            }
-        }
-        if self.config.max_waiting > 0 && self.waiting.len() >= self.config.max_waiting as usize {
-            self.expire_requests(Instant::now());
-            if self.waiting.len() >= self.config.max_waiting as usize {
-                if req.heartbeat == 0 {
-                    refuse(409, "Exceeded MaxWaiting");
-                }
-                return;
-            }
-        }
-        self.enqueue_pull(reply, req);
-    }
-
-    fn enqueue_pull(&mut self, reply: Bytes, req: PullRequest) {
-        if self.push.is_none() {
-            self.waiting.push(Waiting::new(reply, &req, Instant::now()));
-        }
-    }
-
     /// Delivers what it can: to pull requests, or to the deliver subject.
     async fn deliver(&mut self) {
+        if self.pause_deadline().is_some() {
+            self.while_paused();
+            return;
+        }
         let idle = match &self.push {
             Some(p) => p.stalled(),
             None => self.waiting.is_empty(),
@@ -560,84 +510,8 @@ impl Engine {
         self.out.flush();
     }
 
-    async fn deliver_pull(&mut self) {
-        loop {
-            let Some(head) = self.waiting.head() else {
-                return;
-            };
-            let want = usize::try_from(head.left).unwrap_or(usize::MAX);
-            let Some((m, origin)) = self.next_message(want).await else {
-                // Held back by max_ack_pending is not the end of the stream:
-                // `no_wait` requests wait, as on nats-server.
-                if !self.at_ack_limit() {
-                    self.end_of_stream();
-                }
-                return;
-            };
-            let Some(head) = self.waiting.head() else {
-                self.source.put_back(m, origin);
-                return;
-            };
-            let size = (m.subject.len() + m.headers.len() + m.payload.len()) as u64;
-            if let Some(left) = head.bytes_left {
-                if size > left {
-                    let hdr = status_headers(
-                        409,
-                        "Message Size Exceeds MaxBytes",
-                        &pending_headers(head.left, left),
-                    );
-                    let reply = head.reply.clone();
-                    self.waiting.pop();
-                    self.js.shared.publish_internal(
-                        &self.js.account,
-                        &reply,
-                        None,
-                        Some(&hdr),
-                        b"",
-                    );
-                    self.source.put_back(m, origin);
-                    continue;
-                }
-            }
-            let reply = head.reply.clone();
-            if !self.send(&reply, &m, origin) {
-                // The requester is gone.
-                self.waiting.pop();
-                self.source.put_back(m, origin);
-                continue;
-            }
-            if let Some(head) = self.waiting.head() {
-                head.left -= 1;
-                head.delivered += 1;
-                if let Some(left) = head.bytes_left.as_mut() {
-                    *left -= size;
-                    if *left == 0 {
-                        head.left = 0;
-                    }
-                }
-                if let Some(hb) = head.heartbeat {
-                    head.next_heartbeat = Some(Instant::now() + hb);
-                }
-            }
-            self.waiting.served_head();
-        }
-    }
-
-    /// No message for the head request: `no_wait` requests end here.
-    fn end_of_stream(&mut self) {
-        let done = self
-            .waiting
-            .drain_where(|w| w.no_wait && (w.expires_at.is_none() || w.delivered > 0));
-        let hdr = status_headers(404, "No Messages", &[]);
-        for w in done {
-            self.js
-                .shared
-                .publish_internal(&self.js.account, &w.reply, None, Some(&hdr), b"");
-        }
-    }
-
     /// Whether `max_ack_pending` holds back new messages.
-    fn at_ack_limit(&self) -> bool {
+    pub(super) fn at_ack_limit(&self) -> bool {
         let max = self.config.max_ack_pending;
         self.config.ack_policy != AckPolicy::None
             && max > 0
@@ -674,9 +548,15 @@ impl Engine {
         Some((m, origin))
     }
 
-    /// Sends `m` to `to` with its ack subject; records the delivery if
-    /// someone received it.
-    pub(super) fn send(&mut self, to: &[u8], m: &StoredMessage, origin: Origin) -> bool {
+    /// Sends `m` to `to` with its ack subject (and the pin id of a pinned
+    /// client); records the delivery if someone received it.
+    pub(super) fn send(
+        &mut self,
+        to: &[u8],
+        m: &StoredMessage,
+        origin: Origin,
+        pin: Option<&str>,
+    ) -> bool {
         let redelivery = origin == Origin::Redelivery;
         let count = if redelivery {
             self.tracker.delivery_count(m.seq) + 1
@@ -694,18 +574,25 @@ impl Engine {
             m.timestamp,
             pending,
         );
-        let only_headers;
-        let (headers, payload): (Option<&[u8]>, &[u8]) = if self.config.headers_only {
-            only_headers = with_headers(
-                &m.headers,
-                &[("Nats-Msg-Size", m.payload.len().to_string())],
-            );
-            (Some(&only_headers), b"")
+        // Headers nats-server adds, in its order.
+        let mut added = Vec::new();
+        if self.config.headers_only {
+            added.push(("Nats-Msg-Size", m.payload.len().to_string()));
+        }
+        if let Some(id) = pin {
+            added.push((super::priority::PIN_ID_HEADER, id.to_string()));
+        }
+        let extended;
+        let headers: Option<&[u8]> = if added.is_empty() {
+            (!m.headers.is_empty()).then_some(&m.headers[..])
         } else {
-            (
-                (!m.headers.is_empty()).then_some(&m.headers[..]),
-                &m.payload,
-            )
+            extended = with_headers(&m.headers, &added);
+            Some(&extended)
+        };
+        let payload: &[u8] = if self.config.headers_only {
+            b""
+        } else {
+            &m.payload
         };
         let delivered = self.js.shared.deliver_internal_batched(
             &self.js.account,
@@ -762,6 +649,12 @@ impl Engine {
         if let Some(t) = self.replay_wait {
             at(t);
         }
+        if let Some(t) = self.pause_deadline() {
+            at(t);
+        }
+        if let Some(pin) = &self.pin {
+            at(pin.expires);
+        }
         if self.dirty && !saving {
             at(self.last_save + SAVE_EVERY);
         }
@@ -797,6 +690,7 @@ impl Engine {
         let now = Instant::now();
         self.tracker.expire(now_ns());
         self.expire_requests(now);
+        self.pin_timer(now);
         if self.push.is_some() {
             self.push_timers(now);
         }
@@ -810,46 +704,6 @@ impl Engine {
             self.stream.forget_consumer(&self.name);
         }
     }
-
-    /// Expired requests get 408; requesters that went away are dropped;
-    /// heartbeats go to those that asked for them.
-    fn expire_requests(&mut self, now: Instant) {
-        let (shared, account) = (self.js.shared.clone(), self.js.account.clone());
-        let expired = self
-            .waiting
-            .drain_where(|w| w.expires_at.is_some_and(|t| t <= now));
-        for w in expired {
-            let hdr = status_headers(
-                408,
-                "Request Timeout",
-                &pending_headers(w.left, w.pending_bytes()),
-            );
-            shared.publish_internal(&account, &w.reply, None, Some(&hdr), b"");
-        }
-        self.waiting
-            .drain_where(|w| !shared.has_interest(&account, &w.reply));
-        let (dseq, sseq) = (
-            self.tracker.state.delivered.consumer_seq,
-            self.tracker.state.delivered.stream_seq,
-        );
-        for w in self.waiting.iter_mut() {
-            if let (Some(t), Some(hb)) = (w.next_heartbeat, w.heartbeat) {
-                if t <= now {
-                    let hdr = heartbeat_headers(dseq, sseq, None);
-                    shared.publish_internal(&account, &w.reply, None, Some(&hdr), b"");
-                    w.next_heartbeat = Some(now + hb);
-                }
-            }
-        }
-    }
-}
-
-/// `Nats-Pending-Messages` / `Nats-Pending-Bytes`.
-fn pending_headers(messages: u64, bytes: u64) -> [(&'static str, String); 2] {
-    [
-        ("Nats-Pending-Messages", messages.to_string()),
-        ("Nats-Pending-Bytes", bytes.to_string()),
-    ]
 }
 
 /// An idle heartbeat's headers, with the stalled flow-control subject when

@@ -17,12 +17,14 @@
 //! ## Files
 //! [`config`] (the JSON config, defaults, checks), [`tracking`] (pending
 //! acks, redelivery, ack floor), [`pull`] (requests and their queue),
-//! [`ack`] (ack subjects and bodies), [`source`] (which message is next),
-//! [`engine`] (the task), [`push`] (deliver subject, flow control,
-//! heartbeats), [`info`] (the `ConsumerInfo` JSON), [`persist`] (config
-//! files next to the stream's store; state lives in the store itself),
-//! [`retention`] (what the consumer still needs, for `interest` and
-//! `workqueue` streams).
+//! [`pull_delivery`] (serving those requests), [`ack`] (ack subjects and
+//! bodies), [`source`] (which message is next), [`engine`] (the task),
+//! [`push`] (deliver subject, flow control, heartbeats), [`pause`]
+//! (`pause_until`), [`priority`] (priority groups: overflow, pinned
+//! client, prioritized), [`info`] (the `ConsumerInfo` JSON), [`persist`]
+//! (config files next to the stream's store; state lives in the store
+//! itself), [`retention`] (what the consumer still needs, for `interest`
+//! and `workqueue` streams).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -38,8 +40,11 @@ pub mod ack;
 pub mod config;
 pub(crate) mod engine;
 pub mod info;
+pub mod pause;
 pub(crate) mod persist;
+pub mod priority;
 pub mod pull;
+pub(crate) mod pull_delivery;
 pub(crate) mod push;
 pub mod retention;
 pub(crate) mod source;
@@ -60,6 +65,8 @@ pub(crate) enum Command {
     Update(Arc<ConsumerConfig>),
     /// Messages left the stream (purge, delete, limits): re-check positions.
     StreamChanged,
+    /// `CONSUMER.UNPIN`: nobody is pinned any more.
+    Unpin,
     /// Stop; `deleted` answers waiting pull requests with 409.
     Stop { deleted: bool },
 }
@@ -77,6 +84,8 @@ pub struct Progress {
     /// When something was last delivered / acknowledged (0 = never).
     pub last_delivered: Timestamp,
     pub last_acked: Timestamp,
+    /// The pinned client's id and since when (priority groups).
+    pub pinned: Option<(String, Timestamp)>,
 }
 
 /// The counters as of the end of the task's last turn, readable without

@@ -2,13 +2,18 @@
 //! request body (empty, a bare batch number, or nats-server's JSON), and the
 //! queue of requests a pull consumer holds until they are served, expire or
 //! lose their requester. Messages go to the head request, which then moves
-//! to the back while it wants more, so concurrent fetchers share fairly.
+//! to the back while it wants more, so concurrent fetchers share fairly —
+//! or, under priority policy `prioritized`, behind the requests of its own
+//! priority level but ahead of lower ones.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use serde::Deserialize;
+
+use super::priority::PriorityRequest;
+use crate::jetstream::config::nullable;
 
 /// One `MSG.NEXT` request as the client sent it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -21,6 +26,9 @@ pub struct PullRequest {
     pub no_wait: bool,
     /// Nanoseconds; 0 = no heartbeats.
     pub heartbeat: i64,
+    /// The priority group fields; `Some` for every JSON request (even one
+    /// without them), as nats-server checks them.
+    pub priority: Option<PriorityRequest>,
 }
 
 #[derive(Deserialize)]
@@ -35,6 +43,16 @@ struct Json {
     no_wait: bool,
     #[serde(default, rename = "idle_heartbeat")]
     heartbeat: i64,
+    #[serde(default, deserialize_with = "nullable")]
+    group: String,
+    #[serde(default, deserialize_with = "nullable")]
+    min_pending: i64,
+    #[serde(default, deserialize_with = "nullable")]
+    min_ack_pending: i64,
+    #[serde(default, deserialize_with = "nullable")]
+    id: String,
+    #[serde(default, deserialize_with = "nullable")]
+    priority: i64,
 }
 
 impl PullRequest {
@@ -71,6 +89,13 @@ impl PullRequest {
             max_bytes: u64::try_from(j.max_bytes).unwrap_or(0),
             no_wait: j.no_wait,
             heartbeat: j.heartbeat.max(0),
+            priority: Some(PriorityRequest {
+                group: j.group,
+                min_pending: j.min_pending,
+                min_ack_pending: j.min_ack_pending,
+                id: j.id,
+                priority: j.priority,
+            }),
         })
     }
 }
@@ -88,6 +113,7 @@ pub struct Waiting {
     pub heartbeat: Option<Duration>,
     pub next_heartbeat: Option<Instant>,
     pub delivered: u64,
+    pub priority: Option<PriorityRequest>,
 }
 
 impl Waiting {
@@ -103,6 +129,7 @@ impl Waiting {
             heartbeat,
             next_heartbeat: heartbeat.map(|h| now + h),
             delivered: 0,
+            priority: req.priority.clone(),
         }
     }
 
@@ -110,12 +137,22 @@ impl Waiting {
     pub fn pending_bytes(&self) -> u64 {
         self.bytes_left.unwrap_or(0)
     }
+
+    /// Its place under policy `prioritized`: lower first; a request that
+    /// is not JSON (no priority fields) goes last, as on nats-server.
+    fn rank(&self) -> i64 {
+        self.priority
+            .as_ref()
+            .map_or(i64::from(i32::MAX), |p| p.priority)
+    }
 }
 
-/// The requests a pull consumer holds, oldest first.
+/// The requests a pull consumer holds, oldest first (or by priority).
 #[derive(Debug, Default)]
 pub struct WaitingQueue {
     queue: VecDeque<Waiting>,
+    /// Priority policy `prioritized`: kept in order of [`Waiting::rank`].
+    prioritized: bool,
 }
 
 impl WaitingQueue {
@@ -127,8 +164,35 @@ impl WaitingQueue {
         self.queue.is_empty()
     }
 
+    pub fn set_prioritized(&mut self, on: bool) {
+        self.prioritized = on;
+    }
+
     pub fn push(&mut self, w: Waiting) {
-        self.queue.push_back(w);
+        if self.prioritized {
+            self.insert_ranked(w);
+        } else {
+            self.queue.push_back(w);
+        }
+    }
+
+    /// After every request of the same or a better rank.
+    fn insert_ranked(&mut self, w: Waiting) {
+        let rank = w.rank();
+        let at = self
+            .queue
+            .iter()
+            .position(|q| q.rank() > rank)
+            .unwrap_or(self.queue.len());
+        self.queue.insert(at, w);
+    }
+
+    /// The head is passed over for now: to the back, whatever its rank
+    /// (nats-server's `cycle`).
+    pub fn cycle(&mut self) {
+        if let Some(head) = self.queue.pop_front() {
+            self.queue.push_back(head);
+        }
     }
 
     /// The request the next message goes to.
@@ -148,7 +212,7 @@ impl WaitingQueue {
         if head.left == 0 {
             return Some(head);
         }
-        self.queue.push_back(head);
+        self.push(head);
         None
     }
 
@@ -200,7 +264,8 @@ mod tests {
                 expires: 5_000_000_000,
                 max_bytes: 100,
                 no_wait: true,
-                heartbeat: 0
+                heartbeat: 0,
+                priority: Some(PriorityRequest::default()),
             }
         );
         assert_eq!(
@@ -227,5 +292,67 @@ mod tests {
             q.served_head();
         }
         assert_eq!(order, vec!["a", "b", "a"]);
+    }
+
+    #[test]
+    fn prioritized_serves_lower_priority_first_and_fifo_within() {
+        let now = Instant::now();
+        let mut q = WaitingQueue::default();
+        q.set_prioritized(true);
+        let req = |batch, priority: Option<i64>| PullRequest {
+            batch,
+            priority: priority.map(|priority| PriorityRequest {
+                group: "A".into(),
+                priority,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        q.push(Waiting::new(
+            Bytes::from_static(b"plain"),
+            &req(1, None),
+            now,
+        ));
+        q.push(Waiting::new(
+            Bytes::from_static(b"p5"),
+            &req(1, Some(5)),
+            now,
+        ));
+        q.push(Waiting::new(
+            Bytes::from_static(b"p1a"),
+            &req(2, Some(1)),
+            now,
+        ));
+        q.push(Waiting::new(
+            Bytes::from_static(b"p1b"),
+            &req(1, Some(1)),
+            now,
+        ));
+        let mut order = Vec::new();
+        while let Some(h) = q.head() {
+            h.left -= 1;
+            order.push(h.reply.clone());
+            q.served_head();
+        }
+        assert_eq!(order, vec!["p1a", "p1b", "p1a", "p5", "plain"]);
+    }
+
+    #[test]
+    fn json_requests_carry_priority_fields() {
+        let r = PullRequest::parse(
+            br#"{"batch":2,"group":"A","min_pending":3,"min_ack_pending":4,"id":"x","priority":2}"#,
+        )
+        .expect("valid request");
+        assert_eq!(
+            r.priority,
+            Some(PriorityRequest {
+                group: "A".into(),
+                min_pending: 3,
+                min_ack_pending: 4,
+                id: "x".into(),
+                priority: 2,
+            })
+        );
+        assert_eq!(PullRequest::parse(b"5").map(|r| r.priority), Ok(None));
     }
 }

@@ -93,19 +93,26 @@ fn heartbeat(config: &ConsumerConfig) -> Option<Duration> {
 }
 
 impl Engine {
-    pub(super) async fn deliver_push(&mut self) {
-        let Some(push) = self.push.as_mut() else {
-            return;
-        };
+    /// Looks whether someone is subscribed to the deliver subject; the
+    /// subject if so.
+    pub(super) fn check_bound(&mut self) -> Option<Bytes> {
+        let push = self.push.as_mut()?;
         let subject = push.subject.clone();
         if !self.js.shared.has_interest(&self.js.account, &subject) {
             if push.bound {
                 push.bound = false;
                 push.unbound_since = Instant::now();
             }
-            return;
+            return None;
         }
         push.bound = true;
+        Some(subject)
+    }
+
+    pub(super) async fn deliver_push(&mut self) {
+        let Some(subject) = self.check_bound() else {
+            return;
+        };
         loop {
             if self.push.as_ref().is_some_and(Push::stalled) {
                 return;
@@ -114,7 +121,7 @@ impl Engine {
                 return;
             };
             let size = (m.subject.len() + m.headers.len() + m.payload.len()) as u64;
-            if !self.send(&subject, &m, origin) {
+            if !self.send(&subject, &m, origin, None) {
                 self.source.put_back(m, origin);
                 if let Some(push) = self.push.as_mut() {
                     push.bound = false;
