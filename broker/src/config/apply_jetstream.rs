@@ -68,7 +68,7 @@ pub(super) fn jetstream(cx: &mut Applier<'_>, f: &Field<'_>) -> Result<(), Confi
                         .map(|v| cx.config.jetstream.max_file_store = limit(v)),
                     "enable" | "enabled" => child.bool().map(|on| enabled = on),
                     "sync" | "sync_interval" => sync_interval(cx, &child),
-                    "strict" => child.bool().map(|on| cx.config.jetstream.strict = on),
+                    "strict" => child.bool().map(|on| cx.config.jetstream.lenient = !on),
                     k if UNSUPPORTED_KEYS.contains(&k) => {
                         cx.unsupported(&format!("jetstream {k}"), &child);
                         Ok(())

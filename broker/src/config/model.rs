@@ -246,10 +246,10 @@ pub struct JetStreamConfig {
     /// `sync_interval: always`: fsync every write group before
     /// acknowledging it.
     pub sync_always: bool,
-    /// `strict` (nats-server's default, true): requests with unknown
-    /// fields are refused there. Tern's API reads the fields it knows and
-    /// ignores others either way, and says so at start.
-    pub strict: bool,
+    /// `strict: false`: JetStream API requests with fields the API does
+    /// not know are read anyway. Strict (refusing them) is nats-server's
+    /// default, and Tern's.
+    pub lenient: bool,
 }
 
 impl JetStreamConfig {

@@ -76,11 +76,8 @@ impl JetStream {
             |v: Option<u64>| v.map_or_else(|| "unlimited".to_string(), |b| format!("{b} bytes"));
         tracing::info!("  Max Memory:      {}", limit(config.max_memory_store));
         tracing::info!("  Max Storage:     {}", limit(config.max_file_store));
-        if config.strict {
+        if !config.lenient {
             tracing::info!("  Strict:          true");
-            tracing::warn!(
-                "JetStream strict mode: requests with unknown fields are not refused yet"
-            );
         }
         let js = Arc::new(JetStream {
             shared: shared.clone(),

@@ -380,6 +380,7 @@ fn keys_that_change_nothing_to_decide_are_taken() {
     let t =
         toml("server_tags = [\"a\"]\n[jetstream]\nstrict = false\n[server_metadata]\nk = \"v\"\n");
     assert_eq!((t.server_tags.len(), t.server_metadata.len()), (1, 1));
+    assert!(t.jetstream.lenient && !c.jetstream.lenient);
     let err = conf_err("jetstream { strict: 1 }\n");
     assert_error(
         &err,
