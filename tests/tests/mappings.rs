@@ -1,6 +1,7 @@
 //! Subject mappings (`mappings {}`), on both brokers with the same config:
 //! the subjects subscribers receive for every mapping form, weighted
-//! splits within statistical bounds, per-account mappings, `/accountz`,
+//! splits within statistical bounds, per-account mappings (also on the
+//! requests a service export serves), `/accountz`,
 //! and bad mappings refused with nats-server's reasons.
 
 mod common;
@@ -191,6 +192,42 @@ async fn account_mappings_apply_in_their_account_only() {
         let a = received_subjects_as(user("a").await?, &["x"]).await?;
         let other = received_subjects_as(user("b").await?, &["x"]).await?;
         ensure!(a == ["y.a"] && other == ["x"], "A: {a:?}, B: {other:?}");
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_exporters_mappings_apply_to_the_requests_it_serves() {
+    let config = "accounts {\n  SVC {\n    users = [{user: s, password: s}]\n    exports = [{service: \"svc.>\"}]\n    mappings { \"svc.v1.*\": \"svc.v2.$1\" }\n  }\n  APP {\n    users = [{user: a, password: a}]\n    imports = [{service: {account: SVC, subject: \"svc.>\"}}]\n  }\n}\n";
+    each_target(|kind| async move {
+        let (b, _) = start(kind, config)?;
+        let url = b.url();
+        let user = |u: &str| {
+            connect_with(
+                &url,
+                async_nats::ConnectOptions::with_user_and_password(u.into(), u.into()),
+            )
+        };
+        let svc = user("s").await?;
+        let mut v2 = svc.subscribe("svc.v2.*").await?;
+        let mut v1 = svc.subscribe("svc.v1.*").await?;
+        round_trip(&svc).await?;
+        let app = user("a").await?;
+        let asked = tokio::spawn({
+            let app = app.clone();
+            async move { app.request("svc.v1.orders", "q".into()).await }
+        });
+        let req = tokio::time::timeout(WAIT, v2.next())
+            .await
+            .context("the mapped subject got no request")?
+            .context("subscription ended")?;
+        ensure!(req.subject.as_str() == "svc.v2.orders", "{req:?}");
+        let reply = req.reply.clone().context("a request has a reply subject")?;
+        svc.publish(reply, "a".into()).await?;
+        let answer = tokio::time::timeout(WAIT, asked).await???;
+        ensure!(answer.payload == "a", "{answer:?}");
+        expect_no_msg(&mut v1).await?;
         Ok(())
     })
     .await;

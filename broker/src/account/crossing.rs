@@ -13,6 +13,7 @@ use crate::protocol::encode::Delivery;
 use crate::server::delivery::{deliver_in, PendingFlush, Publisher};
 use crate::server::state::Shared;
 use crate::server::subscription::{Receiver, Subscription};
+use crate::subject::Mapped;
 
 use super::responses::Responses;
 use super::subject_map::{MapError, SubjectMap};
@@ -146,6 +147,12 @@ impl Crossing {
             Way::Request { map, responses } => {
                 let Some(subject) = map.apply(msg.subject) else {
                     return false;
+                };
+                // The exporter's own mappings apply to the requests it
+                // serves, as in nats-server.
+                let subject = match into.mappings.as_deref().map(|m| m.select(&subject)) {
+                    Some(Mapped::Fixed(to) | Mapped::Drawn(to)) => to.into_vec(),
+                    _ => subject,
                 };
                 let route = msg.reply.map(|r| responses.register(r));
                 let msg = Delivery {
