@@ -117,13 +117,14 @@ pub async fn run_over(
         Role::Solicited { remote, .. } => &remote.deny_imports,
         Role::Accepted => &[],
     });
-    // Leaf links carry everything for a whole server: nats-server sets no
-    // pending limit on them, Tern a generous one.
+    // Leaf links carry everything for a whole server: never cut off for
+    // pending bytes (as in nats-server), they stall client publishers from
+    // ¾ of a generous max_pending.
     let max_pending = config.max_pending.max(64 * 1024 * 1024);
     let (out, mut ws_reader) = match ws {
-        None => (Outbound::new(sock.clone(), max_pending), None),
+        None => (Outbound::link(sock.clone(), max_pending, None), None),
         Some(ws) => (
-            Outbound::websocket(sock.clone(), max_pending, ws.writer),
+            Outbound::link(sock.clone(), max_pending, Some(ws.writer)),
             Some(ws.reader),
         ),
     };

@@ -5,8 +5,10 @@
 //! publisher that appended flushes at the end of its read batch, so the
 //! common case needs no task wake-up at all. When the socket does not take
 //! everything, the owner task is woken and waits for writability. When the
-//! pending bytes pass `max_pending`, the connection is marked as a slow
-//! consumer and closed.
+//! pending bytes of a client pass `max_pending`, the connection is marked
+//! as a slow consumer and closed. A link to another server (a leaf) is
+//! never cut for its pending bytes, as in nats-server: it carries a whole
+//! server's traffic, and only its write deadline ends it.
 //!
 //! Before that, past three quarters of `max_pending`, the connection is
 //! *stalled*: client publishers that deliver to it wait a little
@@ -132,6 +134,9 @@ pub struct Outbound {
     wake: Notify,
     sock: Arc<TcpStream>,
     max_pending: usize,
+    /// Pending bytes past which the connection is a slow consumer
+    /// (`max_pending` for clients, never for links).
+    cut_off_at: usize,
     /// Pending bytes past which publishers are stalled (¾ of
     /// `max_pending`, nats-server's mark).
     stall_at: usize,
@@ -155,6 +160,16 @@ impl Outbound {
         Self::with_framing(sock, max_pending, Some(Box::new(writer)))
     }
 
+    /// The outbound of a link to another server (TCP or WebSocket): it
+    /// stalls client publishers past ¾ of `max_pending` like a client, but
+    /// is never cut off for its pending bytes.
+    pub fn link(sock: Arc<TcpStream>, max_pending: usize, writer: Option<WsWriter>) -> Self {
+        Outbound {
+            cut_off_at: usize::MAX,
+            ..Self::with_framing(sock, max_pending, writer.map(Box::new))
+        }
+    }
+
     fn with_framing(sock: Arc<TcpStream>, max_pending: usize, ws: Option<Box<WsWriter>>) -> Self {
         let websocket = ws.is_some();
         Outbound {
@@ -170,6 +185,7 @@ impl Outbound {
             wake: Notify::new(),
             sock,
             max_pending,
+            cut_off_at: max_pending,
             stall_at: max_pending / 4 * 3,
             stalled: AtomicBool::new(false),
             unstall: Notify::new(),
@@ -218,7 +234,7 @@ impl Outbound {
         write(&mut st.buf);
         let len = st.buf.len();
         if len > self.stall_at {
-            if len > self.max_pending {
+            if len > self.cut_off_at {
                 st.buf = BytesMut::new();
                 st.closing = Some(CloseReason::SlowConsumerPendingBytes);
                 self.release_stalled();
@@ -517,5 +533,43 @@ fn ws_close_status(reason: CloseReason) -> u16 {
         ProtocolViolation => frame::CLOSE_PROTOCOL_ERROR,
         MaxPayloadExceeded => frame::CLOSE_MESSAGE_TOO_BIG,
         WriteError | ReadError | StaleConnection | ServerShutdown => frame::CLOSE_GOING_AWAY,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A connected socket whose peer never reads.
+    async fn stuck_socket() -> (Arc<TcpStream>, TcpStream) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (ours, theirs) = tokio::join!(TcpStream::connect(addr), listener.accept());
+        (Arc::new(ours.unwrap()), theirs.unwrap().0)
+    }
+
+    #[tokio::test]
+    async fn a_client_is_cut_off_past_max_pending_a_link_only_stalls() {
+        let chunk = vec![b'x'; 1000];
+        for link in [false, true] {
+            let (sock, _peer) = stuck_socket().await;
+            let out = if link {
+                Outbound::link(sock, 10_000, None)
+            } else {
+                Outbound::new(sock, 10_000)
+            };
+            let mut results = Vec::new();
+            for mark in 0..30 {
+                results.push(out.push_message(mark, chunk.len(), |b| b.extend_from_slice(&chunk)));
+            }
+            let rejected = results.iter().filter(|p| **p == Pushed::Rejected).count();
+            if link {
+                assert_eq!(rejected, 0, "a link keeps everything");
+                assert!(out.is_stalled(), "stalled past 3/4");
+                assert!(out.is_full() && out.pending_bytes() == 30_000);
+            } else {
+                assert!(rejected > 0, "a client becomes a slow consumer");
+            }
+        }
     }
 }
