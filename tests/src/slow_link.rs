@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::Result;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -33,12 +33,17 @@ impl SlowLink {
         one_way: Duration,
         bytes_per_sec: u64,
     ) -> Result<SlowLink> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let listener = small_buffered()?;
+        listener.bind("127.0.0.1:0".parse()?)?;
+        let listener: TcpListener = listener.listen(16)?;
         let addr = listener.local_addr()?;
         let task = tokio::spawn(async move {
             let mut pumps = Vec::new();
             while let Ok((inbound, _)) = listener.accept().await {
-                let Ok(outbound) = TcpStream::connect(target).await else {
+                let Ok(socket) = small_buffered() else {
+                    continue;
+                };
+                let Ok(outbound) = socket.connect(target).await else {
                     continue;
                 };
                 let (ir, iw) = inbound.into_split();
@@ -52,6 +57,18 @@ impl SlowLink {
         });
         Ok(SlowLink { addr, task })
     }
+}
+
+/// Kernel buffering the link's sockets may use to receive: small and
+/// fixed, so that (with the in-flight chunks) the link holds little, as a
+/// narrow uplink does. Loopback receive buffers otherwise grow to tens of
+/// MiB and a sender never notices the link is slow.
+const SOCKET_BUFFER: u32 = 64 * 1024;
+
+fn small_buffered() -> std::io::Result<TcpSocket> {
+    let socket = TcpSocket::new_v4()?;
+    socket.set_recv_buffer_size(SOCKET_BUFFER)?;
+    Ok(socket)
 }
 
 impl Drop for SlowLink {

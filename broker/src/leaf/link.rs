@@ -208,6 +208,8 @@ async fn serve(
             _ => HANDSHAKE_TIMEOUT,
         };
     let mut blocked_since: Option<Instant> = None;
+    // What the link had written when `blocked_since` was set.
+    let mut written_when_blocked = 0u64;
     let mut last_written = 0;
     let timer = sleep_until(handshake_by.min(ping_at).into());
     tokio::pin!(timer);
@@ -239,7 +241,12 @@ async fn serve(
                 woken.set(handle.out.woken());
                 match handle.out.flush() {
                     Flush::Done => blocked_since = None,
-                    Flush::Blocked => { blocked_since.get_or_insert_with(Instant::now); }
+                    Flush::Blocked => {
+                        if blocked_since.is_none() {
+                            blocked_since = Some(Instant::now());
+                            written_when_blocked = handle.out.written();
+                        }
+                    }
                     Flush::Closing => {}
                     Flush::Failed => return CloseReason::WriteError,
                 }
@@ -289,6 +296,13 @@ async fn serve(
             _ = sock.writable(), if blocked_since.is_some() => {
                 match handle.out.flush() {
                     Flush::Done => blocked_since = None,
+                    // Bytes moved: the write deadline starts over. Like
+                    // nats-server's `retry` write timeout (its default for
+                    // links), a slow link that makes progress is never cut.
+                    Flush::Blocked if handle.out.written() != written_when_blocked => {
+                        blocked_since = Some(Instant::now());
+                        written_when_blocked = handle.out.written();
+                    }
                     Flush::Blocked | Flush::Closing => {}
                     Flush::Failed => return CloseReason::WriteError,
                 }
