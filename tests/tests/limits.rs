@@ -1,6 +1,7 @@
 //! Server limits from a config file (nats-server `.conf` syntax):
-//! max_payload, max_control_line, max_connections, max_subscriptions, and
-//! the stale-connection check (ping_interval / ping_max).
+//! max_payload, max_control_line, max_connections, max_subscriptions,
+//! max_sub_tokens, and the stale-connection check (ping_interval /
+//! ping_max); `disable_sublist_cache` changes nothing a client sees.
 
 mod common;
 
@@ -175,6 +176,35 @@ fn max_subscriptions() {
         let mut other = raw(&b.addr(), CONNECT_PLAIN)?;
         other.send(b"SUB a 1\r\nSUB b 2\r\n")?;
         ensure!(sync(&mut other)? == "PONG\r\n");
+        Ok(())
+    });
+}
+
+#[test]
+fn max_sub_tokens() {
+    each_target_blocking(|kind| {
+        let b = start_with_config(kind, "max_sub_tokens: 3\ndisable_sublist_cache: true\n")?;
+        let mut c = raw(&b.addr(), CONNECT_PLAIN)?;
+        c.send(b"SUB a.b.c 1\r\nSUB a.b.c.d 2\r\nSUB a.*.> 3\r\n")?;
+        let got = sync(&mut c)?;
+        ensure!(
+            got == "-ERR 'Permissions Violation for Subscription to \"a.b.c.d\", too many tokens'\r\nPONG\r\n",
+            "got {got:?}"
+        );
+        // Still open; the others work, uncached publish after publish.
+        for _ in 0..2 {
+            c.send(b"PUB a.b.c 1\r\n1\r\nPUB a.b.c.d 1\r\n2\r\n")?;
+            let got = sync(&mut c)?;
+            ensure!(
+                got == "MSG a.b.c 3 1\r\n1\r\nMSG a.b.c 1 1\r\n1\r\nMSG a.b.c.d 3 1\r\n2\r\nPONG\r\n",
+                "got {got:?}"
+            );
+        }
+        let log = b.stderr();
+        ensure!(
+            log.contains("Subscription Violation Too Many Tokens - Subject \"a.b.c.d\", SID 2"),
+            "{log}"
+        );
         Ok(())
     });
 }

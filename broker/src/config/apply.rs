@@ -270,9 +270,27 @@ impl Applier<'_> {
             "trace_headers" => {
                 let on = f.bool()?;
                 self.config.log.trace = on;
-                if on {
-                    self.unsupported("trace_headers", f);
+                self.config.log.trace_headers = on;
+            }
+            // Tern's timestamps are UTC either way.
+            "logtime_utc" => {
+                f.bool()?;
+            }
+            "max_traced_msg_len" => {
+                self.config.log.max_traced_msg_len = to_usize(f, f.int()?.max(0))?
+            }
+            "max_sub_tokens" | "max_subscription_tokens" => {
+                let v = f.int()?;
+                if v > 255 {
+                    return Err(f.invalid(format!("{key} value is too big")));
                 }
+                if v <= 0 {
+                    return Err(f.invalid(format!("{key} value can not be negative")));
+                }
+                self.config.max_sub_tokens = to_usize(f, v)?
+            }
+            "disable_sublist_cache" | "no_sublist_cache" => {
+                self.config.no_match_cache = f.bool()?
             }
             "logtime" => self.config.log.time = f.bool()?,
             "logfile" | "log_file" => {

@@ -45,6 +45,9 @@ enum Target {
     DebugTrace,
     DebugTraceVerbose,
     LogTime,
+    /// `--logtime_utc`: Tern's timestamps are UTC either way.
+    LogTimeUtc,
+    MaxTracedMsgLen,
     User,
     Pass,
     Token,
@@ -133,16 +136,8 @@ const FLAGS: &[Spec] = &[
         Kind::Int,
         Target::Unsupported("log rotation"),
     ),
-    spec(
-        &["logtime_utc"],
-        Kind::Bool,
-        Target::Unsupported("logtime_utc"),
-    ),
-    spec(
-        &["max_traced_msg_len"],
-        Kind::Int,
-        Target::Unsupported("max_traced_msg_len"),
-    ),
+    spec(&["logtime_utc"], Kind::Bool, Target::LogTimeUtc),
+    spec(&["max_traced_msg_len"], Kind::Int, Target::MaxTracedMsgLen),
     spec(&["profile"], Kind::Int, Target::Unsupported("profiling")),
     spec(&["routes"], Kind::String, Target::Unsupported("cluster")),
     spec(
@@ -408,6 +403,10 @@ impl CommandLine {
                     config.log.trace_verbose = *b;
                 }
                 (Target::LogTime, FlagValue::Bool(b)) => config.log.time = *b,
+                (Target::LogTimeUtc, _) => {}
+                (Target::MaxTracedMsgLen, FlagValue::Int(i)) => {
+                    config.log.max_traced_msg_len = usize::try_from(*i).unwrap_or(0)
+                }
                 (Target::User, FlagValue::String(s)) => config.auth.user = non_empty(s),
                 (Target::Pass, FlagValue::String(s)) => config.auth.password = non_empty(s),
                 (Target::Token, FlagValue::String(s)) => config.auth.token = non_empty(s),

@@ -179,8 +179,14 @@ pub struct LogConfig {
     /// `trace_verbose`).
     pub trace_verbose: bool,
     /// Prefix lines with a timestamp (nats-server `logtime`, default true).
+    /// Timestamps are always UTC (nats-server's `logtime_utc: true`).
     pub time: bool,
     pub file: Option<PathBuf>,
+    /// Payload bytes a `MSG_PAYLOAD` trace line shows before `...`
+    /// (`max_traced_msg_len`; 0: all).
+    pub max_traced_msg_len: usize,
+    /// Trace only a message's headers (`trace_headers`).
+    pub trace_headers: bool,
 }
 
 impl Default for LogConfig {
@@ -191,6 +197,8 @@ impl Default for LogConfig {
             trace_verbose: false,
             time: true,
             file: None,
+            max_traced_msg_len: 0,
+            trace_headers: false,
         }
     }
 }
@@ -408,6 +416,11 @@ pub struct Config {
     pub max_connections: usize,
     /// 0 = unlimited.
     pub max_subscriptions: usize,
+    /// Most tokens a subscription's subject may have (`max_sub_tokens`;
+    /// 0: no limit).
+    pub max_sub_tokens: usize,
+    /// `disable_sublist_cache`: every publish matches in the sublist.
+    pub no_match_cache: bool,
     pub ping_interval: Duration,
     pub ping_max: u32,
     pub write_deadline: Duration,
@@ -515,6 +528,8 @@ impl Default for Config {
             max_pending: DEFAULT_MAX_PENDING,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_subscriptions: 0,
+            max_sub_tokens: 0,
+            no_match_cache: false,
             ping_interval: DEFAULT_PING_INTERVAL,
             ping_max: DEFAULT_PING_MAX,
             write_deadline: DEFAULT_WRITE_DEADLINE,

@@ -78,7 +78,6 @@ const UNSUPPORTED: &[(&[&str], &str, Gate)] = &[
         "log rotation",
         Gate::IfNonZero,
     ),
-    (&["logtime_utc"], "logtime_utc", Gate::IfTrue),
     (
         &["prof_port", "prof_block_rate"],
         "profiling",
@@ -86,21 +85,6 @@ const UNSUPPORTED: &[(&[&str], &str, Gate)] = &[
     ),
     (&["proxy_protocol"], "proxy_protocol", Gate::IfTrue),
     (&["proxies"], "proxies", Gate::Always),
-    (
-        &["max_traced_msg_len"],
-        "max_traced_msg_len",
-        Gate::IfNonZero,
-    ),
-    (
-        &["max_sub_tokens", "max_subscription_tokens"],
-        "max_sub_tokens",
-        Gate::IfNonZero,
-    ),
-    (
-        &["disable_sublist_cache", "no_sublist_cache"],
-        "disable_sublist_cache",
-        Gate::IfTrue,
-    ),
     (&["write_timeout"], "write_timeout", Gate::UnlessDefault),
     (
         &["connect_error_reports", "reconnect_error_reports"],

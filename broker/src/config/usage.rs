@@ -31,11 +31,13 @@ Server Options:
 Logging Options:
     -l, --log <file>                 File to redirect log output
     -T, --logtime                    Timestamp log entries (default: true)
+        --logtime_utc                Timestamps in UTC (Tern's are always UTC)
     -D, --debug                      Enable debugging output
     -V, --trace                      Trace the raw protocol
     -VV                              Verbose trace (traces the system account as well)
     -DV                              Debug and trace
     -DVV                             Debug and verbose trace (traces the system account)
+        --max_traced_msg_len <len>   Maximum printable length for traced messages (default: unlimited)
 
 JetStream Options:
     -js, --jetstream                 Enable JetStream functionality
@@ -53,8 +55,7 @@ Common Options:
 Not supported yet (accepted so nats-server command lines parse; Tern refuses
 to start while one is in use and names it):
     -ms, --https_port,
-    -s, --syslog, -r, --remote_syslog, --log_size_limit, --logtime_utc,
-    --max_traced_msg_len, --profile,
+    -s, --syslog, -r, --remote_syslog, --log_size_limit, --profile,
     --routes, --cluster, --cluster_listen, --cluster_name, --cluster_advertise,
     --no_advertise, --connect_retries, --tls, --tlscert, --tlskey, --tlscacert,
     --tlsverify, --help_tls

@@ -148,7 +148,7 @@ pub async fn run_over(
         handle: handle.clone(),
         role,
         stage,
-        cache: MatchCache::default(),
+        cache: MatchCache::new(!config.no_match_cache),
         pending: PendingFlush::default(),
         pings_out: 0,
         ping_sent: None,

@@ -516,7 +516,7 @@ fn apply_buffer(session: &mut Session, rbuf: &mut BytesMut) -> Result<(), CloseR
             Ok(Parsed::Op(op, len)) => {
                 pos += len;
                 if tracing::enabled!(tracing::Level::TRACE) {
-                    trace_op(session, &rbuf[pos - len..pos]);
+                    super::trace::inbound(session, &rbuf[pos - len..pos], &op);
                 }
                 if let Err(reason) = ops::apply(session, op) {
                     break Err(reason);
@@ -547,17 +547,6 @@ fn protocol_error(session: &mut Session, e: &ProtocolError) -> CloseReason {
         session.send_err(text);
     }
     CloseReason::for_protocol_error(e)
-}
-
-fn trace_op(session: &Session, raw: &[u8]) {
-    let line_end = memchr::memchr(b'\n', raw).unwrap_or(raw.len());
-    let line = String::from_utf8_lossy(&raw[..line_end]);
-    tracing::trace!(
-        "{} - cid:{} - <<- [{}]",
-        session.handle.addr,
-        session.handle.id,
-        line.trim_end()
-    );
 }
 
 /// How often a busy connection's RTT is measured anyway (nats-server's

@@ -29,6 +29,7 @@ pub mod signals;
 pub mod stall;
 pub mod state;
 pub mod subscription;
+pub(crate) mod trace;
 
 pub use error::ServerError;
 pub use lifecycle::Server;

@@ -97,6 +97,7 @@ impl Session {
         let plugins_seen = shared.plugins_generation();
         let transforms = shared.plugins().transforms.clone();
         let stall_policy = StallPolicy::for_clients(config.no_fast_producer_stall);
+        let cache = MatchCache::new(!config.no_match_cache);
         let mut pending = PendingFlush::default();
         pending.stall_policy = stall_policy;
         Session {
@@ -115,7 +116,7 @@ impl Session {
             auth_required,
             permissions: None,
             publish_cache: PublishCache::default(),
-            cache: MatchCache::default(),
+            cache,
             pings_out: 0,
             ping_sent_at: None,
             rtt_measured_at: None,

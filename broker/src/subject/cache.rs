@@ -31,6 +31,9 @@ pub struct MatchCache<S> {
     fanout: i64,
     /// Changes not yet reported to the sublist's statistics.
     unreported: CacheReport,
+    /// `false` with `disable_sublist_cache`: nothing is kept past the
+    /// lookup that made it.
+    enabled: bool,
 }
 
 struct Slot<S> {
@@ -56,11 +59,21 @@ impl<S> Default for MatchCache<S> {
             slots: Vec::new(),
             fanout: 0,
             unreported: CacheReport::default(),
+            enabled: true,
         }
     }
 }
 
 impl<S> MatchCache<S> {
+    /// A cache that keeps results (`enabled`), or one that matches every
+    /// lookup in the sublist anew (`disable_sublist_cache`).
+    pub fn new(enabled: bool) -> Self {
+        MatchCache {
+            enabled,
+            ..MatchCache::default()
+        }
+    }
+
     /// Map `subject` with `mappings` (the publisher's account's) and find
     /// who the message goes to: one lookup when cached.
     #[inline]
@@ -72,7 +85,7 @@ impl<S> MatchCache<S> {
     ) -> Resolved {
         self.unreported.lookups += 1;
         self.follow(sublist);
-        if let Some(&slot) = self.published.get(subject) {
+        if let Some(&slot) = self.published.get(subject).filter(|_| self.enabled) {
             self.unreported.hits += 1;
             return Resolved { slot };
         }
@@ -124,7 +137,7 @@ impl<S> MatchCache<S> {
         self.follow(sublist);
         let slot = if mapped_account {
             self.delivered_slot(sublist, subject)
-        } else if let Some(&slot) = self.published.get(subject) {
+        } else if let Some(&slot) = self.published.get(subject).filter(|_| self.enabled) {
             self.unreported.hits += 1;
             slot
         } else {
@@ -136,7 +149,7 @@ impl<S> MatchCache<S> {
     }
 
     fn delivered_slot(&mut self, sublist: &Sublist<S>, subject: &[u8]) -> u32 {
-        if let Some(&slot) = self.delivered.get(subject) {
+        if let Some(&slot) = self.delivered.get(subject).filter(|_| self.enabled) {
             self.unreported.hits += 1;
             return slot;
         }
@@ -159,7 +172,7 @@ impl<S> MatchCache<S> {
     /// (the caller files it under its key). `shown`: the subject to report
     /// for it, where that is not the published one.
     fn fill(&mut self, sublist: &Sublist<S>, subject: &[u8], shown: Option<Box<[u8]>>) -> u32 {
-        if self.slots.len() >= MAX_ENTRIES {
+        if self.slots.len() >= MAX_ENTRIES || !self.enabled {
             self.forget_all();
         }
         let result = sublist.matches(subject);
@@ -284,5 +297,21 @@ mod tests {
             .collect();
         assert_eq!(seen, want);
         assert_eq!(cache.slots.len(), 4);
+    }
+
+    #[test]
+    fn a_disabled_cache_matches_every_lookup_anew() {
+        let sl = Sublist::new();
+        sl.insert(b"a.*", None, Arc::new(1)).unwrap();
+        let mut cache = MatchCache::new(false);
+        for _ in 0..3 {
+            assert_eq!(cache.get(&sl, false, b"a.b").plain.len(), 1);
+            let r = cache.resolve(&sl, None, b"a.c");
+            assert_eq!(cache.result(r).plain.len(), 1);
+        }
+        assert!(cache.slots.len() <= 1, "keeps only the lookup in hand");
+        cache.report(&sl);
+        let t = sl.match_stats().totals();
+        assert_eq!((t.lookups, t.hits), (6, 0));
     }
 }

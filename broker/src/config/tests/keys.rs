@@ -55,6 +55,7 @@ pid_file: "/tmp/tern.pid"
             trace_verbose: false,
             time: false,
             file: Some(PathBuf::from("/tmp/tern.log")),
+            ..Default::default()
         },
         pid_file: Some(PathBuf::from("/tmp/tern.pid")),
         ..Config::default()
@@ -363,6 +364,28 @@ fn unsupported_features_are_recorded_where_written() {
             "mqtt@test.conf:12:mqtt",
             "gateway@test.conf:13:gateway",
         ]
+    );
+}
+
+#[test]
+fn tracing_and_matching_keys_are_honoured() {
+    let c = conf("logtime_utc: true\nmax_traced_msg_len: 64\ntrace_headers: true\nmax_sub_tokens: 16\ndisable_sublist_cache: true\n");
+    assert!(c.unsupported.is_empty(), "{:?}", c.unsupported);
+    assert_eq!((c.log.max_traced_msg_len, c.max_sub_tokens), (64, 16));
+    assert!(c.log.trace && c.log.trace_headers && c.no_match_cache);
+    let err = conf_err("max_sub_tokens: 300\n");
+    assert_error(
+        &err,
+        "test.conf:1",
+        "max_sub_tokens",
+        "max_sub_tokens value is too big",
+    );
+    let err = conf_err("max_subscription_tokens: 0\n");
+    assert_error(
+        &err,
+        "test.conf:1",
+        "max_subscription_tokens",
+        "max_subscription_tokens value can not be negative",
     );
 }
 

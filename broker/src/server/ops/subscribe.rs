@@ -1,4 +1,5 @@
-//! SUB: validation, permissions, limits, and insertion into the sublist.
+//! SUB: validation, permissions, limits (`max_subscriptions`,
+//! `max_sub_tokens`), and insertion into the sublist.
 
 use std::sync::Arc;
 
@@ -30,6 +31,20 @@ pub fn subscribe(
             session.send_err(&text);
             return Ok(());
         }
+    }
+    let max_tokens = session.config.max_sub_tokens;
+    if max_tokens > 0 && subject.split(|&b| b == b'.').count() > max_tokens {
+        let subject = String::from_utf8_lossy(subject);
+        tracing::error!(
+            "{} - cid:{} - Subscription Violation Too Many Tokens - Subject {subject:?}, SID {}",
+            session.handle.addr,
+            session.handle.id,
+            String::from_utf8_lossy(sid)
+        );
+        session.send_err(&format!(
+            "Permissions Violation for Subscription to {subject:?}, too many tokens"
+        ));
+        return Ok(());
     }
     let handle = session.handle.clone();
     {
