@@ -641,6 +641,31 @@ async fn a_backlog_longer_than_the_write_deadline_is_delivered() -> Result<()> {
     Ok(())
 }
 
+/// A remote that is not there yet: its first failed dial is an error line
+/// naming the attempt, then every `connect_error_reports`-th (nats-server
+/// would wait for the 3600th by default).
+#[tokio::test]
+async fn failed_dials_are_reported_every_connect_error_reports() {
+    each_target(|kind| async move {
+        let absent = free_port();
+        let config = format!("connect_error_reports: 2\n{}", leaf_config(absent, ""));
+        let leaf = start_with_config(kind, &config)?;
+        let want = |n: u32| {
+            format!("[ERR] Error trying to connect as leafnode to remote server \"127.0.0.1:{absent}\" (attempt {n}):")
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let log = leaf.stderr();
+            if log.contains(&want(1)) && log.contains(&want(2)) {
+                return Ok(());
+            }
+            ensure!(std::time::Instant::now() < deadline, "no report of attempts 1 and 2:\n{log}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+}
+
 /// edge-configs/hub.* and iot-gateway-leaf.* as shipped, with only ports,
 /// host and store paths rewritten for the test: the gateway links to the
 /// hub with the shipped credentials and its deny lists hold. The `.conf`

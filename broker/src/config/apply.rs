@@ -289,6 +289,19 @@ impl Applier<'_> {
                 }
                 self.config.max_sub_tokens = to_usize(f, v)?
             }
+            // Zero or less keeps nats-server's default.
+            "connect_error_reports" => {
+                self.config.connect_error_reports = u64::try_from(f.int()?)
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .unwrap_or(super::model::DEFAULT_CONNECT_ERROR_REPORTS)
+            }
+            "reconnect_error_reports" => {
+                self.config.reconnect_error_reports = u64::try_from(f.int()?)
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .unwrap_or(super::model::DEFAULT_RECONNECT_ERROR_REPORTS)
+            }
             "disable_sublist_cache" | "no_sublist_cache" => {
                 self.config.no_match_cache = f.bool()?
             }

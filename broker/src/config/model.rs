@@ -350,6 +350,10 @@ pub struct PluginConfig {
     pub origin: Origin,
 }
 
+/// nats-server's `DEFAULT_CONNECT_ERROR_REPORTS`.
+pub const DEFAULT_CONNECT_ERROR_REPORTS: u64 = 3600;
+/// nats-server's `DEFAULT_RECONNECT_ERROR_REPORTS`.
+pub const DEFAULT_RECONNECT_ERROR_REPORTS: u64 = 1;
 pub const DEFAULT_PLUGIN_MAX_MEMORY: usize = 16 * 1024 * 1024;
 pub const DEFAULT_PLUGIN_TIMEOUT: Duration = Duration::from_millis(5);
 pub const DEFAULT_PLUGIN_POOL_SIZE: usize = 2;
@@ -416,6 +420,13 @@ pub struct Config {
     pub max_connections: usize,
     /// 0 = unlimited.
     pub max_subscriptions: usize,
+    /// A leaf remote that never linked logs its first failed dial and then
+    /// every this many (`connect_error_reports`, nats-server's 3600; the
+    /// others are debug lines).
+    pub connect_error_reports: u64,
+    /// The same for a remote that was linked before
+    /// (`reconnect_error_reports`, default 1: every failure).
+    pub reconnect_error_reports: u64,
     /// Most tokens a subscription's subject may have (`max_sub_tokens`;
     /// 0: no limit).
     pub max_sub_tokens: usize,
@@ -529,6 +540,8 @@ impl Default for Config {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_subscriptions: 0,
             max_sub_tokens: 0,
+            connect_error_reports: DEFAULT_CONNECT_ERROR_REPORTS,
+            reconnect_error_reports: DEFAULT_RECONNECT_ERROR_REPORTS,
             no_match_cache: false,
             ping_interval: DEFAULT_PING_INTERVAL,
             ping_max: DEFAULT_PING_MAX,

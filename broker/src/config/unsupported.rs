@@ -86,11 +86,6 @@ const UNSUPPORTED: &[(&[&str], &str, Gate)] = &[
     (&["proxy_protocol"], "proxy_protocol", Gate::IfTrue),
     (&["proxies"], "proxies", Gate::Always),
     (&["write_timeout"], "write_timeout", Gate::UnlessDefault),
-    (
-        &["connect_error_reports", "reconnect_error_reports"],
-        "connect_error_reports",
-        Gate::IfNonZero,
-    ),
     (&["feature_flags"], "feature_flags", Gate::Always),
 ];
 

@@ -11,7 +11,7 @@ use rand::Rng;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
-use crate::config::LeafRemoteConfig;
+use crate::config::{Config, LeafRemoteConfig};
 use crate::server::state::{RunState, Shared};
 
 use crate::websocket::frame::Decoder;
@@ -117,6 +117,11 @@ pub async fn solicit(
     // Dials in a row that did not reach the remote: each doubles the
     // wait, up to eight times the reconnect delay.
     let mut failures = 0u32;
+    // Failed dials since the last link, and whether there ever was one:
+    // which of them are logged as errors (nats-server's
+    // connect_error_reports / reconnect_error_reports).
+    let mut failed_dials = 0u64;
+    let mut linked_before = false;
     loop {
         if *run_state.borrow() != RunState::Running {
             return;
@@ -178,15 +183,31 @@ pub async fn solicit(
                         // reconnect delay, on the same URL first.
                         attempt = attempt.saturating_sub(1);
                         failures = 0;
+                        failed_dials = 0;
+                        linked_before = true;
                     }
-                    Ok(Err(e)) => tracing::debug!(
-                        "Error trying to connect as leafnode to remote server {:?}: {e}",
-                        target.host_port
-                    ),
-                    Err(_) => tracing::debug!(
-                        "Timed out connecting as leafnode to remote server {:?}",
-                        target.host_port
-                    ),
+                    Ok(Err(e)) => {
+                        failed_dials += 1;
+                        let config = shared.config();
+                        report_dial_error(
+                            &config,
+                            linked_before,
+                            failed_dials,
+                            &target.host_port,
+                            &e.to_string(),
+                        );
+                    }
+                    Err(_) => {
+                        failed_dials += 1;
+                        let config = shared.config();
+                        report_dial_error(
+                            &config,
+                            linked_before,
+                            failed_dials,
+                            &target.host_port,
+                            "i/o timeout",
+                        );
+                    }
                 }
             }
         }
@@ -194,6 +215,30 @@ pub async fn solicit(
             return;
         }
     }
+}
+
+/// Log a failed dial as nats-server does: an error for the first failure
+/// and then every `connect_error_reports`-th (before the remote was ever
+/// linked) or `reconnect_error_reports`-th (after), a debug line otherwise.
+fn report_dial_error(config: &Config, linked_before: bool, attempts: u64, host: &str, why: &str) {
+    if is_reported(config, linked_before, attempts) {
+        tracing::error!(
+            "Error trying to connect as leafnode to remote server {host:?} (attempt {attempts}): {why}"
+        );
+    } else {
+        tracing::debug!(
+            "Error trying to connect as leafnode to remote server {host:?} (attempt {attempts}): {why}"
+        );
+    }
+}
+
+fn is_reported(config: &Config, linked_before: bool, attempts: u64) -> bool {
+    let every = if linked_before {
+        config.reconnect_error_reports
+    } else {
+        config.connect_error_reports
+    };
+    attempts == 1 || attempts.is_multiple_of(every.max(1))
 }
 
 /// Sleep `delay` plus up to a fifth of it at random; false when the server
@@ -272,5 +317,24 @@ mod tests {
             (u.host_port.as_str(), u.path.as_str()),
             ("hub:80", "/leafnode")
         );
+    }
+
+    #[test]
+    fn dial_errors_are_reported_as_nats_server_counts_them() {
+        let config = Config::default();
+        let reported = |linked, n| is_reported(&config, linked, n);
+        assert!(reported(false, 1) && !reported(false, 2) && reported(false, 3600));
+        assert!(
+            (1..5).all(|n| reported(true, n)),
+            "after a link, every failure"
+        );
+        let every_three = Config {
+            connect_error_reports: 3,
+            ..Config::default()
+        };
+        let shown: Vec<u64> = (1..=7)
+            .filter(|&n| is_reported(&every_three, false, n))
+            .collect();
+        assert_eq!(shown, [1, 3, 6]);
     }
 }
