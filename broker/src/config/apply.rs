@@ -348,6 +348,7 @@ impl Applier<'_> {
                     .duration_or_seconds(f)?
                     .unwrap_or(DEFAULT_WRITE_DEADLINE)
             }
+            "write_timeout" => self.config.write_timeout = write_policy(f)?,
             "no_fast_producer_stall" => self.config.no_fast_producer_stall = f.bool()?,
             "ping_max" => {
                 let v = non_negative(f, f.int()?)?;
@@ -539,6 +540,12 @@ fn seconds_warning(
     Some(format!(
         "{name} should be converted to a duration: {advice}"
     ))
+}
+
+/// `write_timeout`, with nats-server's error for anything else.
+pub(super) fn write_policy(f: &Field<'_>) -> Result<super::model::WritePolicy, ConfigError> {
+    super::model::WritePolicy::parse(f.string()?)
+        .ok_or_else(|| f.invalid("write_timeout must be 'default', 'close' or 'retry'"))
 }
 
 pub(super) fn invalid_at(origin: Origin, reason: String) -> ConfigError {

@@ -40,13 +40,17 @@ pub(super) fn leafnodes(cx: &mut Applier<'_>, f: &Field<'_>) -> Result<(), Confi
                 Ok(())
             }
             "compression" => compression(cx, &child),
+            "write_deadline" => cx
+                .duration_or_seconds(&child)
+                .map(|d| cx.config.leafnodes.write_deadline = d),
+            "write_timeout" => {
+                super::apply::write_policy(&child).map(|p| cx.config.leafnodes.write_timeout = p)
+            }
             "min_version"
             | "minimum_version"
             | "isolate_leafnode_interest"
             | "isolate"
-            | "dial_timeout"
-            | "write_deadline"
-            | "write_timeout" => {
+            | "dial_timeout" => {
                 cx.unsupported(&format!("leafnodes {key}"), &child);
                 Ok(())
             }

@@ -373,6 +373,33 @@ pub struct LeafNodeConfig {
     /// Delay between attempts to reconnect a remote (`reconnect`,
     /// nats-server's default 1 s).
     pub reconnect: Option<Duration>,
+    /// `write_deadline` for leaf links (else the top-level one, at least
+    /// 10 s).
+    pub write_deadline: Option<Duration>,
+    /// `write_timeout` for leaf links (`default`: retry).
+    pub write_timeout: WritePolicy,
+}
+
+/// `write_timeout` as configured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WritePolicy {
+    /// `default`: `close` for clients, `retry` for links.
+    #[default]
+    Default,
+    Close,
+    Retry,
+}
+
+impl WritePolicy {
+    /// The `write_timeout` value, as nats-server parses it.
+    pub fn parse(text: &str) -> Option<WritePolicy> {
+        match text {
+            "default" => Some(WritePolicy::Default),
+            "close" => Some(WritePolicy::Close),
+            "retry" => Some(WritePolicy::Retry),
+            _ => None,
+        }
+    }
 }
 
 /// One entry of `leafnodes { remotes [...] }`: a hub to connect to.
@@ -435,6 +462,8 @@ pub struct Config {
     pub ping_interval: Duration,
     pub ping_max: u32,
     pub write_deadline: Duration,
+    /// `write_timeout`: what a passed write deadline does to a client.
+    pub write_timeout: WritePolicy,
     /// Drop a client's messages to a receiver that is behind instead of
     /// making the client wait (`no_fast_producer_stall`).
     pub no_fast_producer_stall: bool,
@@ -546,6 +575,7 @@ impl Default for Config {
             ping_interval: DEFAULT_PING_INTERVAL,
             ping_max: DEFAULT_PING_MAX,
             write_deadline: DEFAULT_WRITE_DEADLINE,
+            write_timeout: WritePolicy::Default,
             no_fast_producer_stall: false,
             lame_duck_duration: DEFAULT_LAME_DUCK_DURATION,
             lame_duck_grace_period: DEFAULT_LAME_DUCK_GRACE_PERIOD,

@@ -22,8 +22,6 @@ pub(super) enum Gate {
     UnlessFalse,
     /// A port number or `host:port` other than port 0.
     IfListening,
-    /// A string other than `"default"`.
-    UnlessDefault,
 }
 
 /// Every top-level key of nats-server that Tern does not implement, with the
@@ -85,7 +83,6 @@ const UNSUPPORTED: &[(&[&str], &str, Gate)] = &[
     ),
     (&["proxy_protocol"], "proxy_protocol", Gate::IfTrue),
     (&["proxies"], "proxies", Gate::Always),
-    (&["write_timeout"], "write_timeout", Gate::UnlessDefault),
     (&["feature_flags"], "feature_flags", Gate::Always),
 ];
 
@@ -107,7 +104,6 @@ impl Gate {
             Gate::IfNonEmpty => !f.string()?.is_empty(),
             Gate::UnlessFalse => !matches!(f.value.kind, Kind::Bool(false)),
             Gate::IfListening => listen(f)?.1 != 0,
-            Gate::UnlessDefault => f.string()? != "default",
         })
     }
 }

@@ -24,6 +24,7 @@ use crate::server::delivery::PendingFlush;
 use crate::server::outbound::{CloseReason, Flush, Outbound};
 use crate::server::state::Shared;
 use crate::server::subscription::Subscription;
+use crate::server::write_deadline::{slow_but_moving, Overdue, WriteDeadline};
 use crate::subject::MatchCache;
 use crate::websocket::{WsReader, WsWriter};
 
@@ -207,9 +208,13 @@ async fn serve(
                 .max(Duration::from_secs(2)),
             _ => HANDSHAKE_TIMEOUT,
         };
-    let mut blocked_since: Option<Instant> = None;
-    // What the link had written when `blocked_since` was set.
-    let mut written_when_blocked = 0u64;
+    // Links default to nats-server's `retry`: a link that keeps taking
+    // bytes is never cut for being slow. At least 10 s unless configured.
+    let limit = config
+        .leafnodes
+        .write_deadline
+        .unwrap_or(config.write_deadline.max(Duration::from_secs(10)));
+    let mut deadline = WriteDeadline::new(limit, config.leafnodes.write_timeout, true);
     let mut last_written = 0;
     let timer = sleep_until(handshake_by.min(ping_at).into());
     tokio::pin!(timer);
@@ -240,11 +245,12 @@ async fn serve(
             _ = &mut woken => {
                 woken.set(handle.out.woken());
                 match handle.out.flush() {
-                    Flush::Done => blocked_since = None,
+                    Flush::Done => deadline.cleared(),
                     Flush::Blocked => {
-                        if blocked_since.is_none() {
-                            blocked_since = Some(Instant::now());
-                            written_when_blocked = handle.out.written();
+                        let started = deadline.due().is_none();
+                        let due = deadline.blocked(&handle.out);
+                        if started && due < timer.deadline().into_std() {
+                            timer.as_mut().reset(due.into());
                         }
                     }
                     Flush::Closing => {}
@@ -293,16 +299,9 @@ async fn serve(
                     Err(_) => return CloseReason::ReadError,
                 }
             }
-            _ = sock.writable(), if blocked_since.is_some() => {
+            _ = sock.writable(), if deadline.due().is_some() => {
                 match handle.out.flush() {
-                    Flush::Done => blocked_since = None,
-                    // Bytes moved: the write deadline starts over. Like
-                    // nats-server's `retry` write timeout (its default for
-                    // links), a slow link that makes progress is never cut.
-                    Flush::Blocked if handle.out.written() != written_when_blocked => {
-                        blocked_since = Some(Instant::now());
-                        written_when_blocked = handle.out.written();
-                    }
+                    Flush::Done => deadline.cleared(),
                     Flush::Blocked | Flush::Closing => {}
                     Flush::Failed => return CloseReason::WriteError,
                 }
@@ -317,8 +316,13 @@ async fn serve(
                     tracing::error!("{} - lid:{} - Leafnode handshake with the remote timed out", handle.addr, handle.id);
                     return CloseReason::StaleConnection;
                 }
-                if blocked_since.is_some_and(|t| now >= t + config.write_deadline.max(Duration::from_secs(10))) {
-                    return CloseReason::SlowConsumerWriteDeadline;
+                match deadline.check(now, &handle.out) {
+                    Overdue::No => {}
+                    Overdue::Close => return CloseReason::SlowConsumerWriteDeadline,
+                    Overdue::Moving { written } => {
+                        let addr = handle.addr.to_string();
+                        slow_but_moving(&link.shared, &addr, handle.id, "lid", deadline.limit(), written);
+                    }
                 }
                 if now >= ping_at {
                     // A link busy sending is alive too: the remote is
@@ -345,8 +349,8 @@ async fn serve(
                 if link.stage != Stage::Linked {
                     next = next.min(handshake_by);
                 }
-                if let Some(t) = blocked_since {
-                    next = next.min(t + config.write_deadline.max(Duration::from_secs(10)));
+                if let Some(due) = deadline.due() {
+                    next = next.min(due);
                 }
                 timer.as_mut().reset(next.into());
             }

@@ -31,6 +31,7 @@ use super::ops;
 use super::outbound::{CloseReason, Flush, Outbound};
 use super::session::Session;
 use super::state::{RunState, Shared};
+use super::write_deadline::{slow_but_moving, Overdue, WriteDeadline};
 
 /// Read sizes adapt like nats-server's: start small, double while reads
 /// fill the buffer, halve when they come back mostly empty.
@@ -198,7 +199,7 @@ async fn run(
     let auth_at = session
         .auth_required
         .then(|| now + config.auth.timeout.unwrap_or(Duration::from_secs(2)));
-    let mut blocked_since: Option<Instant> = None;
+    let mut deadline = WriteDeadline::new(config.write_deadline, config.write_timeout, false);
     let timer = sleep_until(next_wake(ping_at, auth_at, None).into());
     tokio::pin!(timer);
     let woken = handle.out.woken();
@@ -213,12 +214,12 @@ async fn run(
             _ = &mut woken => {
                 woken.set(handle.out.woken());
                 match handle.out.flush() {
-                    Flush::Done => blocked_since = None,
+                    Flush::Done => deadline.cleared(),
                     Flush::Blocked => {
-                        if blocked_since.is_none() {
-                            let since = Instant::now();
-                            blocked_since = Some(since);
-                            timer.as_mut().reset(next_wake(ping_at, auth_at, Some(since + config.write_deadline)).into());
+                        let started = deadline.due().is_none();
+                        let due = deadline.blocked(&handle.out);
+                        if started {
+                            timer.as_mut().reset(next_wake(ping_at, auth_at, Some(due)).into());
                         }
                     }
                     Flush::Closing => {}
@@ -248,9 +249,9 @@ async fn run(
                     Err(reason) => return reason,
                 }
             }
-            _ = sock.writable(), if blocked_since.is_some() => {
+            _ = sock.writable(), if deadline.due().is_some() => {
                 match handle.out.flush() {
-                    Flush::Done => blocked_since = None,
+                    Flush::Done => deadline.cleared(),
                     Flush::Blocked | Flush::Closing => {}
                     Flush::Failed => return CloseReason::WriteError,
                 }
@@ -261,10 +262,15 @@ async fn run(
                     session.send_err("Authentication Timeout");
                     return CloseReason::AuthenticationTimeout;
                 }
-                let write_deadline = blocked_since.map(|t| t + config.write_deadline);
-                if write_deadline.is_some_and(|t| now >= t) {
-                    return CloseReason::SlowConsumerWriteDeadline;
+                match deadline.check(now, &handle.out) {
+                    Overdue::No => {}
+                    Overdue::Close => return CloseReason::SlowConsumerWriteDeadline,
+                    Overdue::Moving { written } => {
+                        let addr = handle.addr.to_string();
+                        slow_but_moving(&session.shared, &addr, handle.id, "cid", deadline.limit(), written);
+                    }
                 }
+                let write_deadline = deadline.due();
                 if now >= ping_at {
                     if let Err(reason) = ping_tick(session, ping_interval) {
                         return reason;

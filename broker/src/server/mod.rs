@@ -30,6 +30,7 @@ pub mod stall;
 pub mod state;
 pub mod subscription;
 pub(crate) mod trace;
+pub mod write_deadline;
 
 pub use error::ServerError;
 pub use lifecycle::Server;

@@ -390,6 +390,26 @@ fn tracing_and_matching_keys_are_honoured() {
 }
 
 #[test]
+fn write_timeout_policies() {
+    use crate::config::WritePolicy;
+    let c = conf(
+        "write_timeout: retry\nleafnodes {\n  write_deadline: \"30s\"\n  write_timeout: close\n}\n",
+    );
+    assert!(c.unsupported.is_empty(), "{:?}", c.unsupported);
+    assert_eq!(c.write_timeout, WritePolicy::Retry);
+    assert_eq!(c.leafnodes.write_timeout, WritePolicy::Close);
+    assert_eq!(c.leafnodes.write_deadline, Some(Duration::from_secs(30)));
+    assert_eq!(conf("").write_timeout, WritePolicy::Default);
+    let err = conf_err("write_timeout: sometimes\n");
+    assert_error(
+        &err,
+        "test.conf:1",
+        "write_timeout",
+        "write_timeout must be 'default', 'close' or 'retry'",
+    );
+}
+
+#[test]
 fn keys_that_change_nothing_to_decide_are_taken() {
     let c = conf(
         "server_tags: [\"region:eu\", \" edge \", \"region:eu\"]\nserver_metadata { owner: ops, rack: \"r1\" }\njetstream { strict: true }\nno_fast_producer_stall: true\n",
