@@ -40,17 +40,16 @@ pub(super) fn leafnodes(cx: &mut Applier<'_>, f: &Field<'_>) -> Result<(), Confi
                 Ok(())
             }
             "compression" => compression(cx, &child),
+            "dial_timeout" => cx
+                .duration_or_seconds(&child)
+                .map(|d| cx.config.leafnodes.dial_timeout = d),
             "write_deadline" => cx
                 .duration_or_seconds(&child)
                 .map(|d| cx.config.leafnodes.write_deadline = d),
             "write_timeout" => {
                 super::apply::write_policy(&child).map(|p| cx.config.leafnodes.write_timeout = p)
             }
-            "min_version"
-            | "minimum_version"
-            | "isolate_leafnode_interest"
-            | "isolate"
-            | "dial_timeout" => {
+            "min_version" | "minimum_version" | "isolate_leafnode_interest" | "isolate" => {
                 cx.unsupported(&format!("leafnodes {key}"), &child);
                 Ok(())
             }
@@ -120,6 +119,9 @@ fn remote(cx: &mut Applier<'_>, f: &Field<'_>) -> Result<LeafRemoteConfig, Confi
             "ws_compress" | "ws_compression" | "websocket_compress" | "websocket_compression" => {
                 child.bool().map(|on| remote.ws_compression = on)
             }
+            "dial_timeout" => cx
+                .duration_or_seconds(&child)
+                .map(|d| remote.dial_timeout = d),
             "creds"
             | "credentials"
             | "nkey"
@@ -133,8 +135,7 @@ fn remote(cx: &mut Applier<'_>, f: &Field<'_>) -> Result<LeafRemoteConfig, Confi
             | "isolate_leafnode_interest"
             | "isolate"
             | "request_isolation"
-            | "first_info_timeout"
-            | "dial_timeout" => {
+            | "first_info_timeout" => {
                 let feature = if key == "tls" {
                     "tls".to_string()
                 } else {

@@ -378,6 +378,10 @@ pub struct LeafNodeConfig {
     pub write_deadline: Option<Duration>,
     /// `write_timeout` for leaf links (`default`: retry).
     pub write_timeout: WritePolicy,
+    /// How long dialling a remote may take (`dial_timeout`; a remote's
+    /// own setting wins). Unset: 5 s (nats-server's 1 s is short for the
+    /// high-latency uplinks edge gateways have).
+    pub dial_timeout: Option<Duration>,
 }
 
 /// `write_timeout` as configured.
@@ -417,6 +421,8 @@ pub struct LeafRemoteConfig {
     pub hub: bool,
     /// `ws_compression`: ask for permessage-deflate on a `ws://` link.
     pub ws_compression: bool,
+    /// `dial_timeout` of this remote.
+    pub dial_timeout: Option<Duration>,
     pub origin: Origin,
 }
 

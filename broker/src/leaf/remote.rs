@@ -21,7 +21,7 @@ use super::link::{self, Ended, Role, WsLink};
 
 pub const DEFAULT_RECONNECT: Duration = Duration::from_secs(1);
 const LOOP_DELAY: Duration = Duration::from_secs(30);
-const DIAL_TIMEOUT: Duration = Duration::from_secs(5);
+const DEFAULT_DIAL_TIMEOUT: Duration = Duration::from_secs(5);
 /// nats-server's leafnode port when a URL names none.
 const DEFAULT_LEAF_PORT: u16 = 7422;
 
@@ -137,14 +137,20 @@ pub async fn solicit(
                     "Trying to connect as leafnode to remote server on {:?}",
                     target.host_port
                 );
-                match tokio::time::timeout(DIAL_TIMEOUT, TcpStream::connect(&target.host_port))
+                let dial_timeout = remote
+                    .dial_timeout
+                    .or(shared.config().leafnodes.dial_timeout)
+                    .unwrap_or(DEFAULT_DIAL_TIMEOUT);
+                match tokio::time::timeout(dial_timeout, TcpStream::connect(&target.host_port))
                     .await
                 {
                     Ok(Ok(mut stream)) => {
                         let addr = stream.peer_addr().unwrap_or(shared.local_addr);
                         let ws = if target.websocket {
                             let compress = remote.ws_compression;
-                            match ws_link(&shared, &mut stream, &target, compress).await {
+                            match ws_link(&shared, &mut stream, &target, compress, dial_timeout)
+                                .await
+                            {
                                 Ok(ws) => Some(ws),
                                 Err(e) => {
                                     tracing::error!(
@@ -258,13 +264,14 @@ async fn ws_link(
     stream: &mut TcpStream,
     target: &RemoteUrl,
     compress: bool,
+    dial_timeout: Duration,
 ) -> Result<WsLink, String> {
     let upgraded = super::ws_dial::upgrade(
         stream,
         &target.host_port,
         &target.path,
         compress,
-        DIAL_TIMEOUT,
+        dial_timeout,
     )
     .await?;
     let max_payload = shared.config().max_payload;

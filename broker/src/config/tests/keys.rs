@@ -390,15 +390,20 @@ fn tracing_and_matching_keys_are_honoured() {
 }
 
 #[test]
-fn write_timeout_policies() {
+fn write_timeout_policies_and_dial_timeouts() {
     use crate::config::WritePolicy;
     let c = conf(
-        "write_timeout: retry\nleafnodes {\n  write_deadline: \"30s\"\n  write_timeout: close\n}\n",
+        "write_timeout: retry\nleafnodes {\n  write_deadline: \"30s\"\n  write_timeout: close\n  dial_timeout: \"3s\"\n  remotes [{ url: \"nats://h:7422\", dial_timeout: 9 }]\n}\n",
     );
     assert!(c.unsupported.is_empty(), "{:?}", c.unsupported);
     assert_eq!(c.write_timeout, WritePolicy::Retry);
     assert_eq!(c.leafnodes.write_timeout, WritePolicy::Close);
     assert_eq!(c.leafnodes.write_deadline, Some(Duration::from_secs(30)));
+    assert_eq!(c.leafnodes.dial_timeout, Some(Duration::from_secs(3)));
+    assert_eq!(
+        c.leafnodes.remotes[0].dial_timeout,
+        Some(Duration::from_secs(9))
+    );
     assert_eq!(conf("").write_timeout, WritePolicy::Default);
     let err = conf_err("write_timeout: sometimes\n");
     assert_error(
