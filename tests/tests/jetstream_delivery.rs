@@ -1,6 +1,8 @@
 //! How consumers pick and pace messages, against Tern and nats-server:
 //! several filter subjects at once, replay `original` (messages spaced as
-//! they were published) and `backoff` (each redelivery waits its step).
+//! they were published), `backoff` (each redelivery waits its step), and a
+//! `no_wait` pull held back by `max_ack_pending` (nats.py's fetch with
+//! heartbeats depends on how it ends).
 
 mod common;
 
@@ -37,6 +39,44 @@ async fn several_filter_subjects() {
         ensure!(
             got == ["m2", "m3", "m5", "m6", "m8", "m9", "404 No Messages"],
             "{got:?}"
+        );
+        Ok(())
+    })
+    .await;
+}
+
+/// A `no_wait` pull with an expiry and heartbeats that `max_ack_pending`
+/// cuts short ends with 404 at its first heartbeat tick, as on
+/// nats-server, instead of waiting (and taking messages after the acks).
+#[tokio::test]
+async fn a_no_wait_pull_held_back_by_max_ack_pending_ends_at_its_heartbeat() {
+    each_target(|kind| async move {
+        let broker = start_js(kind, "store")?;
+        let client = connect(&broker.url()).await?;
+        let js = jetstream::new(client.clone());
+        orders(&js, 5).await?;
+        create_raw(
+            &client,
+            "ORDERS",
+            "held",
+            r#"{"ack_policy":"explicit","max_ack_pending":2}"#,
+        )
+        .await?;
+        let started = Instant::now();
+        let got = ask(
+            &client,
+            "$JS.API.CONSUMER.MSG.NEXT.ORDERS.held",
+            r#"{"batch":10,"expires":3000000000,"idle_heartbeat":100000000,"no_wait":true}"#,
+            Duration::from_secs(5),
+            true,
+        )
+        .await?;
+        let took = started.elapsed();
+        let got = show(&got);
+        ensure!(got == ["m1", "m2", "404 No Messages"], "{got:?}");
+        ensure!(
+            took < Duration::from_millis(2500),
+            "ended after {took:?}, not at a heartbeat tick"
         );
         Ok(())
     })

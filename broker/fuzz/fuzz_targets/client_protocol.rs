@@ -16,48 +16,21 @@
 use libfuzzer_sys::fuzz_target;
 use tern::protocol::{parse_op, ClientOp, ConnectOptions, Limits, Parsed};
 
-/// nats-server's defaults, tiny limits (to reach the limit errors), the
-/// largest payload nats-server allows, and a long control line.
-const LIMITS: [Limits; 4] = [
-    Limits {
-        max_control_line: 4096,
-        max_payload: 1024 * 1024,
-    },
-    Limits {
-        max_control_line: 16,
-        max_payload: 32,
-    },
-    Limits {
-        max_control_line: 4096,
-        max_payload: 64 * 1024 * 1024,
-    },
-    Limits {
-        max_control_line: 1 << 20,
-        max_payload: 8,
-    },
-];
+#[path = "framing.rs"]
+mod framing;
+use framing::{drive, Step};
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&select, mut rest)) = data.split_first() else {
-        return;
-    };
-    let limits = LIMITS[usize::from(select & 3)];
-    loop {
-        match parse_op(rest, &limits) {
-            Ok(Parsed::Op(op, used)) => {
-                assert!(used > 0, "an operation must use input");
-                assert!(used <= rest.len(), "used {used} of {}", rest.len());
-                check_op(&op, &limits);
-                check_prefixes(&rest[..used], &limits);
-                rest = &rest[used..];
+    drive(data, |bytes, limits, check| match parse_op(bytes, limits) {
+        Ok(Parsed::Op(op, used)) => {
+            if check {
+                check_op(&op, limits);
             }
-            Ok(Parsed::Incomplete { min_len }) => {
-                assert!(min_len > rest.len(), "min_len {min_len} of {}", rest.len());
-                break;
-            }
-            Err(_) => break,
+            Step::Op(used)
         }
-    }
+        Ok(Parsed::Incomplete { min_len }) => Step::Incomplete(min_len),
+        Err(_) => Step::Error,
+    });
 });
 
 fn check_op(op: &ClientOp<'_>, limits: &Limits) {
@@ -76,18 +49,5 @@ fn check_op(op: &ClientOp<'_>, limits: &Limits) {
             }
         }
         _ => {}
-    }
-}
-
-/// Reads that stop short of the end of an operation must not yield one.
-fn check_prefixes(op_bytes: &[u8], limits: &Limits) {
-    let n = op_bytes.len();
-    for cut in [n - 1, n / 2, n.min(3)] {
-        if cut >= n {
-            continue;
-        }
-        if let Ok(Parsed::Op(op, used)) = parse_op(&op_bytes[..cut], limits) {
-            panic!("prefix of {cut} bytes framed {op:?} ({used} bytes) of a {n}-byte operation");
-        }
     }
 }

@@ -689,7 +689,12 @@ impl Engine {
     fn on_timer(&mut self) {
         let now = Instant::now();
         self.tracker.expire(now_ns());
-        self.expire_requests(now);
+        // A request's own deadline (expiry or heartbeat) passing with
+        // nothing delivered to it since is nats-server's end of the stream
+        // for `no_wait` requests, even when max_ack_pending held messages
+        // back: they end with 404 before their heartbeat goes out.
+        let request_due = self.waiting.next_deadline().is_some_and(|t| t <= now);
+        self.expire_requests(now, request_due);
         self.pin_timer(now);
         if self.push.is_some() {
             self.push_timers(now);

@@ -77,7 +77,7 @@ impl Engine {
             }
         }
         if self.config.max_waiting > 0 && self.waiting.len() >= self.config.max_waiting as usize {
-            self.expire_requests(Instant::now());
+            self.expire_requests(Instant::now(), false);
             if self.waiting.len() >= self.config.max_waiting as usize {
                 if req.heartbeat == 0 {
                     refuse(409, "Exceeded MaxWaiting");
@@ -183,9 +183,10 @@ impl Engine {
         }
     }
 
-    /// Expired requests get 408; requesters that went away are dropped;
-    /// heartbeats go to those that asked for them.
-    pub(super) fn expire_requests(&mut self, now: Instant) {
+    /// Expired requests get 408; at the end of the stream (`eos`) `no_wait`
+    /// requests end; requesters that went away are dropped; heartbeats go
+    /// to those that asked for them.
+    pub(super) fn expire_requests(&mut self, now: Instant, eos: bool) {
         let (shared, account) = (self.js.shared.clone(), self.js.account.clone());
         let expired = self
             .waiting
@@ -197,6 +198,9 @@ impl Engine {
                 &pending_headers(w.left, w.pending_bytes()),
             );
             shared.publish_internal(&account, &w.reply, None, Some(&hdr), b"");
+        }
+        if eos {
+            self.end_of_stream();
         }
         self.waiting
             .drain_where(|w| !shared.has_interest(&account, &w.reply));
