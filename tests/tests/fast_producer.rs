@@ -34,18 +34,27 @@ fn count_for(payload: usize) -> u64 {
 const CONFIG: &str = "max_pending: 4MB\n";
 
 /// A broker with [`CONFIG`] and monitoring; returns it and its HTTP port.
+/// A port picked free can be taken by a parallel test before the broker
+/// binds it; such a start is tried again on new ports.
 fn start(kind: Kind) -> Result<(Broker, u16)> {
-    let http = free_port();
-    let b = Broker::start_with(
-        kind,
-        BrokerOptions {
-            config: Some(CONFIG.into()),
-            args: vec!["-m".into(), http.to_string()],
-            optimised: true,
-            ..Default::default()
-        },
-    )?;
-    Ok((b, http))
+    let mut attempt = 0;
+    loop {
+        let http = free_port();
+        let started = Broker::start_with(
+            kind,
+            BrokerOptions {
+                config: Some(CONFIG.into()),
+                args: vec!["-m".into(), http.to_string()],
+                optimised: true,
+                ..Default::default()
+            },
+        );
+        match started {
+            Ok(b) => return Ok((b, http)),
+            Err(e) if attempt < 4 && format!("{e:#}").contains("in use") => attempt += 1,
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 async fn every_message_delivered(pattern: Pattern, payload: usize) {
