@@ -192,7 +192,11 @@ pub async fn solicit(
                         failed_dials = 0;
                         linked_before = true;
                     }
-                    Ok(Err(e)) => {
+                    failed => {
+                        let why = match failed {
+                            Ok(Err(e)) => e.to_string(),
+                            _ => "i/o timeout".to_string(),
+                        };
                         failed_dials += 1;
                         let config = shared.config();
                         report_dial_error(
@@ -200,18 +204,7 @@ pub async fn solicit(
                             linked_before,
                             failed_dials,
                             &target.host_port,
-                            &e.to_string(),
-                        );
-                    }
-                    Err(_) => {
-                        failed_dials += 1;
-                        let config = shared.config();
-                        report_dial_error(
-                            &config,
-                            linked_before,
-                            failed_dials,
-                            &target.host_port,
-                            "i/o timeout",
+                            &why,
                         );
                     }
                 }
