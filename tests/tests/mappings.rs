@@ -177,18 +177,22 @@ async fn weighted_splits_follow_their_weights() {
     .await;
 }
 
+/// A client of the user whose name is also its password.
+async fn as_user(url: &str, user: &str) -> Result<async_nats::Client> {
+    connect_with(
+        url,
+        async_nats::ConnectOptions::with_user_and_password(user.into(), user.into()),
+    )
+    .await
+}
+
 #[tokio::test]
 async fn account_mappings_apply_in_their_account_only() {
     let config = "accounts {\n  A { users = [{user: a, password: a}], mappings { x: y.a } }\n  B { users = [{user: b, password: b}] }\n}\n";
     each_target(|kind| async move {
         let (b, _) = start(kind, config)?;
         let url = b.url();
-        let user = |u: &str| {
-            connect_with(
-                &url,
-                async_nats::ConnectOptions::with_user_and_password(u.into(), u.into()),
-            )
-        };
+        let user = |u: &'static str| as_user(&url, u);
         let a = received_subjects_as(user("a").await?, &["x"]).await?;
         let other = received_subjects_as(user("b").await?, &["x"]).await?;
         ensure!(a == ["y.a"] && other == ["x"], "A: {a:?}, B: {other:?}");
@@ -203,12 +207,7 @@ async fn an_exporters_mappings_apply_to_the_requests_it_serves() {
     each_target(|kind| async move {
         let (b, _) = start(kind, config)?;
         let url = b.url();
-        let user = |u: &str| {
-            connect_with(
-                &url,
-                async_nats::ConnectOptions::with_user_and_password(u.into(), u.into()),
-            )
-        };
+        let user = |u: &'static str| as_user(&url, u);
         let svc = user("s").await?;
         let mut v2 = svc.subscribe("svc.v2.*").await?;
         let mut v1 = svc.subscribe("svc.v1.*").await?;
