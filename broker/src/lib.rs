@@ -76,6 +76,7 @@ pub mod plugin;
 pub mod protocol;
 pub mod server;
 pub mod subject;
+pub mod tls;
 pub mod websocket;
 
 /// Tern's version, reported in INFO as the server version.

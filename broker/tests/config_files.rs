@@ -49,6 +49,37 @@ fn load_seed(name: &str) -> Config {
     load_file_with_env(&path, &guide_env).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// The seed's TLS configs name certificates under `/etc/nats/certs/`:
+/// stand-ins made here (a CA and a server certificate it signed) take
+/// their place, in a copy of the file that points at them. The directory
+/// lives as long as the returned guard.
+fn with_stand_in_certs(names: &[&str]) -> (tempfile::TempDir, Vec<PathBuf>) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let dir = tempfile::tempdir().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .signed_by(&key, &ca)
+        .unwrap();
+    std::fs::write(dir.path().join("ca.crt"), ca.pem()).unwrap();
+    std::fs::write(dir.path().join("server.crt"), cert.pem()).unwrap();
+    std::fs::write(dir.path().join("server.key"), key.serialize_pem()).unwrap();
+    let certs = format!("{}/", dir.path().display());
+    let copies = names
+        .iter()
+        .map(|name| {
+            let text = std::fs::read_to_string(seed(name)).unwrap();
+            let copy = dir.path().join(name);
+            std::fs::write(&copy, text.replace("/etc/nats/certs/", &certs)).unwrap();
+            copy
+        })
+        .collect();
+    (dir, copies)
+}
+
 /// `feature key` of each unsupported entry, in order.
 fn features(config: &Config) -> Vec<String> {
     config
@@ -133,11 +164,18 @@ fn kubernetes_nats_conf_needs_its_environment_variable() {
 
 #[test]
 fn tls_conf() {
-    let c = load_seed("nats-tls.conf");
+    let (_certs, paths) = with_stand_in_certs(&["nats-tls.conf"]);
+    let c = load_file_with_env(&paths[0], &guide_env).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(c.port, 4222);
-    assert_eq!(
-        features(&c),
-        ["https monitoring https", "tls tls", "cluster cluster"]
+    let tls = c.tls.as_ref().expect("tls");
+    assert!(tls.verify && tls.ca_file.is_some());
+    assert_eq!(tls.handshake_timeout(), std::time::Duration::from_secs(5));
+    assert_eq!(features(&c), ["https monitoring https", "cluster cluster"]);
+    // Without the certificates the file is refused, as by nats-server.
+    let err = load_file_with_env(&seed("nats-tls.conf"), &guide_env).unwrap_err();
+    assert!(
+        err.to_string().contains("/etc/nats/certs/server.crt"),
+        "{err}"
     );
 }
 
@@ -201,12 +239,16 @@ fn high_performance_conf_needs_sys_in_the_environment_like_nats_server() {
 
 #[test]
 fn seed_toml_twins_load_to_the_same_config() {
-    for name in ["nats", "nats-tls", "nats-auth"] {
+    for name in ["nats", "nats-auth"] {
         let conf = load_seed(&format!("{name}.conf"));
         let toml_path = seed(&format!("{name}.toml"));
         let toml = load_file(&toml_path).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(without_origins(toml), without_origins(conf), "{name}");
     }
+    let (_certs, paths) = with_stand_in_certs(&["nats-tls.conf", "nats-tls.toml"]);
+    let conf = load_file_with_env(&paths[0], &guide_env).unwrap_or_else(|e| panic!("{e}"));
+    let toml = load_file(&paths[1]).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(without_origins(toml), without_origins(conf), "nats-tls");
 }
 
 #[test]

@@ -15,6 +15,7 @@ use anyhow::{bail, Context, Result};
 
 pub mod bench;
 pub mod burst;
+pub mod certs;
 pub mod slow_link;
 
 /// Which broker implementation to start.

@@ -234,6 +234,8 @@ impl Applier<'_> {
             "port" => self.config.port = client_port(f, f.int()?)?,
             "host" | "net" => self.config.host = host_or_default(f.string()?),
             "client_advertise" => self.config.client_advertise = non_empty(f.string()?),
+            "tls" => self.config.tls = Some(super::apply_tls::tls_block(self, f)?),
+            "allow_non_tls" => self.config.allow_non_tls = f.bool()?,
             "server_name" => {
                 let name = f.string()?;
                 if name.contains(' ') {

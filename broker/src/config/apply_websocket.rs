@@ -1,8 +1,7 @@
 //! The `websocket` (alias `ws`) block: nats-server's keys and aliases, in
 //! `.conf` and TOML alike. A block without a port leaves websocket off, as
-//! in nats-server. Tern has no TLS yet, so a listening block must say
-//! `no_tls: true`; a `tls {}` block inside is recorded as unsupported.
-//! Keys of features Tern lacks (a websocket-only `authorization`,
+//! in nats-server. A listening block has a `tls {}` block (`wss://`) or
+//! says `no_tls: true`, as nats-server requires. Keys of features Tern lacks (a websocket-only `authorization`,
 //! `no_auth_user`, `jwt_cookie`) are recorded as unsupported too.
 
 use std::time::Duration;
@@ -31,7 +30,6 @@ pub(super) fn websocket(cx: &mut Applier<'_>, f: &Field<'_>) -> Result<(), Confi
     let mut ws = WebsocketConfig::default();
     // nats-server's port rules: 0 (or none) = off, -1 = any free port.
     let mut port: i64 = 0;
-    let mut has_tls = false;
     for entry in &table.entries {
         let child = f.child(entry);
         let key = entry.key.to_lowercase();
@@ -46,11 +44,7 @@ pub(super) fn websocket(cx: &mut Applier<'_>, f: &Field<'_>) -> Result<(), Confi
             "host" | "net" => child.string().map(|h| ws.host = h.to_string()),
             "advertise" => child.string().map(|a| ws.advertise = non_empty(a)),
             "no_tls" => child.bool().map(|b| ws.no_tls = b),
-            "tls" => {
-                has_tls = true;
-                cx.unsupported("tls", &child);
-                Ok(())
-            }
+            "tls" => super::apply_tls::tls_block(cx, &child).map(|t| ws.tls = Some(t)),
             "same_origin" => child.bool().map(|b| ws.same_origin = b),
             "allowed_origins" | "allowed_origin" | "allow_origins" | "allow_origin" | "origins"
             | "origin" => child.strings().map(|v| ws.allowed_origins = v),
@@ -90,13 +84,8 @@ pub(super) fn websocket(cx: &mut Applier<'_>, f: &Field<'_>) -> Result<(), Confi
     }
     ws.port = super::apply::port_from(port).map_err(|e| f.invalid(format!("websocket {e}")))?;
     ws.host = host_or_default(&ws.host);
-    if !ws.no_tls && !has_tls {
-        // nats-server: "websocket requires TLS configuration"; Tern has no
-        // TLS yet, so the only way to listen is the explicit opt-out.
-        return Err(f.invalid(
-            "websocket requires TLS configuration, or no_tls: true to accept plain ws:// \
-             connections (Tern has no TLS yet)",
-        ));
+    if !ws.no_tls && ws.tls.is_none() {
+        return Err(f.invalid("websocket requires TLS configuration"));
     }
     for origin in &ws.allowed_origins {
         check_origin(origin).map_err(|e| f.invalid(e))?;

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use super::apply::{host_or_default, monitor_port, non_empty, port_from};
 use super::error::ConfigError;
 use super::model::{Config, Origin, Unsupported};
+use super::model_tls::{CertKeyPair, TlsConfig};
 use super::units;
 use super::usage::{usage, TLS_HELP};
 use super::Action;
@@ -65,6 +66,12 @@ enum Target {
     StoreDir,
     /// `--tls`: `--tls=false` switches off TLS from the config file.
     Tls,
+    /// `--tlsverify`, `--tlscert`, `--tlskey`, `--tlscacert`: together
+    /// with `--tls` they replace the file's `tls {}` block.
+    TlsVerify,
+    TlsCert,
+    TlsKey,
+    TlsCaCert,
 }
 
 impl Target {
@@ -166,12 +173,10 @@ const FLAGS: &[Spec] = &[
         Target::Unsupported("cluster"),
     ),
     spec(&["tls"], Kind::Bool, Target::Tls),
-    spec(&["tlsverify"], Kind::Bool, Target::Unsupported("tls")),
-    spec(
-        &["tlscert", "tlskey", "tlscacert"],
-        Kind::String,
-        Target::Unsupported("tls"),
-    ),
+    spec(&["tlsverify"], Kind::Bool, Target::TlsVerify),
+    spec(&["tlscert"], Kind::String, Target::TlsCert),
+    spec(&["tlskey"], Kind::String, Target::TlsKey),
+    spec(&["tlscacert"], Kind::String, Target::TlsCaCert),
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -352,6 +357,9 @@ impl CommandLine {
         }
         if tls_off {
             drop_feature(config, "tls");
+            config.tls = None;
+        } else if let Some(tls) = self.tls_override()? {
+            config.tls = Some(tls);
         }
         // nats-server applies -DV/-DVV after the single-letter flags, so they
         // win over `-D=false`.
@@ -410,7 +418,6 @@ impl CommandLine {
                 (Target::User, FlagValue::String(s)) => config.auth.user = non_empty(s),
                 (Target::Pass, FlagValue::String(s)) => config.auth.password = non_empty(s),
                 (Target::Token, FlagValue::String(s)) => config.auth.token = non_empty(s),
-                (Target::Tls, FlagValue::Bool(true)) if !tls_off => record(config, "tls", g),
                 (Target::JetStream, FlagValue::Bool(true)) if !js_off => {
                     config.jetstream.enabled = true
                 }
@@ -423,8 +430,7 @@ impl CommandLine {
                         FlagValue::Int(i) => *i != 0,
                         FlagValue::String(s) => !s.is_empty(),
                     };
-                    let switched_off = tls_off && *feature == "tls";
-                    if on && !switched_off {
+                    if on {
                         record(config, feature, g);
                     }
                 }
@@ -464,6 +470,52 @@ fn signal_action(spec: &str, pid_file: Option<PathBuf>) -> Result<Action, Config
 
 /// The commands `--signal` accepts (nats-server's `CommandToSignal`).
 pub const SIGNAL_COMMANDS: &[&str] = &["stop", "quit", "reopen", "reload", "ldm", "term"];
+
+impl CommandLine {
+    /// The `tls {}` block the `--tls*` flags make, as nats-server's
+    /// `overrideTLS`: any of them (unless `--tls=false`) replaces the
+    /// file's block, and a certificate and key are then required.
+    fn tls_override(&self) -> Result<Option<TlsConfig>, ConfigError> {
+        let tls_flags = [
+            Target::Tls,
+            Target::TlsVerify,
+            Target::TlsCert,
+            Target::TlsKey,
+            Target::TlsCaCert,
+        ];
+        if !self.given.iter().any(|g| tls_flags.contains(&g.target)) {
+            return Ok(None);
+        }
+        let path = |target| match self.last(target) {
+            Some(FlagValue::String(s)) if !s.is_empty() => Some(PathBuf::from(s)),
+            _ => None,
+        };
+        let refuse = |flag: &str, reason: &str| ConfigError::InvalidFlagValue {
+            flag: flag.to_string(),
+            value: String::new(),
+            reason: reason.to_string(),
+        };
+        let cert_file = path(Target::TlsCert).ok_or_else(|| {
+            refuse(
+                "tlscert",
+                "TLS Server certificate must be present and valid",
+            )
+        })?;
+        let key_file = path(Target::TlsKey)
+            .ok_or_else(|| refuse("tlskey", "TLS Server private key must be present and valid"))?;
+        let tls = TlsConfig {
+            certs: vec![CertKeyPair {
+                cert_file,
+                key_file,
+            }],
+            ca_file: path(Target::TlsCaCert),
+            verify: self.is_on(Target::TlsVerify),
+            ..TlsConfig::default()
+        };
+        crate::tls::server_config(&tls).map_err(|e| refuse("tlscert", &e.to_string()))?;
+        Ok(Some(tls))
+    }
+}
 
 fn record(config: &mut Config, feature: &str, g: &Given) {
     config.unsupported.push(Unsupported {

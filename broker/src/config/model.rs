@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::model_tls::TlsConfig;
+
 /// Where a setting came from, so errors and "not supported yet" reports can
 /// point at the exact file and line (or the command-line flag).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -283,8 +285,10 @@ pub struct WebsocketConfig {
     pub port: u16,
     /// `host:port` advertised to websocket clients (`advertise`).
     pub advertise: Option<String>,
-    /// Plain `ws://` is allowed (Tern has no TLS yet, so this must be set).
+    /// Plain `ws://` is allowed (without `tls` this must be set).
     pub no_tls: bool,
+    /// `tls {}`: the listener serves `wss://`.
+    pub tls: Option<TlsConfig>,
     /// Negotiate permessage-deflate with clients that offer it.
     pub compression: bool,
     /// The `Origin` header must match the request's `Host`.
@@ -441,6 +445,10 @@ pub struct Config {
     /// Client listen port; 0 means "pick a free port" (nats-server's `-1`).
     pub port: u16,
     pub client_advertise: Option<String>,
+    /// The client port's `tls {}` block (or `--tls` and its flags).
+    pub tls: Option<TlsConfig>,
+    /// `allow_non_tls`: with `tls`, clients may also connect in the clear.
+    pub allow_non_tls: bool,
     /// Largest message payload a client may publish (bytes).
     pub max_payload: usize,
     /// Longest protocol line accepted (bytes).
@@ -569,6 +577,8 @@ impl Default for Config {
             host: DEFAULT_HOST.to_string(),
             port: DEFAULT_PORT,
             client_advertise: None,
+            tls: None,
+            allow_non_tls: false,
             max_payload: DEFAULT_MAX_PAYLOAD,
             max_control_line: DEFAULT_MAX_CONTROL_LINE,
             max_pending: DEFAULT_MAX_PENDING,

@@ -31,8 +31,6 @@ const UNSUPPORTED: &[(&[&str], &str, Gate)] = &[
     (&["cluster"], "cluster", Gate::Always),
     (&["gateway"], "gateway", Gate::Always),
     (&["mqtt"], "mqtt", Gate::Always),
-    (&["tls"], "tls", Gate::Always),
-    (&["allow_non_tls"], "tls", Gate::IfTrue),
     (&["ocsp", "ocsp_cache"], "ocsp", Gate::UnlessFalse),
     // HTTPS monitoring needs TLS; plain HTTP monitoring is supported.
     (&["https"], "https monitoring", Gate::IfListening),

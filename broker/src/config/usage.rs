@@ -2,11 +2,16 @@
 //! Tern supports and which of nats-server's flags it only accepts.
 
 pub(super) const TLS_HELP: &str = "\
-Tern does not support TLS yet.
+TLS Options:
+        --tls                        Enable TLS, do not verify clients (default: false)
+        --tlscert <file>             Server certificate file
+        --tlskey <file>              Private key for server certificate
+        --tlsverify                  Enable TLS, verify client certificates
+        --tlscacert <file>           Client certificate CA for verification
 
-The TLS flags (--tls, --tlscert, --tlskey, --tlscacert, --tlsverify) and
-`tls { ... }` blocks are accepted for compatibility with nats-server
-configurations, but Tern refuses to start while any of them is in use.
+A `tls { ... }` block on the client port takes nats-server's keys:
+cert_file, key_file, certs, ca_file, verify, timeout, handshake_first,
+min_version, cipher_suites, curve_preferences.
 ";
 
 /// The `-h` text, in nats-server's layout, listing what Tern supports.
@@ -48,17 +53,24 @@ Authorization Options:
         --pass <password>            Password required for connections
         --auth <token>               Authorization token required for connections
 
+TLS Options:
+        --tls                        Enable TLS, do not verify clients (default: false)
+        --tlscert <file>             Server certificate file
+        --tlskey <file>              Private key for server certificate
+        --tlsverify                  Enable TLS, verify client certificates
+        --tlscacert <file>           Client certificate CA for verification
+
 Common Options:
     -h, --help                       Show this message
     -v, --version                    Show version
+        --help_tls                   TLS help
 
 Not supported yet (accepted so nats-server command lines parse; Tern refuses
 to start while one is in use and names it):
     -ms, --https_port,
     -s, --syslog, -r, --remote_syslog, --log_size_limit, --profile,
     --routes, --cluster, --cluster_listen, --cluster_name, --cluster_advertise,
-    --no_advertise, --connect_retries, --tls, --tlscert, --tlskey, --tlscacert,
-    --tlsverify, --help_tls
+    --no_advertise, --connect_retries
 "
     .to_string()
 }

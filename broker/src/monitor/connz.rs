@@ -56,6 +56,10 @@ pub struct ConnInfo {
     /// Times publishers waited for this connection (left out when none).
     #[serde(skip_serializing_if = "is_zero")]
     pub stalls: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_version: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_cipher_suite: Option<String>,
     pub subscriptions: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -363,6 +367,8 @@ fn open_info(c: &ClientHandle, now: SystemTime, opts: &Options) -> ConnInfo {
             .load(std::sync::atomic::Ordering::Relaxed),
         out_bytes,
         stalls: c.out.stalls(),
+        tls_version: c.out.tls().map(|t| t.version()),
+        tls_cipher_suite: c.out.tls().map(|t| t.cipher().to_string()),
         subscriptions: num_subs,
         name: non_empty(&meta.name),
         lang: non_empty(&meta.lang),
@@ -404,6 +410,8 @@ fn closed_info(c: &ClosedClient, opts: &Options) -> ConnInfo {
         in_bytes: c.in_bytes,
         out_bytes: c.out_bytes,
         stalls: c.stalls,
+        tls_version: c.tls.as_ref().map(|t| t.0),
+        tls_cipher_suite: c.tls.as_ref().map(|t| t.1.clone()),
         subscriptions: subs.len(),
         name: non_empty(&c.meta.name),
         lang: non_empty(&c.meta.lang),

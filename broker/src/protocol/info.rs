@@ -33,6 +33,13 @@ pub struct ServerInfo {
     /// JetStream is enabled (`-js`, `jetstream {}`).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub jetstream: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub tls_required: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub tls_verify: bool,
+    /// TLS is offered but not required (`allow_non_tls`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub tls_available: bool,
 }
 
 impl ServerInfo {

@@ -128,6 +128,8 @@ pub struct ClosedClient {
     pub out_bytes: u64,
     /// Times publishers waited for this connection.
     pub stalls: u64,
+    /// The TLS version and cipher suite, for a TLS connection.
+    pub tls: Option<(&'static str, String)>,
     pub meta: ClientMeta,
     pub subs: Vec<SubSnapshot>,
 }
@@ -223,6 +225,10 @@ impl ClientHandle {
             out_msgs,
             out_bytes,
             stalls: self.out.stalls(),
+            tls: self
+                .out
+                .tls()
+                .map(|t| (t.version(), t.cipher().to_string())),
             meta: self.meta.lock().clone(),
             // nats-server clears a subscription's auto-unsubscribe limit
             // when the connection closes: closed connections show no max.

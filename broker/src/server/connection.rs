@@ -22,10 +22,12 @@ use tokio::net::TcpStream;
 use tokio::time::sleep_until;
 
 use crate::protocol::{encode, parse_op, Parsed, ProtocolError, ServerInfo};
+use crate::tls::TlsSession;
 use crate::websocket::frame::{self, Control, Decoder};
 use crate::websocket::{Upgrade, WsError, WsReader, WsWriter};
 
 use super::client::ClientHandle;
+use super::client_tls;
 use super::delivery::remove_subscription;
 use super::ops;
 use super::outbound::{CloseReason, Flush, Outbound};
@@ -43,14 +45,16 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
     serve_transport(shared, stream, addr, None).await
 }
 
-/// Serve one client whose WebSocket upgrade was accepted.
+/// Serve one client whose WebSocket upgrade was accepted (over `tls` for
+/// `wss://`).
 pub async fn serve_websocket(
     shared: Arc<Shared>,
     stream: TcpStream,
     addr: SocketAddr,
     upgrade: Upgrade,
+    tls: Option<Arc<TlsSession>>,
 ) {
-    serve_transport(shared, stream, addr, Some(upgrade)).await
+    serve_transport(shared, stream, addr, Some((upgrade, tls))).await
 }
 
 /// The INFO a client is sent: a WebSocket client is told the websocket
@@ -76,12 +80,29 @@ async fn serve_transport(
     shared: Arc<Shared>,
     stream: TcpStream,
     addr: SocketAddr,
-    upgrade: Option<Upgrade>,
+    websocket: Option<(Upgrade, Option<Arc<TlsSession>>)>,
 ) {
     let _ = stream.set_nodelay(true);
-    let sock = Arc::new(stream);
     let id = shared.next_client_id();
     let config = shared.config();
+    let info = client_info(
+        &shared,
+        id,
+        Some(addr.ip().to_string()),
+        websocket.is_some(),
+    )
+    .to_line();
+    let (stream, tls, info_sent, upgrade) = match (websocket, shared.client_tls()) {
+        (Some((upgrade, tls)), _) => (stream, tls, false, Some(upgrade)),
+        (None, Some(server_config)) => {
+            match client_tls::start(&shared, stream, addr, id, server_config, &info).await {
+                Some(started) => (started.stream, started.tls, started.info_sent, None),
+                None => return,
+            }
+        }
+        (None, None) => (stream, None, false, None),
+    };
+    let sock = Arc::new(stream);
     let out = match &upgrade {
         None => Outbound::new(sock.clone(), config.max_pending),
         Some(up) => Outbound::websocket(
@@ -89,7 +110,8 @@ async fn serve_transport(
             config.max_pending,
             WsWriter::new(up.compress, up.browser, up.safari),
         ),
-    };
+    }
+    .with_tls(tls);
     let handle = Arc::new(ClientHandle::new(id, addr, out));
     tracing::debug!("{addr} - cid:{id} - Client connection created");
 
@@ -104,8 +126,9 @@ async fn serve_transport(
             ping_interval: config.websocket.as_ref().and_then(|w| w.ping_interval),
         }
     });
-    let info = client_info(&shared, id, Some(addr.ip().to_string()), ws.is_some()).to_line();
-    session.send(&info);
+    if !info_sent {
+        session.send(&info);
+    }
 
     let reason = if shared.client_count() >= config.max_connections {
         tracing::error!("{addr} - cid:{id} - maximum connections exceeded");
@@ -196,14 +219,20 @@ async fn run(
         .unwrap_or(config.ping_interval)
         .max(Duration::from_millis(10));
     let mut ping_at = now + ping_interval;
-    let auth_at = session
-        .auth_required
-        .then(|| now + config.auth.timeout.unwrap_or(Duration::from_secs(2)));
+    let auth_at = session.auth_required.then(|| {
+        now + config
+            .auth
+            .timeout
+            .unwrap_or_else(|| default_auth_timeout(&config))
+    });
     let mut deadline = WriteDeadline::new(config.write_deadline, config.write_timeout, false);
     let timer = sleep_until(next_wake(ping_at, auth_at, None).into());
     tokio::pin!(timer);
     let woken = handle.out.woken();
     tokio::pin!(woken);
+    // The TLS handshake may have left the client's first bytes decrypted
+    // inside the session, where no socket readiness announces them.
+    let mut read_now = handle.out.tls().is_some();
 
     loop {
         if let Some(reason) = handle.out.closing() {
@@ -226,7 +255,8 @@ async fn run(
                     Flush::Failed => return CloseReason::WriteError,
                 }
             }
-            ready = sock.readable() => {
+            ready = readable(sock, read_now) => {
+                read_now = false;
                 if ready.is_err() {
                     return CloseReason::ReadError;
                 }
@@ -284,6 +314,23 @@ async fn run(
     }
 }
 
+/// The socket is readable (or, with `now`, is to be read at once).
+async fn readable(sock: &TcpStream, now: bool) -> io::Result<()> {
+    if now {
+        return Ok(());
+    }
+    sock.readable().await
+}
+
+/// nats-server's default: 2 s, or the TLS timeout plus one second on a
+/// TLS port (the client may have just spent that on the handshake).
+fn default_auth_timeout(config: &crate::config::Config) -> Duration {
+    match &config.tls {
+        Some(tls) => tls.handshake_timeout() + Duration::from_secs(1),
+        None => Duration::from_secs(2),
+    }
+}
+
 /// The earliest of the connection's deadlines.
 fn next_wake(
     ping_at: Instant,
@@ -319,7 +366,7 @@ fn read_batch(
         rbuf.reserve(*read_size);
     }
     let offered = rbuf.capacity() - rbuf.len();
-    let n = match read_once(sock, rbuf) {
+    let n = match read_transport(&session.handle.out, sock, rbuf) {
         Ok(0) => return Ok(Read::Eof),
         Ok(n) => n,
         Err(e)
@@ -400,7 +447,7 @@ fn read_batch_ws(
         w.raw.reserve(*read_size);
     }
     let offered = w.raw.capacity() - w.raw.len();
-    let n = match read_once(sock, &mut w.raw) {
+    let n = match read_transport(&session.handle.out, sock, &mut w.raw) {
         Ok(0) => return Ok(Read::Eof),
         Ok(n) => n,
         Err(e)
@@ -476,6 +523,20 @@ fn ws_decode(session: &Session, w: &mut WsReader, rbuf: &mut BytesMut) -> Option
 /// socket is drained, so readiness is cleared right away (inside `try_io`,
 /// which only clears it if no new data arrived meanwhile): the next turn
 /// then waits in epoll instead of making a `recv` that would block.
+/// Read from the socket, decrypting when the connection has TLS (whose
+/// records the session may have to answer: a key update, an alert).
+#[inline]
+fn read_transport(out: &Outbound, sock: &TcpStream, buf: &mut BytesMut) -> io::Result<usize> {
+    let Some(tls) = out.tls() else {
+        return read_once(sock, buf);
+    };
+    let read = tls.read(sock, buf);
+    if tls.wants_write() {
+        out.flush_or_wake();
+    }
+    read
+}
+
 pub(crate) fn read_once(sock: &TcpStream, rbuf: &mut BytesMut) -> io::Result<usize> {
     use std::os::fd::AsRawFd;
     let fd = sock.as_raw_fd();

@@ -32,6 +32,8 @@ pub enum ServerError {
     JetStream(#[from] crate::jetstream::JetStreamError),
     #[error("{0}")]
     Plugin(#[from] crate::plugin::PluginError),
+    #[error("{0}")]
+    Tls(#[from] crate::tls::TlsError),
     #[error("invalid listen address {0}")]
     BadAddress(String),
     #[error("I/O error on {addr}: {source}")]

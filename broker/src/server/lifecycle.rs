@@ -19,7 +19,7 @@ use crate::protocol::info::NATS_COMPAT_VERSION;
 use super::error::ServerError;
 use super::listener::accept_loop;
 use super::outbound::{CloseReason, Pushed};
-use super::state::{RunState, Shared};
+use super::state::{ListenerTls, RunState, Shared};
 
 /// Bind a listening socket; the error names the address.
 async fn bind(addr: String) -> Result<(TcpListener, SocketAddr), ServerError> {
@@ -98,7 +98,9 @@ impl Server {
             })?;
         }
         let ports_dir = config.ports_file_dir.clone();
+        let tls = ListenerTls::from_config(&config)?;
         let shared = Arc::new(Shared::new(config, local_addr));
+        shared.set_tls(tls);
         shared.replace_plugins(plugins);
         tracing::info!(
             "  Version:  {} (NATS protocol {})",
@@ -233,7 +235,11 @@ impl Server {
         // for unchanged files. A required plugin that fails keeps the old
         // configuration and plugins in force.
         let plugins = load_plugins(&new)?;
+        // Certificates and keys are read again: a renewed certificate is
+        // served to new connections, existing ones keep their session.
+        let tls = ListenerTls::from_config(&new)?;
         self.shared.replace_config(new);
+        self.shared.set_tls(tls);
         self.shared.replace_plugins(plugins);
         start_plugin_watcher(&self.shared, &self.plugin_watcher);
         tracing::info!("Reloaded server configuration");
@@ -422,8 +428,12 @@ async fn bind_websocket(
     };
     let (listener, bound) = bind(format!("{}:{}", ws.host, ws.port)).await?;
     shared.set_websocket_addr(bound);
-    tracing::info!("Listening for websocket clients on ws://{bound}");
-    tracing::warn!("Websocket not configured with TLS. DO NOT USE IN PRODUCTION!");
+    if ws.tls.is_some() {
+        tracing::info!("Listening for websocket clients on wss://{bound}");
+    } else {
+        tracing::info!("Listening for websocket clients on ws://{bound}");
+        tracing::warn!("Websocket not configured with TLS. DO NOT USE IN PRODUCTION!");
+    }
     let settings = Arc::new(crate::websocket::handshake::Settings::from_config(ws));
     let timeout = ws
         .handshake_timeout

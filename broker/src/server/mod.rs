@@ -16,6 +16,7 @@
 //!   like clients do, without a socket.
 
 pub mod client;
+mod client_tls;
 pub mod connection;
 pub mod delivery;
 pub mod error;

@@ -32,6 +32,7 @@ use parking_lot::Mutex;
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
+use crate::tls::TlsSession;
 use crate::websocket::frame;
 use crate::websocket::WsWriter;
 
@@ -148,6 +149,9 @@ pub struct Outbound {
     /// How many times a publisher waited on this connection.
     stalls: AtomicU64,
     websocket: bool,
+    /// The TLS session the bytes are encrypted through, when the
+    /// connection has one (set before the connection is shared).
+    tls: Option<Arc<TlsSession>>,
 }
 
 impl Outbound {
@@ -191,6 +195,45 @@ impl Outbound {
             unstall: Notify::new(),
             stalls: AtomicU64::new(0),
             websocket,
+            tls: None,
+        }
+    }
+
+    /// Encrypt everything written through `tls`.
+    pub fn with_tls(mut self, tls: Option<Arc<TlsSession>>) -> Self {
+        self.tls = tls;
+        self
+    }
+
+    /// The connection's TLS session, if it has one.
+    #[inline]
+    pub fn tls(&self) -> Option<&Arc<TlsSession>> {
+        self.tls.as_ref()
+    }
+
+    /// Write some of `bytes` to the socket, through TLS when the
+    /// connection has it; a socket's `try_write` semantics either way.
+    #[inline]
+    fn write_some(&self, bytes: &[u8]) -> io::Result<usize> {
+        match &self.tls {
+            None => self.sock.try_write(bytes),
+            Some(tls) => tls.try_write(&self.sock, bytes),
+        }
+    }
+
+    /// After the buffer is written: whether TLS records still wait for
+    /// the socket (`Some(Flush::Blocked)`) or the write failed.
+    #[inline]
+    fn tls_leftover(&self, st: &mut State) -> Option<Flush> {
+        let tls = self.tls.as_ref()?;
+        match tls.drain(&self.sock) {
+            Ok(true) => None,
+            Ok(false) => Some(Flush::Blocked),
+            Err(_) => {
+                st.closing = Some(CloseReason::WriteError);
+                self.release_below(0);
+                Some(Flush::Failed)
+            }
         }
     }
 
@@ -285,7 +328,7 @@ impl Outbound {
             return self.flush_websocket(&mut st);
         }
         while !st.buf.is_empty() {
-            match self.sock.try_write(&st.buf) {
+            match self.write_some(&st.buf) {
                 Ok(0) => {
                     st.closing = Some(CloseReason::WriteError);
                     self.release_below(0);
@@ -308,6 +351,9 @@ impl Outbound {
             }
         }
         self.release_below(0);
+        if let Some(flush) = self.tls_leftover(&mut st) {
+            return flush;
+        }
         if st.buf.capacity() > RETAIN_CAPACITY {
             st.buf = BytesMut::new();
         }
@@ -384,7 +430,7 @@ impl Outbound {
                 }
                 ws.frame(buf);
             }
-            match self.sock.try_write(&ws.wire) {
+            match self.write_some(&ws.wire) {
                 Ok(0) => {
                     *closing = Some(CloseReason::WriteError);
                     self.release_below(0);
@@ -404,6 +450,16 @@ impl Outbound {
             }
         }
         self.release_below(0);
+        if let Some(tls) = &self.tls {
+            match tls.drain(&self.sock) {
+                Ok(true) => {}
+                Ok(false) => return Flush::Blocked,
+                Err(_) => {
+                    *closing = Some(CloseReason::WriteError);
+                    return Flush::Failed;
+                }
+            }
+        }
         if ws.wire.capacity() > RETAIN_CAPACITY {
             ws.wire = BytesMut::new();
         }
@@ -509,10 +565,14 @@ impl Outbound {
             None => buf,
         };
         while !out.is_empty() {
-            match self.sock.try_write(out) {
+            match self.write_some(out) {
                 Ok(n) if n > 0 => out.advance(n),
                 _ => break,
             }
+        }
+        if let Some(tls) = &self.tls {
+            tls.send_close();
+            let _ = tls.drain(&self.sock);
         }
         *out = BytesMut::new();
         st.buf = BytesMut::new();

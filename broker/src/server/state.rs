@@ -98,6 +98,29 @@ pub struct Shared {
     /// Bumped on every swap; connections compare it once per read batch
     /// to pick up the new set.
     plugins_generation: AtomicU64,
+    /// The listeners' TLS configurations, rebuilt (certificates read
+    /// again) on every reload; new connections take the ones in force.
+    tls: RwLock<ListenerTls>,
+}
+
+/// The TLS configuration of each listener that has a `tls` block.
+#[derive(Clone, Default)]
+pub struct ListenerTls {
+    pub client: Option<Arc<rustls::ServerConfig>>,
+    pub websocket: Option<Arc<rustls::ServerConfig>>,
+}
+
+impl ListenerTls {
+    /// Build every listener's configuration from `config` (reading the
+    /// certificate and key files).
+    pub fn from_config(config: &Config) -> Result<Self, crate::tls::TlsError> {
+        let build =
+            |tls: Option<&crate::config::TlsConfig>| tls.map(crate::tls::server_config).transpose();
+        Ok(ListenerTls {
+            client: build(config.tls.as_ref())?,
+            websocket: build(config.websocket.as_ref().and_then(|w| w.tls.as_ref()))?,
+        })
+    }
 }
 
 impl Shared {
@@ -139,6 +162,7 @@ impl Shared {
             jetstream: OnceLock::new(),
             plugins: RwLock::new(Arc::new(Plugins::default())),
             plugins_generation: AtomicU64::new(0),
+            tls: RwLock::new(ListenerTls::default()),
         }
     }
 
@@ -194,6 +218,20 @@ impl Shared {
         *self.auth.write() = Arc::new(Authenticator::for_server(&config));
         *self.config.write() = Arc::new(config);
         *self.config_loaded_at.lock() = SystemTime::now();
+    }
+
+    /// The client port's TLS configuration, if it has `tls`.
+    pub fn client_tls(&self) -> Option<Arc<rustls::ServerConfig>> {
+        self.tls.read().client.clone()
+    }
+
+    /// The WebSocket listener's TLS configuration, if it serves `wss://`.
+    pub fn websocket_tls(&self) -> Option<Arc<rustls::ServerConfig>> {
+        self.tls.read().websocket.clone()
+    }
+
+    pub fn set_tls(&self, tls: ListenerTls) {
+        *self.tls.write() = tls;
     }
 
     /// When the configuration in force was loaded.
@@ -344,6 +382,18 @@ impl Shared {
             connect_urls: None,
             ldm: self.run_state() == RunState::LameDuck,
             jetstream: cfg.jetstream.enabled,
+            // As nats-server: with `allow_non_tls` TLS is offered, not
+            // required, unless the handshake always comes first.
+            tls_required: cfg.tls.as_ref().is_some_and(|t| {
+                !cfg.allow_non_tls || (t.handshake_first && t.handshake_first_fallback.is_none())
+            }),
+            tls_verify: cfg.tls.as_ref().is_some_and(|t| t.verify),
+            tls_available: cfg.tls.is_some()
+                && cfg.allow_non_tls
+                && !cfg
+                    .tls
+                    .as_ref()
+                    .is_some_and(|t| t.handshake_first && t.handshake_first_fallback.is_none()),
         }
     }
 }

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
@@ -44,43 +44,103 @@ pub async fn accept_loop(
 async fn upgrade_then_serve(
     shared: Arc<Shared>,
     settings: Arc<Settings>,
-    mut stream: TcpStream,
+    stream: TcpStream,
     addr: SocketAddr,
     handshake_timeout: Duration,
 ) {
+    let Some(server_config) = shared.websocket_tls() else {
+        let mut stream = stream;
+        if let Some(upgrade) =
+            upgrade(&shared, &settings, &mut stream, addr, handshake_timeout).await
+        {
+            serve(shared, stream, addr, upgrade, None).await;
+        }
+        return;
+    };
+    // wss://: TLS first, then the HTTP upgrade inside it (bounded by the
+    // same handshake timeout, as nats-server does).
+    let acceptor = tokio_rustls::TlsAcceptor::from(server_config);
+    let mut tls = match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
+        Ok(Ok(tls)) => tls,
+        Ok(Err(e)) => {
+            tracing::error!("{addr} - websocket TLS handshake error: {e}");
+            return;
+        }
+        Err(_) => {
+            tracing::error!("{addr} - websocket TLS handshake error: timeout");
+            return;
+        }
+    };
+    let Some(upgrade) = upgrade(&shared, &settings, &mut tls, addr, handshake_timeout).await else {
+        return;
+    };
+    let (stream, conn) = tls.into_inner();
+    let session = Arc::new(crate::tls::TlsSession::new(conn));
+    serve(shared, stream, addr, upgrade, Some(session)).await;
+}
+
+/// Read and check the upgrade request and answer it; `None` when it was
+/// refused (answered with its status) or failed (logged).
+async fn upgrade<S: AsyncRead + AsyncWrite + Unpin>(
+    shared: &Arc<Shared>,
+    settings: &Settings,
+    stream: &mut S,
+    addr: SocketAddr,
+    handshake_timeout: Duration,
+) -> Option<Upgrade> {
     let upgrade =
-        match tokio::time::timeout(handshake_timeout, read_upgrade(&mut stream, &settings)).await {
+        match tokio::time::timeout(handshake_timeout, read_upgrade(stream, settings)).await {
             Err(_) => {
                 tracing::error!("{addr} - websocket handshake error: timeout");
-                return;
+                return None;
             }
             Ok(Err(WsError::Handshake { status, reason })) => {
                 tracing::error!("{addr} - websocket handshake error: {reason}");
-                refuse(&mut stream, status, handshake_timeout).await;
-                return;
+                refuse(stream, status, handshake_timeout).await;
+                return None;
             }
             Ok(Err(e)) => {
                 tracing::error!("{addr} - websocket handshake error: {e}");
-                return;
+                return None;
             }
             Ok(Ok(upgrade)) => upgrade,
         };
     if upgrade.kind == PathKind::Leaf {
-        if let Err(reason) = accept_leaf(&shared, &upgrade) {
+        if let Err(reason) = accept_leaf(shared, &upgrade) {
             tracing::error!("{addr} - {reason}");
-            refuse(&mut stream, 404, handshake_timeout).await;
-            return;
+            refuse(stream, 404, handshake_timeout).await;
+            return None;
         }
     }
-    let sent = tokio::time::timeout(handshake_timeout, stream.write_all(&upgrade.response)).await;
+    let sent = tokio::time::timeout(handshake_timeout, async {
+        stream.write_all(&upgrade.response).await?;
+        stream.flush().await
+    })
+    .await;
     if !matches!(sent, Ok(Ok(()))) {
         tracing::error!("{addr} - websocket handshake error: could not send the upgrade response");
-        return;
+        return None;
     }
+    Some(upgrade)
+}
+
+/// Run an upgraded connection: a client, or a leaf node on `/leafnode`.
+async fn serve(
+    shared: Arc<Shared>,
+    stream: TcpStream,
+    addr: SocketAddr,
+    upgrade: Upgrade,
+    tls: Option<Arc<crate::tls::TlsSession>>,
+) {
     if upgrade.kind == PathKind::Leaf {
+        if tls.is_some() {
+            // Leaf links do not run over TLS yet.
+            tracing::error!("{addr} - leaf node connections over wss:// are not supported yet");
+            return;
+        }
         serve_leaf(shared, stream, addr, upgrade).await;
     } else {
-        connection::serve_websocket(shared, stream, addr, upgrade).await;
+        connection::serve_websocket(shared, stream, addr, upgrade, tls).await;
     }
 }
 
@@ -117,7 +177,10 @@ async fn serve_leaf(shared: Arc<Shared>, stream: TcpStream, addr: SocketAddr, up
 }
 
 /// Read until the request is complete and check it.
-async fn read_upgrade(stream: &mut TcpStream, settings: &Settings) -> Result<Upgrade, WsError> {
+async fn read_upgrade<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    settings: &Settings,
+) -> Result<Upgrade, WsError> {
     let mut buf = Vec::with_capacity(1024);
     let mut chunk = [0u8; 4096];
     loop {
@@ -142,7 +205,7 @@ async fn read_upgrade(stream: &mut TcpStream, settings: &Settings) -> Result<Upg
 }
 
 /// Answer a refused upgrade with its HTTP status, then close.
-async fn refuse(stream: &mut TcpStream, status: u16, limit: Duration) {
+async fn refuse<S: AsyncWrite + Unpin>(stream: &mut S, status: u16, limit: Duration) {
     let response = handshake::error_response(status);
     let _ = tokio::time::timeout(limit, stream.write_all(&response)).await;
     let _ = stream.shutdown().await;

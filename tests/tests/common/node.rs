@@ -31,9 +31,21 @@ pub fn node_ready(packages: &[&str]) -> Result<(), String> {
 /// Run tests/js/`script` with the broker's `url`; its standard output, or
 /// an error with both outputs when it fails.
 pub fn run_script(script: &str, url: &str, kind: Kind) -> Result<String> {
+    run_script_with_env(script, url, kind, &[])
+}
+
+/// [`run_script`] with extra environment variables (`NODE_EXTRA_CA_CERTS`
+/// for a test CA, say).
+pub fn run_script_with_env(
+    script: &str,
+    url: &str,
+    kind: Kind,
+    env: &[(&str, &str)],
+) -> Result<String> {
     let out = Command::new("node")
         .arg(js_dir().join(script))
         .arg(url)
+        .envs(env.iter().copied())
         .output()
         .context("run node")?;
     let text = String::from_utf8_lossy(&out.stdout).into_owned();

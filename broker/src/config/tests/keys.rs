@@ -348,7 +348,7 @@ fn unknown_keys_are_errors_and_all_are_reported() {
 #[test]
 fn unsupported_features_are_recorded_where_written() {
     let c = conf(
-        "port: 4222\njetstream {\n  store_dir: /data\n}\ncluster { name: c }\nhttp: 8222\nleafnodes { tls {} }\nwebsocket { port: 8080, tls { cert_file: y } }\ntls { cert_file: x }\naccounts { A: { mappings: { a: b } } }\nsystem_account: A\nmqtt { port: 1883 }\ngateway { name: g }\n",
+        "port: 4222\njetstream {\n  store_dir: /data\n}\ncluster { name: c }\nhttp: 8222\nleafnodes { tls {} }\nremote_syslog: \"udp://h:514\"\nsyslog: true\naccounts { A: { mappings: { a: b } } }\nsystem_account: A\nmqtt { port: 1883 }\ngateway { name: g }\n",
     );
     let got: Vec<_> = unsupported(&c)
         .into_iter()
@@ -359,8 +359,8 @@ fn unsupported_features_are_recorded_where_written() {
         [
             "cluster@test.conf:5:cluster",
             "tls@test.conf:7:leafnodes.tls",
-            "tls@test.conf:8:websocket.tls",
-            "tls@test.conf:9:tls",
+            "syslog@test.conf:8:remote_syslog",
+            "syslog@test.conf:9:syslog",
             "mqtt@test.conf:12:mqtt",
             "gateway@test.conf:13:gateway",
         ]

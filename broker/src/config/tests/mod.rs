@@ -10,6 +10,7 @@ mod flags;
 mod keys;
 mod mappings;
 mod plugins;
+mod tls;
 mod websocket;
 
 use super::{parse_conf_str_with_env, parse_toml_str, Config, ConfigError};

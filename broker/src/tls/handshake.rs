@@ -1,0 +1,53 @@
+//! The server side of a TLS handshake on a fresh TCP connection, bounded
+//! by the block's `timeout`. tokio-rustls drives it; the established
+//! connection is then taken apart again so the broker's own non-blocking
+//! read and write paths carry it ([`super::TlsSession`]).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::ServerConfig;
+use tokio::net::TcpStream;
+use tokio_rustls::TlsAcceptor;
+
+use super::TlsSession;
+
+/// Why a handshake did not complete; the text is what nats-server logs
+/// after "TLS handshake error: " (or "TLS handshake timeout").
+#[derive(Debug, thiserror::Error)]
+pub enum HandshakeError {
+    #[error("TLS handshake error: {0}")]
+    Failed(std::io::Error),
+    #[error("TLS handshake timeout")]
+    Timeout,
+}
+
+/// Run the handshake as the server.
+pub async fn accept(
+    stream: TcpStream,
+    config: Arc<ServerConfig>,
+    timeout: Duration,
+) -> Result<(TcpStream, TlsSession), HandshakeError> {
+    let acceptor = TlsAcceptor::from(config);
+    match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
+        Err(_) => Err(HandshakeError::Timeout),
+        Ok(Err(e)) => Err(HandshakeError::Failed(e)),
+        Ok(Ok(tls)) => {
+            let (stream, conn) = tls.into_inner();
+            Ok((stream, TlsSession::new(conn)))
+        }
+    }
+}
+
+/// The first byte of every TLS connection: a handshake record.
+pub const TLS_HANDSHAKE_RECORD: u8 = 0x16;
+
+/// Whether the client's first byte, waited for up to `wait`, starts a TLS
+/// handshake (`None`: it sent nothing in that time).
+pub async fn starts_with_tls(stream: &TcpStream, wait: Duration) -> Option<bool> {
+    let mut first = [0u8; 1];
+    match tokio::time::timeout(wait, stream.peek(&mut first)).await {
+        Ok(Ok(1)) => Some(first[0] == TLS_HANDSHAKE_RECORD),
+        _ => None,
+    }
+}
