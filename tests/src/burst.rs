@@ -67,9 +67,13 @@ const CONNECT: Duration = Duration::from_secs(5);
 /// messages by default) is full, whatever the server does; the burst's
 /// subscribers get room for a whole burst of `room` messages so that only
 /// the server decides what is delivered.
-async fn connect(url: &str, room: u64) -> Result<async_nats::Client> {
+async fn connect(
+    url: &str,
+    room: u64,
+    base: &impl Fn() -> async_nats::ConnectOptions,
+) -> Result<async_nats::Client> {
     let capacity = usize::try_from(room).unwrap_or(usize::MAX).max(64 * 1024);
-    let opts = async_nats::ConnectOptions::new()
+    let opts = base()
         .connection_timeout(CONNECT)
         .subscription_capacity(capacity);
     tokio::time::timeout(CONNECT * 2, opts.connect(url))
@@ -80,6 +84,25 @@ async fn connect(url: &str, room: u64) -> Result<async_nats::Client> {
 
 /// Run one burst of `count` messages of `payload` bytes on `url`.
 pub async fn run(url: &str, pattern: Pattern, payload: usize, count: u64) -> Result<Burst> {
+    run_with(
+        url,
+        pattern,
+        payload,
+        count,
+        async_nats::ConnectOptions::new,
+    )
+    .await
+}
+
+/// [`run`] with every client connecting with `base()`'s options (TLS
+/// settings, say).
+pub async fn run_with(
+    url: &str,
+    pattern: Pattern,
+    payload: usize,
+    count: u64,
+    base: impl Fn() -> async_nats::ConnectOptions,
+) -> Result<Burst> {
     let subject = "burst.data";
     let mut counters = Vec::new();
     let mut tasks = Vec::new();
@@ -91,7 +114,7 @@ pub async fn run(url: &str, pattern: Pattern, payload: usize, count: u64) -> Res
     let delivered = Arc::new(AtomicU64::new(0));
     let done_at = Arc::new(parking_lot::Mutex::new(None::<Instant>));
     for _ in 0..pattern.subscribers() {
-        let client = connect(url, count).await?;
+        let client = connect(url, count, &base).await?;
         let mut sub = match pattern {
             Pattern::FanOut(_) => client.subscribe(subject).await?,
             Pattern::Queue(_) => client.queue_subscribe(subject, "workers".into()).await?,
@@ -111,7 +134,7 @@ pub async fn run(url: &str, pattern: Pattern, payload: usize, count: u64) -> Res
         clients.push(client);
     }
 
-    let publisher = connect(url, 0).await?;
+    let publisher = connect(url, 0, &base).await?;
     let body = Bytes::from(vec![b'x'; payload]);
     let started = Instant::now();
     for _ in 0..count {

@@ -11,4 +11,5 @@ pub mod report;
 pub mod scenarios;
 pub mod scraper;
 pub mod throughput;
+pub mod tls;
 pub mod ws;

@@ -62,6 +62,15 @@ pub enum Scenario {
         payload: usize,
         pattern: Pattern,
     },
+    /// [`Scenario::Burst`] 1→1 with both clients over TLS.
+    TlsBurst {
+        payload: usize,
+    },
+    /// Sequential TLS handshakes on the client port: `(quick, full)`
+    /// counts.
+    TlsHandshakes {
+        counts: (usize, usize),
+    },
     /// A JetStream measurement: `(quick, full)` operation counts.
     JetStream {
         work: JsWork,
@@ -291,6 +300,42 @@ pub const SCENARIOS: &[(&str, Scenario, &[Metric])] = &[
                 Some(1.0),
             ),
         ],
+    ),
+    (
+        "tls-burst-16b",
+        Scenario::TlsBurst { payload: 16 },
+        &[
+            metric("async-nats over TLS 1→1, 16 B", "msgs/s", true, Some(1.0)),
+            metric(
+                "async-nats over TLS 1→1, 16 B, delivered",
+                "%",
+                true,
+                Some(1.0),
+            ),
+        ],
+    ),
+    (
+        "tls-burst-1k",
+        Scenario::TlsBurst { payload: 1024 },
+        &[
+            metric("async-nats over TLS 1→1, 1 KiB", "msgs/s", true, Some(1.0)),
+            metric(
+                "async-nats over TLS 1→1, 1 KiB, delivered",
+                "%",
+                true,
+                Some(1.0),
+            ),
+        ],
+    ),
+    (
+        "tls-handshakes",
+        Scenario::TlsHandshakes { counts: (20, 1000) },
+        &[metric(
+            "TLS handshakes, one after another",
+            "ops/s",
+            true,
+            Some(1.0),
+        )],
     ),
     (
         "leaf-16b",
@@ -665,6 +710,28 @@ fn run_one(scenario: Scenario, kind: Kind, sizes: &Sizes) -> Result<Outcome> {
             took: t0.elapsed(),
         });
     }
+    if let Scenario::TlsBurst { .. } | Scenario::TlsHandshakes { .. } = scenario {
+        let (broker, pki, _dir) = super::tls::start(kind)?;
+        let cpu0 = (process_cpu(broker.pid()), own_cpu());
+        let values = match scenario {
+            Scenario::TlsBurst { payload } => {
+                super::tls::burst(&broker, &pki, payload, sizes.msgs(payload))
+            }
+            Scenario::TlsHandshakes { counts } => {
+                let count = if sizes.quick { counts.0 } else { counts.1 };
+                super::tls::handshakes(&broker, &pki, count).map(|v| vec![v])
+            }
+            _ => unreachable!("matched above"),
+        }
+        .map_err(|e| anyhow!("{e:#}{}", log_tail(&broker)))?;
+        return Ok(Outcome {
+            values,
+            broker_cpu: Some(process_cpu(broker.pid()) - cpu0.0),
+            client_cpu: Some(own_cpu() - cpu0.1),
+            flow_waits: 0,
+            took: t0.elapsed(),
+        });
+    }
     if let Scenario::Burst { payload, pattern } = scenario {
         let broker = Broker::start(kind)?;
         let cpu0 = (process_cpu(broker.pid()), own_cpu());
@@ -742,6 +809,8 @@ fn run_one(scenario: Scenario, kind: Kind, sizes: &Sizes) -> Result<Outcome> {
         | Scenario::Startup
         | Scenario::JetStream { .. }
         | Scenario::Burst { .. }
+        | Scenario::TlsBurst { .. }
+        | Scenario::TlsHandshakes { .. }
         | Scenario::Leaf { .. } => {
             unreachable!("scenarios run elsewhere")
         }
