@@ -89,7 +89,13 @@ pub(super) fn tls_block(cx: &mut Applier<'_>, f: &Field<'_>) -> Result<TlsConfig
                 }
                 tc.curve_preferences = names;
             }
-            "certs" | "certificates" => tc.certs.extend(cert_pairs(&child)?),
+            "certs" | "certificates" => {
+                tc.certs.extend(cert_pairs(&child)?);
+                // Choosing among several by SNI needs each one's names.
+                if tc.certs.len() > 1 {
+                    cx.unsupported("tls certs (more than one)", &child);
+                }
+            }
             // Insecure suites are not in rustls at all, so there is
             // nothing for this to allow.
             "allow_insecure_cipher_suites" => {

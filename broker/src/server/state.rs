@@ -365,6 +365,7 @@ impl Shared {
     /// The INFO a new client is greeted with.
     pub fn info_for(&self, client_id: u64, client_ip: Option<String>) -> ServerInfo {
         let cfg = self.config();
+        let tls = ClientTls::of(&cfg);
         ServerInfo {
             server_id: self.server_id.clone(),
             server_name: self.server_name.clone(),
@@ -382,18 +383,33 @@ impl Shared {
             connect_urls: None,
             ldm: self.run_state() == RunState::LameDuck,
             jetstream: cfg.jetstream.enabled,
-            // As nats-server: with `allow_non_tls` TLS is offered, not
-            // required, unless the handshake always comes first.
-            tls_required: cfg.tls.as_ref().is_some_and(|t| {
-                !cfg.allow_non_tls || (t.handshake_first && t.handshake_first_fallback.is_none())
-            }),
+            tls_required: tls == ClientTls::Required,
             tls_verify: cfg.tls.as_ref().is_some_and(|t| t.verify),
-            tls_available: cfg.tls.is_some()
-                && cfg.allow_non_tls
-                && !cfg
-                    .tls
-                    .as_ref()
-                    .is_some_and(|t| t.handshake_first && t.handshake_first_fallback.is_none()),
+            tls_available: tls == ClientTls::Offered,
+        }
+    }
+}
+
+/// What the client port's INFO says of TLS.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ClientTls {
+    None,
+    Required,
+    /// `allow_non_tls`: clients may upgrade or stay in the clear.
+    Offered,
+}
+
+impl ClientTls {
+    /// As nats-server: `allow_non_tls` offers TLS rather than requiring
+    /// it, unless the handshake always comes first.
+    fn of(cfg: &Config) -> Self {
+        match &cfg.tls {
+            None => ClientTls::None,
+            Some(t) if t.handshake_first && t.handshake_first_fallback.is_none() => {
+                ClientTls::Required
+            }
+            Some(_) if cfg.allow_non_tls => ClientTls::Offered,
+            Some(_) => ClientTls::Required,
         }
     }
 }
