@@ -23,11 +23,12 @@ use tokio::time::sleep_until;
 
 use crate::protocol::{encode, parse_op, Parsed, ProtocolError, ServerInfo};
 use crate::tls::TlsSession;
-use crate::websocket::frame::{self, Control, Decoder};
-use crate::websocket::{Upgrade, WsError, WsReader, WsWriter};
+use crate::websocket::frame::Decoder;
+use crate::websocket::{Upgrade, WsReader, WsWriter};
 
 use super::client::ClientHandle;
 use super::client_tls;
+use super::connection_ws::read_batch_ws;
 use super::delivery::remove_subscription;
 use super::ops;
 use super::outbound::{CloseReason, Flush, Outbound};
@@ -344,7 +345,7 @@ fn next_wake(
 }
 
 /// What a read left to do.
-enum Read {
+pub(super) enum Read {
     /// Everything read was applied; the connection stays open.
     Open,
     /// End of stream.
@@ -422,7 +423,7 @@ async fn apply_after_stalls(session: &mut Session, rbuf: &mut BytesMut) -> Resul
 /// Activity and read-size bookkeeping after `n` bytes were read into
 /// `offered` bytes of room.
 #[inline]
-fn note_read(session: &mut Session, n: usize, offered: usize, read_size: &mut usize) {
+pub(super) fn note_read(session: &mut Session, n: usize, offered: usize, read_size: &mut usize) {
     session.last_in = Instant::now();
     session.handle.touch(session.last_in);
     if n == offered {
@@ -432,101 +433,14 @@ fn note_read(session: &mut Session, n: usize, offered: usize, read_size: &mut us
     }
 }
 
-/// [`read_batch`] for a WebSocket connection: raw frames are read into
-/// their own buffer and decoded into `rbuf` first. Kept apart so the plain
-/// TCP path stays as it was.
-#[inline(never)]
-fn read_batch_ws(
-    session: &mut Session,
-    sock: &TcpStream,
-    rbuf: &mut BytesMut,
-    read_size: &mut usize,
-    w: &mut WsReader,
-) -> Result<Read, CloseReason> {
-    if w.raw.capacity() - w.raw.len() < *read_size {
-        w.raw.reserve(*read_size);
-    }
-    let offered = w.raw.capacity() - w.raw.len();
-    let n = match read_transport(&session.handle.out, sock, &mut w.raw) {
-        Ok(0) => return Ok(Read::Eof),
-        Ok(n) => n,
-        Err(e)
-            if matches!(
-                e.kind(),
-                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-            ) =>
-        {
-            release_if_idle(&mut w.raw, *read_size);
-            release_if_idle(rbuf, *read_size);
-            return Ok(Read::Open);
-        }
-        Err(_) => return Err(CloseReason::ReadError),
-    };
-    note_read(session, n, offered, read_size);
-    let end = ws_decode(session, w, rbuf);
-    release_if_idle(&mut w.raw, *read_size);
-
-    session.begin_batch();
-    let outcome = apply_buffer(session, rbuf);
-    if session.pending.has_stalled() {
-        outcome?;
-        return Ok(Read::Stalled { then: end });
-    }
-    session.end_batch(false);
-    session.end_read();
-    outcome?;
-    release_if_idle(rbuf, *read_size);
-    // The data that came before a close frame or a broken frame has been
-    // applied, as nats-server does; now the connection ends.
-    match end {
-        Some(reason) => Err(reason),
-        None => Ok(Read::Open),
-    }
-}
-
-/// Decode the raw WebSocket bytes into `rbuf` and answer control frames.
-/// `Some(reason)` when the connection must end: the client sent a close
-/// frame (answered with a close), or broke the framing (answered with a
-/// close saying why).
-fn ws_decode(session: &Session, w: &mut WsReader, rbuf: &mut BytesMut) -> Option<CloseReason> {
-    let mut controls = Vec::new();
-    let result = w.decoder.decode(&mut w.raw, rbuf, &mut controls);
-    let out = &session.handle.out;
-    let mut end = None;
-    for control in &controls {
-        match control {
-            Control::Ping(payload) => out.ws_control(frame::OP_PONG, payload),
-            Control::Close(payload) => {
-                out.ws_close(payload);
-                end = Some(CloseReason::ClientClosed);
-            }
-        }
-    }
-    if let Err(e) = result {
-        tracing::error!(
-            "{} - cid:{} - websocket error: {e}",
-            session.handle.addr,
-            session.handle.id
-        );
-        if let WsError::Protocol(text) = &e {
-            out.ws_close(&frame::close_payload(frame::CLOSE_PROTOCOL_ERROR, text));
-        }
-        return Some(CloseReason::ReadError);
-    }
-    if end.is_none() && !controls.is_empty() {
-        out.flush_or_wake();
-    }
-    end
-}
-
-/// One `recv` into the spare capacity of `rbuf`. A short read means the
-/// socket is drained, so readiness is cleared right away (inside `try_io`,
-/// which only clears it if no new data arrived meanwhile): the next turn
-/// then waits in epoll instead of making a `recv` that would block.
 /// Read from the socket, decrypting when the connection has TLS (whose
 /// records the session may have to answer: a key update, an alert).
 #[inline]
-fn read_transport(out: &Outbound, sock: &TcpStream, buf: &mut BytesMut) -> io::Result<usize> {
+pub(super) fn read_transport(
+    out: &Outbound,
+    sock: &TcpStream,
+    buf: &mut BytesMut,
+) -> io::Result<usize> {
     let Some(tls) = out.tls() else {
         return read_once(sock, buf);
     };
@@ -537,6 +451,10 @@ fn read_transport(out: &Outbound, sock: &TcpStream, buf: &mut BytesMut) -> io::R
     read
 }
 
+/// One `recv` into the spare capacity of `rbuf`. A short read means the
+/// socket is drained, so readiness is cleared right away (inside `try_io`,
+/// which only clears it if no new data arrived meanwhile): the next turn
+/// then waits in epoll instead of making a `recv` that would block.
 pub(crate) fn read_once(sock: &TcpStream, rbuf: &mut BytesMut) -> io::Result<usize> {
     use std::os::fd::AsRawFd;
     let fd = sock.as_raw_fd();
@@ -567,7 +485,7 @@ pub(crate) fn read_once(sock: &TcpStream, rbuf: &mut BytesMut) -> io::Result<usi
 
 /// An idle connection holds no read buffer: most edge connections are idle
 /// most of the time, and their memory is what limits how many fit.
-fn release_if_idle(rbuf: &mut BytesMut, read_size: usize) {
+pub(super) fn release_if_idle(rbuf: &mut BytesMut, read_size: usize) {
     if rbuf.is_empty() && read_size == MIN_READ && rbuf.capacity() > 0 {
         *rbuf = BytesMut::new();
     }
@@ -575,7 +493,7 @@ fn release_if_idle(rbuf: &mut BytesMut, read_size: usize) {
 
 /// Parse and apply all complete operations at the front of `rbuf`, then
 /// drop the bytes they used.
-fn apply_buffer(session: &mut Session, rbuf: &mut BytesMut) -> Result<(), CloseReason> {
+pub(super) fn apply_buffer(session: &mut Session, rbuf: &mut BytesMut) -> Result<(), CloseReason> {
     let mut pos = 0;
     let mut need = 0;
     let result = loop {

@@ -18,6 +18,7 @@
 pub mod client;
 mod client_tls;
 pub mod connection;
+mod connection_ws;
 pub mod delivery;
 pub mod error;
 pub mod internal;
