@@ -1,22 +1,33 @@
 //! The texts `-h` and `--help_tls` print: nats-server's layout, listing what
 //! Tern supports and which of nats-server's flags it only accepts.
 
-pub(super) const TLS_HELP: &str = "\
+/// nats-server's TLS flags, as both `-h` and `--help_tls` list them.
+macro_rules! tls_options {
+    () => {
+        "\
 TLS Options:
         --tls                        Enable TLS, do not verify clients (default: false)
         --tlscert <file>             Server certificate file
         --tlskey <file>              Private key for server certificate
         --tlsverify                  Enable TLS, verify client certificates
         --tlscacert <file>           Client certificate CA for verification
+"
+    };
+}
 
+pub(super) const TLS_HELP: &str = concat!(
+    tls_options!(),
+    "
 A `tls { ... }` block on the client port takes nats-server's keys:
 cert_file, key_file, certs, ca_file, verify, timeout, handshake_first,
 min_version, cipher_suites, curve_preferences.
-";
+"
+);
 
 /// The `-h` text, in nats-server's layout, listing what Tern supports.
 pub fn usage() -> String {
-    "\
+    concat!(
+        "\
 Usage: tern [options]
 
 Server Options:
@@ -53,13 +64,9 @@ Authorization Options:
         --pass <password>            Password required for connections
         --auth <token>               Authorization token required for connections
 
-TLS Options:
-        --tls                        Enable TLS, do not verify clients (default: false)
-        --tlscert <file>             Server certificate file
-        --tlskey <file>              Private key for server certificate
-        --tlsverify                  Enable TLS, verify client certificates
-        --tlscacert <file>           Client certificate CA for verification
-
+",
+        tls_options!(),
+        "
 Common Options:
     -h, --help                       Show this message
     -v, --version                    Show version
@@ -72,5 +79,6 @@ to start while one is in use and names it):
     --routes, --cluster, --cluster_listen, --cluster_name, --cluster_advertise,
     --no_advertise, --connect_retries
 "
+    )
     .to_string()
 }

@@ -222,15 +222,16 @@ impl Outbound {
     }
 
     /// After the buffer is written: whether TLS records still wait for
-    /// the socket (`Some(Flush::Blocked)`) or the write failed.
+    /// the socket (`Some(Flush::Blocked)`) or the write failed (marked in
+    /// `closing`).
     #[inline]
-    fn tls_leftover(&self, st: &mut State) -> Option<Flush> {
+    fn tls_leftover(&self, closing: &mut Option<CloseReason>) -> Option<Flush> {
         let tls = self.tls.as_ref()?;
         match tls.drain(&self.sock) {
             Ok(true) => None,
             Ok(false) => Some(Flush::Blocked),
             Err(_) => {
-                st.closing = Some(CloseReason::WriteError);
+                *closing = Some(CloseReason::WriteError);
                 self.release_below(0);
                 Some(Flush::Failed)
             }
@@ -351,7 +352,7 @@ impl Outbound {
             }
         }
         self.release_below(0);
-        if let Some(flush) = self.tls_leftover(&mut st) {
+        if let Some(flush) = self.tls_leftover(&mut st.closing) {
             return flush;
         }
         if st.buf.capacity() > RETAIN_CAPACITY {
@@ -450,15 +451,8 @@ impl Outbound {
             }
         }
         self.release_below(0);
-        if let Some(tls) = &self.tls {
-            match tls.drain(&self.sock) {
-                Ok(true) => {}
-                Ok(false) => return Flush::Blocked,
-                Err(_) => {
-                    *closing = Some(CloseReason::WriteError);
-                    return Flush::Failed;
-                }
-            }
+        if let Some(flush) = self.tls_leftover(closing) {
+            return flush;
         }
         if ws.wire.capacity() > RETAIN_CAPACITY {
             ws.wire = BytesMut::new();
