@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use rustls::ServerConfig;
 use tokio::net::TcpStream;
+use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 
 use super::TlsSession;
@@ -22,21 +23,34 @@ pub enum HandshakeError {
     Timeout,
 }
 
-/// Run the handshake as the server.
+/// Run the handshake as the server and take the result apart.
 pub async fn accept(
     stream: TcpStream,
     config: Arc<ServerConfig>,
     timeout: Duration,
 ) -> Result<(TcpStream, TlsSession), HandshakeError> {
+    Ok(into_session(handshake(stream, config, timeout).await?))
+}
+
+/// Run the handshake as the server, keeping tokio-rustls's stream for a
+/// protocol that speaks first through it (the WebSocket upgrade).
+pub async fn handshake(
+    stream: TcpStream,
+    config: Arc<ServerConfig>,
+    timeout: Duration,
+) -> Result<TlsStream<TcpStream>, HandshakeError> {
     let acceptor = TlsAcceptor::from(config);
     match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
         Err(_) => Err(HandshakeError::Timeout),
         Ok(Err(e)) => Err(HandshakeError::Failed(e)),
-        Ok(Ok(tls)) => {
-            let (stream, conn) = tls.into_inner();
-            Ok((stream, TlsSession::new(conn)))
-        }
+        Ok(Ok(tls)) => Ok(tls),
     }
+}
+
+/// The socket and the session of an established stream.
+pub fn into_session(tls: TlsStream<TcpStream>) -> (TcpStream, TlsSession) {
+    let (stream, conn) = tls.into_inner();
+    (stream, TlsSession::new(conn))
 }
 
 /// The first byte of every TLS connection: a handshake record.

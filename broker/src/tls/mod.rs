@@ -10,6 +10,8 @@ mod server_config;
 mod session;
 
 pub use error::TlsError;
-pub use handshake::{accept, starts_with_tls, HandshakeError, TLS_HANDSHAKE_RECORD};
+pub use handshake::{
+    accept, handshake, into_session, starts_with_tls, HandshakeError, TLS_HANDSHAKE_RECORD,
+};
 pub use server_config::{is_known_cipher_suite, is_known_curve, server_config};
 pub use session::TlsSession;

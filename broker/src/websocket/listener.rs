@@ -59,24 +59,18 @@ async fn upgrade_then_serve(
     };
     // wss://: TLS first, then the HTTP upgrade inside it (bounded by the
     // same handshake timeout, as nats-server does).
-    let acceptor = tokio_rustls::TlsAcceptor::from(server_config);
-    let mut tls = match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
-        Ok(Ok(tls)) => tls,
-        Ok(Err(e)) => {
-            tracing::error!("{addr} - websocket TLS handshake error: {e}");
-            return;
-        }
-        Err(_) => {
-            tracing::error!("{addr} - websocket TLS handshake error: timeout");
+    let mut tls = match crate::tls::handshake(stream, server_config, handshake_timeout).await {
+        Ok(tls) => tls,
+        Err(e) => {
+            tracing::error!("{addr} - websocket {e}");
             return;
         }
     };
     let Some(upgrade) = upgrade(&shared, &settings, &mut tls, addr, handshake_timeout).await else {
         return;
     };
-    let (stream, conn) = tls.into_inner();
-    let session = Arc::new(crate::tls::TlsSession::new(conn));
-    serve(shared, stream, addr, upgrade, Some(session)).await;
+    let (stream, session) = crate::tls::into_session(tls);
+    serve(shared, stream, addr, upgrade, Some(Arc::new(session))).await;
 }
 
 /// Read and check the upgrade request and answer it; `None` when it was
