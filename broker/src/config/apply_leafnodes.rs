@@ -1,11 +1,12 @@
 //! The `leafnodes { ... }` block (alias `leaf`): the port leaf connections
 //! are accepted on, their `authorization`, and the `remotes` this server
-//! connects to, with nats-server's key aliases. TLS, compression, nkey and
-//! credentials authentication, proxies and isolation are recorded as
-//! unsupported rather than ignored.
+//! connects to, with nats-server's key aliases, and TLS on both. Compression,
+//! nkey and credentials authentication, proxies and isolation are recorded
+//! as unsupported rather than ignored.
 
 use super::apply::{host_or_default, listen, Applier, Field};
 use super::apply_auth::auth_block;
+use super::apply_tls::{dialer_tls_block, tls_block};
 use super::error::ConfigError;
 use super::model::{LeafRemoteConfig, GLOBAL_ACCOUNT};
 use super::value::Kind;
@@ -35,10 +36,7 @@ pub(super) fn leafnodes(cx: &mut Applier<'_>, f: &Field<'_>) -> Result<(), Confi
                 .string()
                 .map(|s| cx.config.leafnodes.advertise = Some(s.to_string())),
             "no_advertise" => child.bool().map(|_| ()),
-            "tls" => {
-                cx.unsupported("tls", &child);
-                Ok(())
-            }
+            "tls" => tls_block(cx, &child).map(|tc| cx.config.leafnodes.tls = Some(tc)),
             "compression" => compression(cx, &child),
             "dial_timeout" => cx
                 .duration_or_seconds(&child)
@@ -122,11 +120,11 @@ fn remote(cx: &mut Applier<'_>, f: &Field<'_>) -> Result<LeafRemoteConfig, Confi
             "dial_timeout" => cx
                 .duration_or_seconds(&child)
                 .map(|d| remote.dial_timeout = d),
+            "tls" => dialer_tls_block(cx, &child).map(|tc| remote.tls = Some(tc)),
             "creds"
             | "credentials"
             | "nkey"
             | "seed"
-            | "tls"
             | "proxy"
             | "ws_no_masking"
             | "websocket_no_masking"
@@ -136,12 +134,7 @@ fn remote(cx: &mut Applier<'_>, f: &Field<'_>) -> Result<LeafRemoteConfig, Confi
             | "isolate"
             | "request_isolation"
             | "first_info_timeout" => {
-                let feature = if key == "tls" {
-                    "tls".to_string()
-                } else {
-                    format!("leafnodes remote {key}")
-                };
-                cx.unsupported(&feature, &child);
+                cx.unsupported(&format!("leafnodes remote {key}"), &child);
                 Ok(())
             }
             _ if entry.used_as_variable => Ok(()),
@@ -160,19 +153,14 @@ fn remote(cx: &mut Applier<'_>, f: &Field<'_>) -> Result<LeafRemoteConfig, Confi
     Ok(remote)
 }
 
-/// Schemes a remote may use: plain TCP and `ws://`; `tls://` and `wss://`
-/// need TLS, which Tern does not have yet.
+/// Schemes a remote may use: plain TCP (`nats-leaf://`, `nats://`,
+/// `tls://`) and WebSocket (`ws://`, `wss://`).
 fn check_url(url: &str) -> Result<(), String> {
     let (scheme, rest) = url.split_once("://").ok_or_else(|| {
         format!("remote leafnode url {url:?} has no scheme (nats-leaf://host:port)")
     })?;
     match scheme.to_ascii_lowercase().as_str() {
-        "nats-leaf" | "nats" | "ws" => {}
-        "tls" | "wss" => {
-            return Err(format!(
-                "remote leafnode url {url:?}: scheme {scheme}:// is not supported yet (use nats-leaf://)"
-            ))
-        }
+        "nats-leaf" | "nats" | "ws" | "tls" | "wss" => {}
         _ => return Err(format!("remote leafnode url {url:?}: unknown scheme {scheme}://")),
     }
     let host_port = rest.rsplit_once('@').map_or(rest, |(_, hp)| hp);

@@ -12,8 +12,26 @@ use super::error::ConfigError;
 use super::model_tls::{CertKeyPair, TlsConfig, TlsVersion, DEFAULT_HANDSHAKE_FIRST_FALLBACK};
 use super::value::Kind;
 
-/// `tls { ... }`, checked and with its files loaded.
+/// A listener's `tls { ... }`, checked and with its files loaded.
 pub(super) fn tls_block(cx: &mut Applier<'_>, f: &Field<'_>) -> Result<TlsConfig, ConfigError> {
+    let tc = block_keys(cx, f)?;
+    crate::tls::server_config(&tc).map_err(|e| f.invalid(e.to_string()))?;
+    Ok(tc)
+}
+
+/// A dialer's `tls { ... }` (a leafnode remote's): no certificate is
+/// needed, and one given is the client certificate.
+pub(super) fn dialer_tls_block(
+    cx: &mut Applier<'_>,
+    f: &Field<'_>,
+) -> Result<TlsConfig, ConfigError> {
+    let tc = block_keys(cx, f)?;
+    crate::tls::client_config(&tc).map_err(|e| f.invalid(e.to_string()))?;
+    Ok(tc)
+}
+
+/// The keys of a block, for either side.
+fn block_keys(cx: &mut Applier<'_>, f: &Field<'_>) -> Result<TlsConfig, ConfigError> {
     let table = f
         .table()
         .map_err(|_| f.wrong_type("a map (tls { cert_file: ..., key_file: ... })"))?;
@@ -49,10 +67,8 @@ pub(super) fn tls_block(cx: &mut Applier<'_>, f: &Field<'_>) -> Result<TlsConfig
                     cx.unsupported("tls verify_and_map", &child);
                 }
             }
-            "insecure" => {
-                // Only dialers skip verification; a listener ignores it.
-                flag("insecure")?;
-            }
+            // Only dialers skip verification; a listener ignores it.
+            "insecure" => tc.insecure = flag("insecure")?,
             "timeout" => tc.timeout = Some(timeout(&child)?),
             "handshake_first" | "first" | "immediate" => handshake_first(&child, &mut tc)?,
             "pinned_certs" => {
@@ -149,8 +165,8 @@ pub(super) fn tls_block(cx: &mut Applier<'_>, f: &Field<'_>) -> Result<TlsConfig
             )
         }
     }
-    // Loading the files now makes a bad one a config error with a line.
-    crate::tls::server_config(&tc).map_err(|e| f.invalid(e.to_string()))?;
+    // The caller loads the files now, so a bad one is a config error
+    // with a line.
     Ok(tc)
 }
 

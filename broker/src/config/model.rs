@@ -386,6 +386,8 @@ pub struct LeafNodeConfig {
     /// own setting wins). Unset: 5 s (nats-server's 1 s is short for the
     /// high-latency uplinks edge gateways have).
     pub dial_timeout: Option<Duration>,
+    /// `tls {}`: leaf links accepted on the leafnode port use TLS.
+    pub tls: Option<TlsConfig>,
 }
 
 /// `write_timeout` as configured.
@@ -427,6 +429,10 @@ pub struct LeafRemoteConfig {
     pub ws_compression: bool,
     /// `dial_timeout` of this remote.
     pub dial_timeout: Option<Duration>,
+    /// `tls {}`: the link to this remote uses TLS, with these roots (and
+    /// client certificate). Without it, TLS is still used when the URL is
+    /// `tls://` or `wss://` or the hub's INFO requires it.
+    pub tls: Option<TlsConfig>,
     pub origin: Origin,
 }
 

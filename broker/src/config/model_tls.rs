@@ -54,6 +54,9 @@ pub struct TlsConfig {
     pub cipher_suites: Vec<String>,
     /// `curve_preferences` names; empty = rustls's defaults.
     pub curve_preferences: Vec<String>,
+    /// `insecure`: a dialer accepts any server certificate (listeners
+    /// ignore it, as nats-server does).
+    pub insecure: bool,
 }
 
 impl TlsConfig {

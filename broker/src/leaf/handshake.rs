@@ -29,6 +29,13 @@ pub struct LeafInfo {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub leafnode_urls: Vec<String>,
     pub jetstream: bool,
+    /// The leafnode port has TLS: the soliciting side upgrades after this
+    /// INFO (unless the handshake came first).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub tls_required: bool,
+    /// Soliciting servers must present a certificate.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub tls_verify: bool,
     /// The hub sends a second INFO (`connect_info`) once CONNECT is
     /// accepted; the leaf finishes its side then.
     #[serde(skip_serializing_if = "std::ops::Not::not")]

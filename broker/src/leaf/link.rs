@@ -19,13 +19,16 @@ use tokio::time::sleep_until;
 use crate::config::LeafRemoteConfig;
 use crate::protocol::encode::{self, Delivery};
 use crate::protocol::{Limits, ProtocolError};
-use crate::server::connection::{read_once, shutdown_socket};
+use crate::server::connection::{
+    default_auth_timeout, read_transport, readable, shutdown_socket,
+};
 use crate::server::delivery::PendingFlush;
 use crate::server::outbound::{CloseReason, Flush, Outbound};
 use crate::server::state::Shared;
 use crate::server::subscription::Subscription;
 use crate::server::write_deadline::{slow_but_moving, Overdue, WriteDeadline};
 use crate::subject::MatchCache;
+use crate::tls::TlsSession;
 use crate::websocket::{WsReader, WsWriter};
 
 use super::handle::{DenyList, LeafHandle};
@@ -97,23 +100,53 @@ pub struct WsLink {
     pub writer: WsWriter,
 }
 
-/// Run a leaf link on `stream` until it closes.
-pub async fn run(shared: Arc<Shared>, stream: TcpStream, addr: SocketAddr, role: Role) -> Ended {
-    run_over(shared, stream, addr, role, None).await
+/// What a link runs over: the socket and what was set up on it before the
+/// leaf protocol starts.
+pub struct Transport {
+    pub stream: TcpStream,
+    /// TLS, established by the listener or the dialer.
+    pub tls: Option<Arc<TlsSession>>,
+    /// WebSocket framing, after the upgrade.
+    pub ws: Option<WsLink>,
+    /// Leaf protocol already read: the hub's INFO, read in the clear
+    /// before the TLS upgrade it asked for.
+    pub received: BytesMut,
+    /// Accepting side: the first INFO went out already (in the clear,
+    /// before the TLS handshake).
+    pub greeted: bool,
 }
 
-/// Run a leaf link on `stream`, in WebSocket frames when `ws` is given.
+impl Transport {
+    /// Plain TCP, nothing read or sent yet.
+    pub fn tcp(stream: TcpStream) -> Self {
+        Transport {
+            stream,
+            tls: None,
+            ws: None,
+            received: BytesMut::new(),
+            greeted: false,
+        }
+    }
+}
+
+/// Run leaf link `id` over `transport` until it closes.
 pub async fn run_over(
     shared: Arc<Shared>,
-    stream: TcpStream,
+    id: u64,
+    transport: Transport,
     addr: SocketAddr,
     role: Role,
-    ws: Option<WsLink>,
 ) -> Ended {
+    let Transport {
+        stream,
+        tls,
+        ws,
+        received,
+        greeted,
+    } = transport;
     let _ = stream.set_nodelay(true);
     let sock = Arc::new(stream);
     let config = shared.config();
-    let id = shared.next_client_id();
     let import_deny = DenyList::jetstream_and(match &role {
         Role::Solicited { remote, .. } => &remote.deny_imports,
         Role::Accepted => &[],
@@ -129,6 +162,7 @@ pub async fn run_over(
             Some(ws.reader),
         ),
     };
+    let out = out.with_tls(tls);
     let handle = Arc::new(LeafHandle::new(
         id,
         addr,
@@ -158,10 +192,13 @@ pub async fn run_over(
     };
     if link.stage == Stage::AwaitConnect {
         tracing::debug!("{addr} - lid:{id} - Leafnode connection created");
-        let info = link.leaf_info(false).to_line();
-        link.send(&info);
+        if !greeted {
+            let local = link.handle.out.local_addr().unwrap_or(shared.local_addr);
+            let info = leaf_info(&shared, id, local, false).to_line();
+            link.send(&info);
+        }
     }
-    let reason = serve(&mut link, &sock, ws_reader.as_mut()).await;
+    let reason = serve(&mut link, &sock, ws_reader.as_mut(), received).await;
     let registered = link.stage == Stage::Linked;
     link.pending.flush();
     link.cache.clear();
@@ -191,10 +228,10 @@ async fn serve(
     link: &mut Link,
     sock: &Arc<TcpStream>,
     mut ws: Option<&mut WsReader>,
+    mut rbuf: BytesMut,
 ) -> CloseReason {
     let handle = link.handle.clone();
     let config = link.shared.config();
-    let mut rbuf = BytesMut::new();
     let ping_interval = config.ping_interval.max(Duration::from_millis(10));
     let now = Instant::now();
     let mut ping_at = now + ping_interval;
@@ -204,7 +241,7 @@ async fn serve(
                 .leafnodes
                 .auth
                 .timeout
-                .unwrap_or(Duration::from_secs(2))
+                .unwrap_or_else(|| default_auth_timeout(config.leafnodes.tls.as_ref()))
                 .max(Duration::from_secs(2)),
             _ => HANDSHAKE_TIMEOUT,
         };
@@ -221,21 +258,26 @@ async fn serve(
     let woken = handle.out.woken();
     tokio::pin!(woken);
     // Frames that arrived with the websocket upgrade response (the hub's
-    // INFO, typically) are already here: no readiness event will announce
-    // them.
+    // INFO, typically), or the INFO read before a TLS upgrade, are already
+    // here: no readiness event will announce them.
     if let Some(w) = ws.as_deref_mut() {
         if !w.raw.is_empty() {
             if let Err(e) = w.decode_into(&handle.out, &mut rbuf) {
                 tracing::error!("{} - lid:{} - websocket error: {e}", handle.addr, handle.id);
                 return CloseReason::ReadError;
             }
-            if let Err(reason) = apply_buffer(link, &mut rbuf) {
-                link.pending.flush();
-                return reason;
-            }
+        }
+    }
+    if !rbuf.is_empty() {
+        if let Err(reason) = apply_buffer(link, &mut rbuf) {
+            link.pending.flush();
+            return reason;
         }
     }
     link.pending.flush();
+    // The TLS handshake may have left the peer's first bytes decrypted
+    // inside the session, where no socket readiness announces them.
+    let mut read_now = handle.out.tls().is_some();
     loop {
         if let Some(reason) = handle.out.closing() {
             return reason;
@@ -257,7 +299,8 @@ async fn serve(
                     Flush::Failed => return CloseReason::WriteError,
                 }
             }
-            ready = sock.readable() => {
+            ready = readable(sock, read_now) => {
+                read_now = false;
                 if ready.is_err() {
                     return CloseReason::ReadError;
                 }
@@ -268,7 +311,7 @@ async fn serve(
                 if raw.capacity() - raw.len() < 32 * 1024 {
                     raw.reserve(64 * 1024);
                 }
-                match read_once(sock, raw) {
+                match read_transport(&handle.out, sock, raw) {
                     Ok(0) => return CloseReason::ClientClosed,
                     Ok(_) => {
                         link.last_in = Instant::now();
@@ -535,7 +578,8 @@ fn accept_connect(link: &mut Link, json: &[u8]) -> Result<(), CloseReason> {
     handle.set_spoke(connect.hub);
     handle.set_remote(&connect.id, &connect.name, &connect.version);
     handle.set_export_deny(DenyList::jetstream_and(&connect.deny_pub));
-    let info = link.leaf_info(true).to_line();
+    let local = handle.out.local_addr().unwrap_or(link.shared.local_addr);
+    let info = leaf_info(&link.shared, handle.id, local, true).to_line();
     link.send(&info);
     link.pending.flush();
     link_up(link);
@@ -644,45 +688,46 @@ impl Link {
     pub fn end(&mut self, ended: Ended) {
         self.ended = Some(ended);
     }
+}
 
-    /// INFO for the leafnode port: first (with a nonce, `info_on_connect`)
-    /// or confirming a CONNECT (`connect_info`).
-    fn leaf_info(&self, connect_info: bool) -> LeafInfo {
-        let shared = &self.shared;
-        let config = shared.config();
-        let local = self.handle.out.local_addr().unwrap_or(shared.local_addr);
-        let url = config
-            .leafnodes
-            .advertise
-            .clone()
-            .unwrap_or_else(|| local.to_string());
-        LeafInfo {
-            server_id: shared.server_id.clone(),
-            server_name: shared.server_name.clone(),
-            version: crate::protocol::info::NATS_COMPAT_VERSION.to_string(),
-            go: format!("tern {}", crate::VERSION),
-            host: local.ip().to_string(),
-            port: local.port(),
-            headers: !config.no_header_support,
-            auth_required: true,
-            max_payload: config.max_payload,
-            proto: 1,
-            client_id: self.handle.id,
-            nonce: if connect_info {
-                String::new()
-            } else {
-                super::interest::random_token()
-            },
-            leafnode_urls: vec![url],
-            jetstream: config.jetstream.enabled,
-            info_on_connect: !connect_info,
-            connect_info,
-            remote_account: if connect_info {
-                crate::leaf::GLOBAL_ACCOUNT.to_string()
-            } else {
-                String::new()
-            },
-            ..LeafInfo::default()
-        }
+/// INFO for the leafnode port of link `id` on `local`: first (with a
+/// nonce, `info_on_connect`) or confirming a CONNECT (`connect_info`).
+pub fn leaf_info(shared: &Shared, id: u64, local: SocketAddr, connect_info: bool) -> LeafInfo {
+    let config = shared.config();
+    let url = config
+        .leafnodes
+        .advertise
+        .clone()
+        .unwrap_or_else(|| local.to_string());
+    let tls = config.leafnodes.tls.as_ref();
+    LeafInfo {
+        server_id: shared.server_id.clone(),
+        server_name: shared.server_name.clone(),
+        version: crate::protocol::info::NATS_COMPAT_VERSION.to_string(),
+        go: format!("tern {}", crate::VERSION),
+        host: local.ip().to_string(),
+        port: local.port(),
+        headers: !config.no_header_support,
+        auth_required: true,
+        max_payload: config.max_payload,
+        proto: 1,
+        client_id: id,
+        nonce: if connect_info {
+            String::new()
+        } else {
+            super::interest::random_token()
+        },
+        leafnode_urls: vec![url],
+        jetstream: config.jetstream.enabled,
+        tls_required: tls.is_some(),
+        tls_verify: tls.is_some_and(|t| t.verify),
+        info_on_connect: !connect_info,
+        connect_info,
+        remote_account: if connect_info {
+            crate::leaf::GLOBAL_ACCOUNT.to_string()
+        } else {
+            String::new()
+        },
+        ..LeafInfo::default()
     }
 }

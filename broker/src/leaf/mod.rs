@@ -15,9 +15,12 @@
 //!
 //! Links run over TCP or in WebSocket frames (`ws://` remotes, and leaves
 //! reaching the websocket port on `/leafnode`), through [`ws_dial`] and
-//! the `websocket` module. Only the global account exists; TLS and S2
-//! compression of links are not implemented.
+//! the `websocket` module, in the clear or over TLS ([`dial`] on the
+//! soliciting side, [`listener`] and the websocket listener on the
+//! accepting one). Only the global account exists; S2 compression of links
+//! is not implemented.
 
+pub mod dial;
 pub mod encode;
 pub mod handle;
 pub mod handshake;

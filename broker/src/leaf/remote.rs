@@ -14,10 +14,7 @@ use tokio::sync::watch;
 use crate::config::{Config, LeafRemoteConfig};
 use crate::server::state::{RunState, Shared};
 
-use crate::websocket::frame::Decoder;
-use crate::websocket::{WsReader, WsWriter};
-
-use super::link::{self, Ended, Role, WsLink};
+use super::link::{self, Ended, Role};
 
 pub const DEFAULT_RECONNECT: Duration = Duration::from_secs(1);
 const LOOP_DELAY: Duration = Duration::from_secs(30);
@@ -29,18 +26,26 @@ const DEFAULT_LEAF_PORT: u16 = 7422;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RemoteUrl {
     pub host_port: String,
+    /// The host alone (no port, no brackets): the name TLS verifies.
+    pub host: String,
     pub user: Option<String>,
     pub pass: Option<String>,
-    /// `ws://`: the link runs in WebSocket frames, upgraded on `path`.
+    /// `ws://`/`wss://`: the link runs in WebSocket frames, upgraded on
+    /// `path`.
     pub websocket: bool,
+    /// `tls://`/`wss://`: the link must run over TLS.
+    pub tls: bool,
     pub path: String,
 }
 
-/// `nats-leaf://[user[:pass]@]host[:port]` (also `nats://`), or
-/// `ws://[user[:pass]@]host[:port][/path]` for the hub's websocket port.
+/// `nats-leaf://[user[:pass]@]host[:port]` (also `nats://`, `tls://`), or
+/// `ws://`/`wss://[user[:pass]@]host[:port][/path]` for the hub's
+/// websocket port.
 pub fn parse_url(url: &str) -> Option<RemoteUrl> {
     let (scheme, rest) = url.split_once("://")?;
-    let websocket = scheme.eq_ignore_ascii_case("ws");
+    let scheme = scheme.to_ascii_lowercase();
+    let websocket = scheme == "ws" || scheme == "wss";
+    let tls = scheme == "tls" || scheme == "wss";
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], rest[i..].trim_end_matches('/')),
         None => (rest, ""),
@@ -56,11 +61,19 @@ pub fn parse_url(url: &str) -> Option<RemoteUrl> {
         Some(v6) => v6.split_once("]:").is_some(),
         None => host.contains(':'),
     };
-    let default_port = if websocket { 80 } else { DEFAULT_LEAF_PORT };
+    let default_port = match (websocket, tls) {
+        (true, true) => 443,
+        (true, false) => 80,
+        _ => DEFAULT_LEAF_PORT,
+    };
     let host_port = if has_port {
         host.to_string()
     } else {
         format!("{host}:{default_port}")
+    };
+    let bare = match host.strip_prefix('[') {
+        Some(v6) => v6.split_once(']').map_or(v6, |(h, _)| h),
+        None => host.rsplit_once(':').map_or(host, |(h, _)| h),
     };
     let (user, pass) = match userinfo {
         None => (None, None),
@@ -71,9 +84,11 @@ pub fn parse_url(url: &str) -> Option<RemoteUrl> {
     };
     Some(RemoteUrl {
         host_port,
+        host: bare.to_string(),
         user,
         pass,
         websocket,
+        tls,
         // nats-server appends the leafnode path to the URL's own.
         path: format!("{path}{LEAF_WS_PATH}"),
     })
@@ -144,34 +159,37 @@ pub async fn solicit(
                 match tokio::time::timeout(dial_timeout, TcpStream::connect(&target.host_port))
                     .await
                 {
-                    Ok(Ok(mut stream)) => {
+                    Ok(Ok(stream)) => {
                         let addr = stream.peer_addr().unwrap_or(shared.local_addr);
-                        let ws = if target.websocket {
-                            let compress = remote.ws_compression;
-                            match ws_link(&shared, &mut stream, &target, compress, dial_timeout)
-                                .await
-                            {
-                                Ok(ws) => Some(ws),
-                                Err(e) => {
-                                    tracing::error!(
-                                        "Error soliciting websocket leafnode connection to {:?}: {e}",
-                                        target.host_port
-                                    );
-                                    if !wait(&mut run_state, delay).await {
-                                        return;
-                                    }
-                                    continue;
+                        let transport = match super::dial::prepare(
+                            &shared,
+                            &remote,
+                            &target,
+                            stream,
+                            dial_timeout,
+                        )
+                        .await
+                        {
+                            Ok(transport) => transport,
+                            Err(e) => {
+                                let kind = if target.websocket { "websocket " } else { "" };
+                                tracing::error!(
+                                    "Error soliciting {kind}leafnode connection to {:?}: {e}",
+                                    target.host_port
+                                );
+                                if !wait(&mut run_state, delay).await {
+                                    return;
                                 }
+                                continue;
                             }
-                        } else {
-                            None
                         };
                         let role = Role::Solicited {
                             remote: remote.clone(),
                             user: target.user,
                             pass: target.pass,
                         };
-                        let run = link::run_over(shared.clone(), stream, addr, role, ws);
+                        let id = shared.next_client_id();
+                        let run = link::run_over(shared.clone(), id, transport, addr, role);
                         tokio::pin!(run);
                         let ended = tokio::select! {
                             ended = &mut run => ended,
@@ -250,34 +268,6 @@ async fn wait(run_state: &mut watch::Receiver<RunState>, delay: Duration) -> boo
     }
 }
 
-/// Upgrade a fresh connection to the hub's websocket port and set up the
-/// client side of the frames (masked writes, unmasked reads).
-async fn ws_link(
-    shared: &Shared,
-    stream: &mut TcpStream,
-    target: &RemoteUrl,
-    compress: bool,
-    dial_timeout: Duration,
-) -> Result<WsLink, String> {
-    let upgraded = super::ws_dial::upgrade(
-        stream,
-        &target.host_port,
-        &target.path,
-        compress,
-        dial_timeout,
-    )
-    .await?;
-    let max_payload = shared.config().max_payload;
-    Ok(WsLink {
-        reader: WsReader {
-            raw: upgraded.leftover,
-            decoder: Decoder::new(false, upgraded.compress, max_payload),
-            ping_interval: None,
-        },
-        writer: WsWriter::client(upgraded.compress),
-    })
-}
-
 async fn stopped(run_state: &mut watch::Receiver<RunState>) {
     loop {
         if *run_state.borrow() != RunState::Running {
@@ -317,6 +307,13 @@ mod tests {
             (u.host_port.as_str(), u.path.as_str()),
             ("hub:80", "/leafnode")
         );
+        let u = parse_url("wss://hub.example").expect("valid");
+        assert!(u.websocket && u.tls);
+        assert_eq!((u.host_port.as_str(), u.host.as_str()), ("hub.example:443", "hub.example"));
+        let u = parse_url("TLS://[::1]:7422").expect("valid");
+        assert!(!u.websocket && u.tls);
+        assert_eq!(u.host, "::1");
+        assert!(!parse_url("nats-leaf://h:1").expect("valid").tls);
     }
 
     #[test]

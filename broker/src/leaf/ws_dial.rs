@@ -1,4 +1,5 @@
-//! The client side of the WebSocket upgrade, for `ws://` remotes: a leaf
+//! The client side of the WebSocket upgrade, for `ws://` and `wss://`
+//! remotes (inside TLS for the latter): a leaf
 //! asks the hub's websocket port for the `/leafnode` path, then runs the
 //! ordinary leaf protocol in masked binary frames.
 
@@ -6,8 +7,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use bytes::BytesMut;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::websocket::handshake::accept_key;
 
@@ -23,8 +23,8 @@ pub struct Upgraded {
 }
 
 /// Upgrade `stream` to WebSocket on `path` of `host` (the `Host` header).
-pub async fn upgrade(
-    stream: &mut TcpStream,
+pub async fn upgrade<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
     host: &str,
     path: &str,
     compress: bool,
@@ -35,8 +35,8 @@ pub async fn upgrade(
         .map_err(|_| "websocket upgrade timed out".to_string())?
 }
 
-async fn upgrade_inner(
-    stream: &mut TcpStream,
+async fn upgrade_inner<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
     host: &str,
     path: &str,
     compress: bool,
@@ -50,10 +50,13 @@ async fn upgrade_inner(
         request.push_str("Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; client_no_context_takeover\r\n");
     }
     request.push_str("\r\n");
-    stream
-        .write_all(request.as_bytes())
-        .await
-        .map_err(|e| format!("sending the upgrade request: {e}"))?;
+    async {
+        stream.write_all(request.as_bytes()).await?;
+        // Through TLS, the request may still sit in the session's records.
+        stream.flush().await
+    }
+    .await
+    .map_err(|e| format!("sending the upgrade request: {e}"))?;
 
     let mut buf = BytesMut::with_capacity(1024);
     loop {

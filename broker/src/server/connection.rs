@@ -27,7 +27,6 @@ use crate::websocket::frame::Decoder;
 use crate::websocket::{Upgrade, WsReader, WsWriter};
 
 use super::client::ClientHandle;
-use super::client_tls;
 use super::connection_ws::read_batch_ws;
 use super::delivery::remove_subscription;
 use super::ops;
@@ -96,9 +95,31 @@ async fn serve_transport(
     let (stream, tls, info_sent, upgrade) = match (websocket, shared.client_tls()) {
         (Some((upgrade, tls)), _) => (stream, tls, false, Some(upgrade)),
         (None, Some(server_config)) => {
-            match client_tls::start(&shared, stream, addr, id, server_config, &info).await {
-                Some(started) => (started.stream, started.tls, started.info_sent, None),
-                None => return,
+            let Some(tc) = config.tls.as_ref() else {
+                return;
+            };
+            let allow_plain = config.allow_non_tls;
+            match crate::tls::listener_start::start(stream, tc, server_config, &info, allow_plain)
+                .await
+            {
+                Ok(started) => {
+                    if let Some(session) = &started.tls {
+                        tracing::debug!(
+                            "{addr} - cid:{id} - TLS handshake complete (TLS {}, {})",
+                            session.version(),
+                            session.cipher()
+                        );
+                    }
+                    (started.stream, started.tls, started.greeted, None)
+                }
+                Err(e @ crate::tls::HandshakeError::Greeting(_)) => {
+                    tracing::debug!("{addr} - cid:{id} - {e}");
+                    return;
+                }
+                Err(e) => {
+                    tracing::error!("{addr} - cid:{id} - {e}");
+                    return;
+                }
             }
         }
         (None, None) => (stream, None, false, None),
@@ -224,7 +245,7 @@ async fn run(
         now + config
             .auth
             .timeout
-            .unwrap_or_else(|| default_auth_timeout(&config))
+            .unwrap_or_else(|| default_auth_timeout(config.tls.as_ref()))
     });
     let mut deadline = WriteDeadline::new(config.write_deadline, config.write_timeout, false);
     let timer = sleep_until(next_wake(ping_at, auth_at, None).into());
@@ -316,7 +337,7 @@ async fn run(
 }
 
 /// The socket is readable (or, with `now`, is to be read at once).
-async fn readable(sock: &TcpStream, now: bool) -> io::Result<()> {
+pub(crate) async fn readable(sock: &TcpStream, now: bool) -> io::Result<()> {
     if now {
         return Ok(());
     }
@@ -325,8 +346,8 @@ async fn readable(sock: &TcpStream, now: bool) -> io::Result<()> {
 
 /// nats-server's default: 2 s, or the TLS timeout plus one second on a
 /// TLS port (the client may have just spent that on the handshake).
-fn default_auth_timeout(config: &crate::config::Config) -> Duration {
-    match &config.tls {
+pub(crate) fn default_auth_timeout(tls: Option<&crate::config::TlsConfig>) -> Duration {
+    match tls {
         Some(tls) => tls.handshake_timeout() + Duration::from_secs(1),
         None => Duration::from_secs(2),
     }
@@ -436,7 +457,7 @@ pub(super) fn note_read(session: &mut Session, n: usize, offered: usize, read_si
 /// Read from the socket, decrypting when the connection has TLS (whose
 /// records the session may have to answer: a key update, an alert).
 #[inline]
-pub(super) fn read_transport(
+pub(crate) fn read_transport(
     out: &Outbound,
     sock: &TcpStream,
     buf: &mut BytesMut,

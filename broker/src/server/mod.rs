@@ -16,7 +16,6 @@
 //!   like clients do, without a socket.
 
 pub mod client;
-mod client_tls;
 pub mod connection;
 mod connection_ws;
 pub mod delivery;

@@ -108,6 +108,7 @@ pub struct Shared {
 pub struct ListenerTls {
     pub client: Option<Arc<rustls::ServerConfig>>,
     pub websocket: Option<Arc<rustls::ServerConfig>>,
+    pub leaf: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl ListenerTls {
@@ -119,6 +120,7 @@ impl ListenerTls {
         Ok(ListenerTls {
             client: build(config.tls.as_ref())?,
             websocket: build(config.websocket.as_ref().and_then(|w| w.tls.as_ref()))?,
+            leaf: build(config.leafnodes.tls.as_ref())?,
         })
     }
 }
@@ -228,6 +230,11 @@ impl Shared {
     /// The WebSocket listener's TLS configuration, if it serves `wss://`.
     pub fn websocket_tls(&self) -> Option<Arc<rustls::ServerConfig>> {
         self.tls.read().websocket.clone()
+    }
+
+    /// The leafnode port's TLS configuration, if it has `tls`.
+    pub fn leaf_tls(&self) -> Option<Arc<rustls::ServerConfig>> {
+        self.tls.read().leaf.clone()
     }
 
     pub fn set_tls(&self, tls: ListenerTls) {

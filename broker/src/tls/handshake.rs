@@ -1,15 +1,16 @@
-//! The server side of a TLS handshake on a fresh TCP connection, bounded
-//! by the block's `timeout`. tokio-rustls drives it; the established
-//! connection is then taken apart again so the broker's own non-blocking
-//! read and write paths carry it ([`super::TlsSession`]).
+//! A TLS handshake on a fresh TCP connection, either side, bounded by the
+//! block's `timeout`. tokio-rustls drives it; the established connection
+//! is then taken apart again so the broker's own non-blocking read and
+//! write paths carry it ([`super::TlsSession`]).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use rustls::ServerConfig;
+use rustls::{ClientConfig, ServerConfig};
+use rustls_pki_types::ServerName;
 use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
-use tokio_rustls::TlsAcceptor;
+use tokio_rustls::{TlsAcceptor, TlsConnector};
 
 use super::TlsSession;
 
@@ -21,6 +22,21 @@ pub enum HandshakeError {
     Failed(std::io::Error),
     #[error("TLS handshake timeout")]
     Timeout,
+    /// The listener's greeting before the handshake could not be sent.
+    #[error("error sending the greeting before the TLS handshake: {0}")]
+    Greeting(std::io::Error),
+}
+
+impl HandshakeError {
+    /// The text nats-server logs for a handshake of a link of `kind`
+    /// ("leafnode"): `TLS leafnode handshake error: …`.
+    pub fn of_link(&self, kind: &str) -> String {
+        match self {
+            HandshakeError::Failed(e) => format!("TLS {kind} handshake error: {e}"),
+            HandshakeError::Timeout => format!("TLS {kind} handshake timeout"),
+            HandshakeError::Greeting(_) => self.to_string(),
+        }
+    }
 }
 
 /// Run the handshake as the server and take the result apart.
@@ -49,6 +65,28 @@ pub async fn handshake(
 
 /// The socket and the session of an established stream.
 pub fn into_session(tls: TlsStream<TcpStream>) -> (TcpStream, TlsSession) {
+    let (stream, conn) = tls.into_inner();
+    (stream, TlsSession::new(conn))
+}
+
+/// Run the handshake as the client, verifying the server as `name`,
+/// keeping tokio-rustls's stream (a WebSocket upgrade may follow inside).
+pub async fn connect(
+    stream: TcpStream,
+    config: Arc<ClientConfig>,
+    name: ServerName<'static>,
+    timeout: Duration,
+) -> Result<tokio_rustls::client::TlsStream<TcpStream>, HandshakeError> {
+    let connector = TlsConnector::from(config);
+    match tokio::time::timeout(timeout, connector.connect(name, stream)).await {
+        Err(_) => Err(HandshakeError::Timeout),
+        Ok(Err(e)) => Err(HandshakeError::Failed(e)),
+        Ok(Ok(tls)) => Ok(tls),
+    }
+}
+
+/// The socket and the session of an established client stream.
+pub fn into_client_session(tls: tokio_rustls::client::TlsStream<TcpStream>) -> (TcpStream, TlsSession) {
     let (stream, conn) = tls.into_inner();
     (stream, TlsSession::new(conn))
 }

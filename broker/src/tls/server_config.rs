@@ -68,12 +68,8 @@ pub fn server_config(tc: &TlsConfig) -> Result<Arc<ServerConfig>, TlsError> {
         reason: e.to_string(),
     })?;
     let provider = Arc::new(provider(tc)?);
-    let versions: &[&SupportedProtocolVersion] = match tc.min_version {
-        Some(TlsVersion::V1_3) => &[&rustls::version::TLS13],
-        _ => &[&rustls::version::TLS13, &rustls::version::TLS12],
-    };
-    let builder =
-        ServerConfig::builder_with_provider(provider.clone()).with_protocol_versions(versions)?;
+    let builder = ServerConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(protocol_versions(tc))?;
     let builder = if tc.verify {
         let ca = tc.ca_file.as_ref().ok_or(TlsError::VerifyWithoutCa)?;
         let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots(ca)?), provider)
@@ -92,10 +88,20 @@ pub fn server_config(tc: &TlsConfig) -> Result<Arc<ServerConfig>, TlsError> {
     Ok(Arc::new(config))
 }
 
+/// The versions `min_version` allows.
+pub(super) fn protocol_versions(tc: &TlsConfig) -> &'static [&'static SupportedProtocolVersion] {
+    const TLS13_ONLY: &[&SupportedProtocolVersion] = &[&rustls::version::TLS13];
+    const BOTH: &[&SupportedProtocolVersion] = &[&rustls::version::TLS13, &rustls::version::TLS12];
+    match tc.min_version {
+        Some(TlsVersion::V1_3) => TLS13_ONLY,
+        _ => BOTH,
+    }
+}
+
 /// rustls's ring provider narrowed to the configured suites and curves.
 /// TLS 1.3's suites are never narrowed: Go does not let a config choose
 /// them either.
-fn provider(tc: &TlsConfig) -> Result<CryptoProvider, TlsError> {
+pub(super) fn provider(tc: &TlsConfig) -> Result<CryptoProvider, TlsError> {
     let mut provider = ring::default_provider();
     if !tc.cipher_suites.is_empty() {
         let wanted: Vec<String> = tc
@@ -146,7 +152,7 @@ fn provider(tc: &TlsConfig) -> Result<CryptoProvider, TlsError> {
     Ok(provider)
 }
 
-fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+pub(super) fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let bad = |reason: String| TlsError::Certificate {
         path: path.to_path_buf(),
         reason,

@@ -127,12 +127,7 @@ async fn serve(
     tls: Option<Arc<crate::tls::TlsSession>>,
 ) {
     if upgrade.kind == PathKind::Leaf {
-        if tls.is_some() {
-            // Leaf links do not run over TLS yet.
-            tracing::error!("{addr} - leaf node connections over wss:// are not supported yet");
-            return;
-        }
-        serve_leaf(shared, stream, addr, upgrade).await;
+        serve_leaf(shared, stream, addr, upgrade, tls).await;
     } else {
         connection::serve_websocket(shared, stream, addr, upgrade, tls).await;
     }
@@ -149,7 +144,13 @@ fn accept_leaf(shared: &Arc<Shared>, _upgrade: &Upgrade) -> Result<(), String> {
 }
 
 /// Run an upgraded `/leafnode` connection as a leaf link.
-async fn serve_leaf(shared: Arc<Shared>, stream: TcpStream, addr: SocketAddr, upgrade: Upgrade) {
+async fn serve_leaf(
+    shared: Arc<Shared>,
+    stream: TcpStream,
+    addr: SocketAddr,
+    upgrade: Upgrade,
+    tls: Option<Arc<crate::tls::TlsSession>>,
+) {
     let max_payload = shared.config().max_payload;
     let ws = crate::leaf::link::WsLink {
         reader: super::WsReader {
@@ -160,12 +161,18 @@ async fn serve_leaf(shared: Arc<Shared>, stream: TcpStream, addr: SocketAddr, up
         },
         writer: super::WsWriter::new(upgrade.compress, false, false),
     };
+    let id = shared.next_client_id();
+    let transport = crate::leaf::link::Transport {
+        tls,
+        ws: Some(ws),
+        ..crate::leaf::link::Transport::tcp(stream)
+    };
     crate::leaf::link::run_over(
         shared,
-        stream,
+        id,
+        transport,
         addr,
         crate::leaf::link::Role::Accepted,
-        Some(ws),
     )
     .await;
 }

@@ -348,7 +348,7 @@ fn unknown_keys_are_errors_and_all_are_reported() {
 #[test]
 fn unsupported_features_are_recorded_where_written() {
     let c = conf(
-        "port: 4222\njetstream {\n  store_dir: /data\n}\ncluster { name: c }\nhttp: 8222\nleafnodes { tls {} }\nremote_syslog: \"udp://h:514\"\nsyslog: true\naccounts { A: { mappings: { a: b } } }\nsystem_account: A\nmqtt { port: 1883 }\ngateway { name: g }\n",
+        "port: 4222\njetstream {\n  store_dir: /data\n}\ncluster { name: c }\nhttp: 8222\nleafnodes { compression: s2_fast }\nremote_syslog: \"udp://h:514\"\nsyslog: true\naccounts { A: { mappings: { a: b } } }\nsystem_account: A\nmqtt { port: 1883 }\ngateway { name: g }\n",
     );
     let got: Vec<_> = unsupported(&c)
         .into_iter()
@@ -358,7 +358,7 @@ fn unsupported_features_are_recorded_where_written() {
         got,
         [
             "cluster@test.conf:5:cluster",
-            "tls@test.conf:7:leafnodes.tls",
+            "leafnode compression@test.conf:7:leafnodes.compression",
             "syslog@test.conf:8:remote_syslog",
             "syslog@test.conf:9:syslog",
             "mqtt@test.conf:12:mqtt",

@@ -159,3 +159,35 @@ fn features_tern_lacks_inside_the_block_are_recorded() {
     let got: Vec<_> = c.unsupported.iter().map(|u| u.feature.as_str()).collect();
     assert_eq!(got, ["tls cert_store", "ocsp"]);
 }
+
+#[test]
+fn leafnode_port_and_remotes_take_tls_blocks() {
+    let f = files();
+    let c = conf(&format!(
+        "leafnodes {{\n  port: 7422\n  {}  remotes [\n    {{ url: \"tls://hub.example:7422\", tls {{ ca_file: \"{}\", handshake_first: true, timeout: 3 }} }}\n    {{ url: \"wss://hub.example\" }}\n    {{ url: \"nats-leaf://hub.example\", tls {{ insecure: true }} }}\n  ]\n}}\n",
+        block(&f, "verify: false"),
+        f.cert
+    ));
+    assert!(c.unsupported.is_empty(), "{:?}", c.unsupported);
+    let listener = c.leafnodes.tls.as_ref().expect("leafnode tls");
+    assert_eq!(listener.certs[0].cert_file, Path::new(&f.cert));
+    let remotes = &c.leafnodes.remotes;
+    let first = remotes[0].tls.as_ref().expect("remote tls");
+    assert!(first.handshake_first && first.certs.is_empty());
+    assert_eq!(first.handshake_timeout(), Duration::from_secs(3));
+    assert_eq!(first.ca_file.as_deref(), Some(Path::new(&f.cert)));
+    assert!(remotes[1].tls.is_none(), "wss:// alone needs no block");
+    assert!(remotes[2].tls.as_ref().is_some_and(|t| t.insecure));
+    // A remote's client certificate is loaded like a listener's.
+    let err = conf_err(
+        "leafnodes { remotes [ { url: \"tls://h\", tls { cert_file: \"/nonexistent/c.pem\", key_file: \"/nonexistent/k.pem\" } } ] }\n",
+    );
+    assert!(
+        err.to_string()
+            .contains("error parsing X509 certificate/key pair: /nonexistent/c.pem"),
+        "{err}"
+    );
+    // The leafnode port needs its certificate, as the client port does.
+    let err = conf_err("leafnodes { port: 7422, tls { ca_file: \"/nonexistent/ca.pem\" } }\n");
+    assert!(err.to_string().contains("leafnodes.tls"), "{err}");
+}
