@@ -169,6 +169,9 @@ pub struct BrokerOptions {
     /// built: for tests whose outcome depends on how fast the broker is
     /// against its clients, as users run it.
     pub optimised: bool,
+    /// Environment variables for the process (e.g. `SSL_CERT_FILE`, the
+    /// roots a TLS dialer without a `ca_file` trusts).
+    pub env: Vec<(String, String)>,
 }
 
 impl Broker {
@@ -197,6 +200,7 @@ impl Broker {
         }
         cmd.args(["-a", "127.0.0.1", "-p", &port.to_string()]);
         cmd.args(&opts.args);
+        cmd.envs(opts.env.iter().map(|(k, v)| (k, v)));
         cmd.stdin(Stdio::null())
             .stdout(Stdio::from(std::fs::File::create(
                 dir.path().join("stdout.log"),

@@ -12,23 +12,8 @@ use async_nats::Client;
 use futures::StreamExt;
 use tern_tests::{free_port, Broker, Kind, RawClient};
 
+use common::leaf::{await_path, each_pair};
 use common::*;
-
-/// Every (hub, leaf) pairing.
-fn pairs() -> Vec<(Kind, Kind)> {
-    let kinds = Kind::targets();
-    let mut out = Vec::new();
-    for hub in &kinds {
-        for leaf in &kinds {
-            out.push((*hub, *leaf));
-        }
-    }
-    out
-}
-
-fn label(pair: (Kind, Kind)) -> String {
-    format!("{} hub <- {} leaf", pair.0.name(), pair.1.name())
-}
 
 fn hub_config(leaf_port: u16) -> String {
     format!("leafnodes {{\n  listen: \"127.0.0.1:{leaf_port}\"\n}}\n")
@@ -57,53 +42,12 @@ fn start_pair(pair: (Kind, Kind)) -> Result<Pair> {
     })
 }
 
-/// Run `scenario` for every pairing, reporting each failure by pairing.
-async fn each_pair<F, Fut>(scenario: F)
-where
-    F: Fn((Kind, Kind)) -> Fut,
-    Fut: std::future::Future<Output = Result<()>> + Send + 'static,
-{
-    let mut failures = Vec::new();
-    for pair in pairs() {
-        let task = tokio::spawn(tokio::time::timeout(SCENARIO_TIMEOUT, scenario(pair)));
-        match task.await {
-            Ok(Ok(Ok(()))) => {}
-            Ok(Ok(Err(e))) => failures.push(format!("[{}] {e:#}", label(pair))),
-            Ok(Err(_)) => failures.push(format!("[{}] timed out", label(pair))),
-            Err(e) => failures.push(format!("[{}] panicked: {e}", label(pair))),
-        }
-    }
-    if !failures.is_empty() {
-        panic!("failed:\n{}", failures.join("\n"));
-    }
-}
-
 /// A request nobody answers: once the no-responders status is back, the
 /// server has processed everything the client sent before it.
 async fn round_trip(client: &Client) -> Result<()> {
     match tokio::time::timeout(WAIT, client.request("_round.trip.nobody", "".into())).await {
         Ok(Err(e)) if e.kind() == async_nats::RequestErrorKind::NoResponders => Ok(()),
         other => bail!("expected no responders, got {other:?}"),
-    }
-}
-
-/// Publish `probe` on `subject` from `from` until `sub` receives one:
-/// interest crosses the link asynchronously.
-async fn await_path(from: &Client, subject: &str, sub: &mut async_nats::Subscriber) -> Result<()> {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        from.publish(subject.to_string(), "probe".into()).await?;
-        flush(from).await?;
-        if let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(100), sub.next()).await {
-            // Drain probes still in flight.
-            while let Ok(Some(_)) =
-                tokio::time::timeout(Duration::from_millis(150), sub.next()).await
-            {}
-            return Ok(());
-        }
-        if tokio::time::Instant::now() > deadline {
-            bail!("no path for {subject} across the link within 10 s");
-        }
     }
 }
 

@@ -161,7 +161,11 @@ fn check_url(url: &str) -> Result<(), String> {
     })?;
     match scheme.to_ascii_lowercase().as_str() {
         "nats-leaf" | "nats" | "ws" | "tls" | "wss" => {}
-        _ => return Err(format!("remote leafnode url {url:?}: unknown scheme {scheme}://")),
+        _ => {
+            return Err(format!(
+                "remote leafnode url {url:?}: unknown scheme {scheme}://"
+            ))
+        }
     }
     let host_port = rest.rsplit_once('@').map_or(rest, |(_, hp)| hp);
     if host_port.trim_end_matches('/').is_empty() {

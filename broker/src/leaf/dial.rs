@@ -106,7 +106,10 @@ async fn handshake(
 /// The name the hub's certificate must carry: the URL's host; for an IP
 /// address, the first host name among the remote's URLs (nats-server's
 /// `tlsName`), else the address itself.
-fn server_name(remote: &LeafRemoteConfig, target: &RemoteUrl) -> Result<ServerName<'static>, String> {
+fn server_name(
+    remote: &LeafRemoteConfig,
+    target: &RemoteUrl,
+) -> Result<ServerName<'static>, String> {
     let mut host = target.host.clone();
     if host.parse::<IpAddr>().is_ok() {
         if let Some(name) = remote
@@ -190,7 +193,9 @@ mod tests {
     #[test]
     fn only_an_info_with_tls_required_asks_for_tls() {
         assert!(requires_tls(b"INFO {\"tls_required\":true}\r\n"));
-        assert!(requires_tls(b"info {\"server_id\":\"x\",\"tls_required\":true}\r\nPING\r\n"));
+        assert!(requires_tls(
+            b"info {\"server_id\":\"x\",\"tls_required\":true}\r\nPING\r\n"
+        ));
         assert!(!requires_tls(b"INFO {\"server_id\":\"x\"}\r\n"));
         assert!(!requires_tls(b"-ERR 'x'\r\n"));
         assert!(!requires_tls(b"INFO {\"tls_required\":true}"));

@@ -19,9 +19,7 @@ use tokio::time::sleep_until;
 use crate::config::LeafRemoteConfig;
 use crate::protocol::encode::{self, Delivery};
 use crate::protocol::{Limits, ProtocolError};
-use crate::server::connection::{
-    default_auth_timeout, read_transport, readable, shutdown_socket,
-};
+use crate::server::connection::{default_auth_timeout, read_transport, readable, shutdown_socket};
 use crate::server::delivery::PendingFlush;
 use crate::server::outbound::{CloseReason, Flush, Outbound};
 use crate::server::state::Shared;

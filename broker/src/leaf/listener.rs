@@ -34,10 +34,7 @@ async fn accept(shared: Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
     let config = shared.config();
     let mut transport = Transport::tcp(stream);
     if let (Some(server_config), Some(tc)) = (shared.leaf_tls(), config.leafnodes.tls.as_ref()) {
-        let local = transport
-            .stream
-            .local_addr()
-            .unwrap_or(shared.local_addr);
+        let local = transport.stream.local_addr().unwrap_or(shared.local_addr);
         let info = link::leaf_info(&shared, id, local, false).to_line();
         match listener_start::start(transport.stream, tc, server_config, &info, false).await {
             Ok(started) => {

@@ -309,7 +309,10 @@ mod tests {
         );
         let u = parse_url("wss://hub.example").expect("valid");
         assert!(u.websocket && u.tls);
-        assert_eq!((u.host_port.as_str(), u.host.as_str()), ("hub.example:443", "hub.example"));
+        assert_eq!(
+            (u.host_port.as_str(), u.host.as_str()),
+            ("hub.example:443", "hub.example")
+        );
         let u = parse_url("TLS://[::1]:7422").expect("valid");
         assert!(!u.websocket && u.tls);
         assert_eq!(u.host, "::1");

@@ -86,7 +86,9 @@ pub async fn connect(
 }
 
 /// The socket and the session of an established client stream.
-pub fn into_client_session(tls: tokio_rustls::client::TlsStream<TcpStream>) -> (TcpStream, TlsSession) {
+pub fn into_client_session(
+    tls: tokio_rustls::client::TlsStream<TcpStream>,
+) -> (TcpStream, TlsSession) {
     let (stream, conn) = tls.into_inner();
     (stream, TlsSession::new(conn))
 }

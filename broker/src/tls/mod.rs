@@ -14,8 +14,8 @@ mod session;
 pub use client_config::client_config;
 pub use error::TlsError;
 pub use handshake::{
-    accept, connect, handshake, into_client_session, into_session, starts_with_tls,
-    HandshakeError, TLS_HANDSHAKE_RECORD,
+    accept, connect, handshake, into_client_session, into_session, starts_with_tls, HandshakeError,
+    TLS_HANDSHAKE_RECORD,
 };
 pub use server_config::{is_known_cipher_suite, is_known_curve, server_config};
 pub use session::TlsSession;

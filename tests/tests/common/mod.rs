@@ -5,6 +5,7 @@
 
 pub mod client_programs;
 pub mod jetstream;
+pub mod leaf;
 pub mod monitoring;
 pub mod node;
 pub mod plugins;
