@@ -1,4 +1,7 @@
-//! Checking a CONNECT's credentials against the configured users and tokens.
+//! Checking a CONNECT's credentials against the configured users, nkeys
+//! and tokens, with nats-server's order: an nkey user when CONNECT names an
+//! nkey, else a user by name; `no_auth_user` stands in for a client that
+//! presents nothing.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,6 +21,12 @@ pub enum AuthError {
     BadPassword(String),
     #[error("wrong token")]
     BadToken,
+    #[error("unknown nkey {0:?}")]
+    UnknownNkey(String),
+    #[error("nkey {0:?} sent no signature")]
+    MissingSignature(String),
+    #[error("signature of nkey {0:?} not valid for the nonce")]
+    BadSignature(String),
 }
 
 struct UserEntry {
@@ -30,6 +39,10 @@ struct UserEntry {
 #[derive(Default)]
 pub struct Authenticator {
     users: HashMap<String, UserEntry>,
+    /// nkey users, by public key.
+    nkeys: HashMap<String, UserEntry>,
+    /// `no_auth_user`: who a client without credentials is.
+    no_auth_user: Option<String>,
     token: Option<String>,
     /// Clients without credentials join the global account: nats-server
     /// does so when the only users are the system account's.
@@ -52,6 +65,7 @@ impl Authenticator {
             .as_ref()
             .map(|p| Arc::new(CompiledPermissions::new(p)));
         let mut users = HashMap::new();
+        let mut nkeys = HashMap::new();
         if let Some(user) = &cfg.user {
             users.insert(
                 user.clone(),
@@ -67,17 +81,20 @@ impl Authenticator {
                 Some(p) => Some(Arc::new(CompiledPermissions::new(p))),
                 None => default_perms.clone(),
             };
-            users.insert(
-                u.user.clone(),
-                UserEntry {
-                    password: u.password.clone(),
-                    permissions,
-                    account: u.account.clone(),
-                },
-            );
+            let entry = UserEntry {
+                password: u.password.clone(),
+                permissions,
+                account: u.account.clone(),
+            };
+            match &u.nkey {
+                Some(key) => nkeys.insert(key.clone(), entry),
+                None => users.insert(u.user.clone(), entry),
+            };
         }
         Authenticator {
             users,
+            nkeys,
+            no_auth_user: None,
             token: cfg.token.clone(),
             anonymous_global: false,
         }
@@ -94,30 +111,42 @@ impl Authenticator {
             && config.accounts[0].name == system;
         for acc in &config.accounts {
             for u in &acc.users {
-                auth.users.insert(
-                    u.user.clone(),
-                    UserEntry {
-                        password: u.password.clone(),
-                        permissions: u
-                            .permissions
-                            .as_ref()
-                            .map(|p| Arc::new(CompiledPermissions::new(p))),
-                        account: Some(acc.name.clone()),
-                    },
-                );
+                let entry = UserEntry {
+                    password: u.password.clone(),
+                    permissions: u
+                        .permissions
+                        .as_ref()
+                        .map(|p| Arc::new(CompiledPermissions::new(p))),
+                    account: Some(acc.name.clone()),
+                };
+                match &u.nkey {
+                    Some(key) => auth.nkeys.insert(key.clone(), entry),
+                    None => auth.users.insert(u.user.clone(), entry),
+                };
             }
         }
+        auth.no_auth_user = config.no_auth_user.clone();
         auth
     }
 
     /// True when clients must present credentials.
     pub fn required(&self) -> bool {
-        !self.users.is_empty() || self.token.is_some()
+        !self.users.is_empty() || !self.nkeys.is_empty() || self.token.is_some()
     }
 
-    /// Check the credentials in CONNECT. bcrypt hashes make this slow on
-    /// purpose; callers run it off the async workers.
-    pub fn authenticate(&self, opts: &ConnectOptions) -> Result<Authenticated, AuthError> {
+    /// Whether INFO must carry a nonce for clients to sign.
+    pub fn uses_nonce(&self) -> bool {
+        !self.nkeys.is_empty()
+    }
+
+    /// Check the credentials in CONNECT; `nonce` is the one this
+    /// connection's INFO carried. bcrypt hashes make this slow on purpose;
+    /// callers run it off the async workers.
+    pub fn authenticate(
+        &self,
+        opts: &ConnectOptions,
+        nonce: Option<&str>,
+    ) -> Result<Authenticated, AuthError> {
         if !self.required() {
             return Ok(Authenticated::default());
         }
@@ -132,10 +161,28 @@ impl Authenticator {
                 Err(AuthError::BadToken)
             };
         }
-        let no_credentials =
-            opts.user.is_none() && opts.pass.is_none() && opts.auth_token.is_none();
+        let no_credentials = opts.user.is_none()
+            && opts.pass.is_none()
+            && opts.auth_token.is_none()
+            && opts.nkey.is_none();
+        if no_credentials {
+            if let Some(name) = &self.no_auth_user {
+                // The stand-in needs no password or signature.
+                if let Some(entry) = self.users.get(name).or_else(|| self.nkeys.get(name)) {
+                    return Ok(entry.identity(name));
+                }
+            }
+        }
         if self.anonymous_global && no_credentials {
             return Ok(Authenticated::default());
+        }
+        if let (Some(key), false) = (&opts.nkey, self.nkeys.is_empty()) {
+            let entry = self
+                .nkeys
+                .get(key)
+                .ok_or_else(|| AuthError::UnknownNkey(key.clone()))?;
+            verify_signature(key, opts.sig.as_deref(), nonce.unwrap_or(""))?;
+            return Ok(entry.identity(key));
         }
         let user = opts.user.as_deref().ok_or(AuthError::MissingCredentials)?;
         let entry = self
@@ -144,11 +191,7 @@ impl Authenticator {
             .ok_or_else(|| AuthError::UnknownUser(user.to_string()))?;
         let pass = opts.pass.as_deref().unwrap_or("");
         if secret_matches(&entry.password, pass) {
-            Ok(Authenticated {
-                user: Some(user.to_string()),
-                permissions: entry.permissions.clone(),
-                account: entry.account.clone(),
-            })
+            Ok(entry.identity(user))
         } else {
             Err(AuthError::BadPassword(user.to_string()))
         }
@@ -159,6 +202,38 @@ impl Authenticator {
         self.token.as_deref().is_some_and(is_bcrypt)
             || self.users.values().any(|u| is_bcrypt(&u.password))
     }
+}
+
+impl UserEntry {
+    fn identity(&self, name: &str) -> Authenticated {
+        Authenticated {
+            user: Some(name.to_string()),
+            permissions: self.permissions.clone(),
+            account: self.account.clone(),
+        }
+    }
+}
+
+/// A fresh nonce for INFO: 11 random bytes, base64 as nats-server makes
+/// them (15 characters).
+pub fn new_nonce() -> String {
+    use base64::Engine;
+    let raw: [u8; 11] = rand::random();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+}
+
+/// The client signed `nonce` with the seed of `key`: the signature is
+/// base64 (URL-safe without padding, or standard), as nats-server takes it.
+fn verify_signature(key: &str, sig: Option<&str>, nonce: &str) -> Result<(), AuthError> {
+    use base64::Engine;
+    let sig = sig.ok_or_else(|| AuthError::MissingSignature(key.to_string()))?;
+    let bad = || AuthError::BadSignature(key.to_string());
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(sig)
+        .or_else(|_| base64::engine::general_purpose::STANDARD.decode(sig))
+        .map_err(|_| bad())?;
+    let public = nkeys::KeyPair::from_public_key(key).map_err(|_| bad())?;
+    public.verify(nonce.as_bytes(), &raw).map_err(|_| bad())
 }
 
 fn is_bcrypt(s: &str) -> bool {
@@ -186,6 +261,12 @@ mod tests {
     use super::*;
     use crate::config::UserConfig;
 
+    impl Authenticator {
+        fn authenticate_plain(&self, opts: &ConnectOptions) -> Result<Authenticated, AuthError> {
+            self.authenticate(opts, None)
+        }
+    }
+
     fn connect(user: Option<&str>, pass: Option<&str>, token: Option<&str>) -> ConnectOptions {
         ConnectOptions {
             user: user.map(Into::into),
@@ -203,14 +284,12 @@ mod tests {
                 UserConfig {
                     user: "a".into(),
                     password: "pa".into(),
-                    permissions: None,
-                    account: None,
+                    ..UserConfig::default()
                 },
                 UserConfig {
                     user: "b".into(),
                     password: hash,
-                    permissions: None,
-                    account: None,
+                    ..UserConfig::default()
                 },
             ],
             ..AuthConfig::default()
@@ -218,19 +297,19 @@ mod tests {
         let auth = Authenticator::from_config(&cfg);
         assert!(auth.required());
         assert!(auth
-            .authenticate(&connect(Some("a"), Some("pa"), None))
+            .authenticate_plain(&connect(Some("a"), Some("pa"), None))
             .is_ok());
         assert!(auth
-            .authenticate(&connect(Some("b"), Some("s3cret"), None))
+            .authenticate_plain(&connect(Some("b"), Some("s3cret"), None))
             .is_ok());
         assert_eq!(
-            auth.authenticate(&connect(Some("b"), Some("nope"), None))
+            auth.authenticate_plain(&connect(Some("b"), Some("nope"), None))
                 .unwrap_err(),
             AuthError::BadPassword("b".into())
         );
-        assert!(auth.authenticate(&connect(None, None, None)).is_err());
+        assert!(auth.authenticate_plain(&connect(None, None, None)).is_err());
         assert!(auth
-            .authenticate(&connect(Some("zz"), Some("pa"), None))
+            .authenticate_plain(&connect(Some("zz"), Some("pa"), None))
             .is_err());
     }
 
@@ -241,11 +320,85 @@ mod tests {
             ..AuthConfig::default()
         };
         let auth = Authenticator::from_config(&cfg);
-        assert!(auth.authenticate(&connect(None, None, Some("t0k"))).is_ok());
+        assert!(auth
+            .authenticate_plain(&connect(None, None, Some("t0k")))
+            .is_ok());
         assert_eq!(
-            auth.authenticate(&connect(None, None, Some("x")))
+            auth.authenticate_plain(&connect(None, None, Some("x")))
                 .unwrap_err(),
             AuthError::BadToken
         );
+    }
+
+    #[test]
+    fn nkey_users_sign_the_nonce() {
+        use base64::Engine;
+        let kp = nkeys::KeyPair::new_user();
+        let key = kp.public_key();
+        let cfg = AuthConfig {
+            users: vec![UserConfig {
+                nkey: Some(key.clone()),
+                ..UserConfig::default()
+            }],
+            ..AuthConfig::default()
+        };
+        let auth = Authenticator::from_config(&cfg);
+        assert!(auth.required() && auth.uses_nonce());
+        let nonce = new_nonce();
+        assert_eq!(nonce.len(), 15);
+        let signed = |sig: Option<String>| ConnectOptions {
+            nkey: Some(key.clone()),
+            sig,
+            ..connect(None, None, None)
+        };
+        let sig = kp.sign(nonce.as_bytes()).unwrap();
+        let url = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&sig);
+        let std = base64::engine::general_purpose::STANDARD.encode(&sig);
+        let who = auth
+            .authenticate(&signed(Some(url.clone())), Some(&nonce))
+            .expect("a good signature");
+        assert_eq!(who.user.as_deref(), Some(key.as_str()));
+        assert!(auth.authenticate(&signed(Some(std)), Some(&nonce)).is_ok());
+        let other = new_nonce();
+        assert_eq!(
+            auth.authenticate(&signed(Some(url)), Some(&other))
+                .unwrap_err(),
+            AuthError::BadSignature(key.clone())
+        );
+        assert_eq!(
+            auth.authenticate(&signed(None), Some(&nonce)).unwrap_err(),
+            AuthError::MissingSignature(key.clone())
+        );
+        let stranger = ConnectOptions {
+            nkey: Some(nkeys::KeyPair::new_user().public_key()),
+            ..connect(None, None, None)
+        };
+        assert!(matches!(
+            auth.authenticate(&stranger, Some(&nonce)),
+            Err(AuthError::UnknownNkey(_))
+        ));
+    }
+
+    #[test]
+    fn no_auth_user_stands_in_for_a_client_without_credentials() {
+        let config = Config {
+            auth: AuthConfig {
+                users: vec![UserConfig {
+                    user: "dev".into(),
+                    password: "pw".into(),
+                    ..UserConfig::default()
+                }],
+                ..AuthConfig::default()
+            },
+            no_auth_user: Some("dev".into()),
+            ..Config::default()
+        };
+        let auth = Authenticator::for_server(&config);
+        let who = auth.authenticate_plain(&connect(None, None, None)).unwrap();
+        assert_eq!(who.user.as_deref(), Some("dev"));
+        // Credentials given are still checked.
+        assert!(auth
+            .authenticate_plain(&connect(Some("dev"), Some("wrong"), None))
+            .is_err());
     }
 }

@@ -192,6 +192,7 @@ struct SetAt {
     lame_duck_duration: Option<Origin>,
     lame_duck_grace_period: Option<Origin>,
     system_account: Option<Origin>,
+    no_auth_user: Option<Origin>,
 }
 
 pub(super) struct Applier<'c> {
@@ -236,6 +237,10 @@ impl Applier<'_> {
             "client_advertise" => self.config.client_advertise = non_empty(f.string()?),
             "tls" => self.config.tls = Some(super::apply_tls::tls_block(self, f)?),
             "allow_non_tls" => self.config.allow_non_tls = f.bool()?,
+            "no_auth_user" => {
+                self.config.no_auth_user = non_empty(f.string()?);
+                self.set_at.no_auth_user = Some(f.origin());
+            }
             "server_name" => {
                 let name = f.string()?;
                 if name.contains(' ') {
@@ -480,6 +485,11 @@ impl Applier<'_> {
         let across_accounts =
             super::apply_accounts::check(self.config, self.set_at.system_account.as_ref());
         self.errors.extend(across_accounts);
+        if let (Some(name), Some(at)) = (&self.config.no_auth_user, &self.set_at.no_auth_user) {
+            if let Err(reason) = super::apply_auth::check_no_auth_user(self.config, name) {
+                self.errors.push(invalid_at(at.clone(), reason));
+            }
+        }
         if let Some(second) = self.config.accounts.iter().filter(|a| a.jetstream).nth(1) {
             self.config.unsupported.push(Unsupported {
                 feature: "jetstream in more than one account".into(),

@@ -289,7 +289,7 @@ fn subject(f: &Field<'_>) -> Result<String, ConfigError> {
 pub(super) fn check(config: &Config, system_account_at: Option<&Origin>) -> Vec<ConfigError> {
     let mut errors = Vec::new();
     let names: HashSet<&str> = config.accounts.iter().map(|a| a.name.as_str()).collect();
-    let mut users: HashSet<&str> = config.auth.users.iter().map(|u| u.user.as_str()).collect();
+    let mut users: HashSet<&str> = config.auth.users.iter().map(|u| u.id()).collect();
     if let Some(u) = &config.auth.user {
         users.insert(u);
     }
@@ -309,11 +309,8 @@ pub(super) fn check(config: &Config, system_account_at: Option<&Origin>) -> Vec<
             }
         }
         for u in &acc.users {
-            if !users.insert(&u.user) {
-                errors.push(invalid_at(
-                    acc.origin.clone(),
-                    format!("Duplicate user {:?} detected", u.user),
-                ));
+            if !users.insert(u.id()) {
+                errors.push(invalid_at(acc.origin.clone(), u.duplicate_error()));
             }
         }
         for exp in &acc.exports {

@@ -2,8 +2,9 @@
 //! permissions, timeout — with nats-server's aliases (`pass`/`password`,
 //! `pub`/`publish`/`import`, ...), its three ways of writing a permission
 //! (one subject, a list, or `{allow, deny}`) and its consistency checks.
-//! Parts Tern lacks (nkey users, auth callout, `allow_responses`, connection
-//! types, proxies) are recorded as unsupported.
+//! Users have a name and password or an nkey. Parts Tern lacks (auth
+//! callout, `allow_responses`, connection types, proxies) are recorded as
+//! unsupported.
 //!
 //! `default_permissions` is kept apart from the users it applies to, so the
 //! auth layer can tell explicit permissions from inherited ones; nats-server
@@ -14,7 +15,9 @@ use std::time::Duration;
 
 use super::apply::{Applier, Field};
 use super::error::ConfigError;
-use super::model::{AuthConfig, Permissions, SubjectPermission, UserConfig, GLOBAL_ACCOUNT};
+use super::model::{
+    AuthConfig, Config, Permissions, SubjectPermission, UserConfig, GLOBAL_ACCOUNT,
+};
 use super::units;
 use super::value::{Kind, Value};
 
@@ -75,8 +78,8 @@ pub(super) fn auth_block(cx: &mut Applier<'_>, f: &Field<'_>) -> Result<AuthConf
     }
     let mut seen = HashSet::new();
     for user in &auth.users {
-        if !seen.insert(user.user.as_str()) {
-            return Err(f.invalid(format!("Duplicate user {:?} detected", user.user)));
+        if !seen.insert(user.id()) {
+            return Err(f.invalid(user.duplicate_error()));
         }
     }
     if auth.password.is_some() && auth.user.is_none() {
@@ -126,16 +129,15 @@ pub(super) fn users(cx: &mut Applier<'_>, f: &Field<'_>) -> Result<Vec<UserConfi
     for (i, item) in f.array()?.iter().enumerate() {
         let uf = f.index(i, item);
         match user(cx, &uf) {
-            Ok(Some(u)) => users.push(u),
-            Ok(None) => {}
+            Ok(u) => users.push(u),
             Err(e) => cx.errors.push(e),
         }
     }
     Ok(users)
 }
 
-/// One entry of `users`; `None` for an nkey user, which Tern cannot serve.
-fn user(cx: &mut Applier<'_>, f: &Field<'_>) -> Result<Option<UserConfig>, ConfigError> {
+/// One entry of `users` (a name and password, or an nkey).
+fn user(cx: &mut Applier<'_>, f: &Field<'_>) -> Result<UserConfig, ConfigError> {
     let table = f
         .table()
         .map_err(|_| f.wrong_type("a map with user and password"))?;
@@ -171,12 +173,15 @@ fn user(cx: &mut Applier<'_>, f: &Field<'_>) -> Result<Option<UserConfig>, Confi
         Some(_) if !user.user.is_empty() || !user.password.is_empty() => {
             Err(f.invalid("Nkey users do not take usernames or passwords"))
         }
-        Some(_) => {
-            cx.unsupported("nkey users", f);
-            Ok(None)
+        Some(key) if !is_public_user_key(&key) => {
+            Err(f.invalid(format!("Not a valid public nkey for a user: {key:?}")))
+        }
+        Some(key) => {
+            user.nkey = Some(key);
+            Ok(user)
         }
         None if user.user.is_empty() => Err(f.invalid("User entry requires a user")),
-        None => Ok(Some(user)),
+        None => Ok(user),
     }
 }
 
@@ -331,6 +336,35 @@ fn valid_subject(subject: &str) -> bool {
         after_full_wildcard = token == ">";
     }
     true
+}
+
+/// A user's public nkey: `U` and a valid encoding (nats-server's
+/// `IsValidPublicUserKey`).
+fn is_public_user_key(key: &str) -> bool {
+    key.starts_with('U') && nkeys::KeyPair::from_public_key(key).is_ok()
+}
+
+/// nats-server's check of `no_auth_user`: it must name a user (or nkey) of
+/// the authorization block or of an account.
+pub(super) fn check_no_auth_user(config: &Config, name: &str) -> Result<(), String> {
+    let all = || {
+        config
+            .auth
+            .users
+            .iter()
+            .chain(config.accounts.iter().flat_map(|a| a.users.iter()))
+    };
+    if all().next().is_none() {
+        return Err(format!(
+            "no_auth_user: {name:?} present, but users/nkeys are not defined"
+        ));
+    }
+    if all().any(|u| u.id() == name) {
+        return Ok(());
+    }
+    Err(format!(
+        "no_auth_user: {name:?} not present as user or nkey in authorization block or account configuration"
+    ))
 }
 
 #[cfg(test)]

@@ -28,12 +28,31 @@ impl std::fmt::Display for Origin {
 /// `--user/--pass`). `password` may be plain text or a bcrypt hash (`$2a$..`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct UserConfig {
+    /// The name (empty for an nkey user).
     pub user: String,
     pub password: String,
+    /// `nkey`: the user's public key (`U...`); the client proves it holds
+    /// the seed by signing INFO's nonce.
+    pub nkey: Option<String>,
     /// Allow/deny lists; enforced natively on every PUB/SUB.
     pub permissions: Option<Permissions>,
     /// The account the user belongs to (`None`: the global account `$G`).
     pub account: Option<String>,
+}
+
+impl UserConfig {
+    /// What identifies the user: its nkey, else its name.
+    pub fn id(&self) -> &str {
+        self.nkey.as_deref().unwrap_or(&self.user)
+    }
+
+    /// nats-server's error for a second user with this identity.
+    pub fn duplicate_error(&self) -> String {
+        match &self.nkey {
+            Some(key) => format!("Duplicate nkey {key:?} detected"),
+            None => format!("Duplicate user {:?} detected", self.user),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -455,6 +474,9 @@ pub struct Config {
     pub tls: Option<TlsConfig>,
     /// `allow_non_tls`: with `tls`, clients may also connect in the clear.
     pub allow_non_tls: bool,
+    /// `no_auth_user`: the user (name or nkey) a client that presents no
+    /// credentials connects as.
+    pub no_auth_user: Option<String>,
     /// Largest message payload a client may publish (bytes).
     pub max_payload: usize,
     /// Longest protocol line accepted (bytes).
@@ -585,6 +607,7 @@ impl Default for Config {
             client_advertise: None,
             tls: None,
             allow_non_tls: false,
+            no_auth_user: None,
             max_payload: DEFAULT_MAX_PAYLOAD,
             max_control_line: DEFAULT_MAX_CONTROL_LINE,
             max_pending: DEFAULT_MAX_PENDING,

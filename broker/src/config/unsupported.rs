@@ -61,7 +61,6 @@ const UNSUPPORTED: &[(&[&str], &str, Gate)] = &[
         Gate::Always,
     ),
     (&["trusted", "trusted_keys"], "trusted_keys", Gate::Always),
-    (&["no_auth_user"], "no_auth_user", Gate::IfNonEmpty),
     (&["syslog"], "syslog", Gate::IfTrue),
     (&["remote_syslog"], "syslog", Gate::IfNonEmpty),
     (

@@ -557,9 +557,12 @@ fn accept_connect(link: &mut Link, json: &[u8]) -> Result<(), CloseReason> {
     let config = link.shared.config();
     let leaf_auth = &config.leafnodes.auth;
     let verdict = if leaf_auth.required() {
-        crate::auth::Authenticator::from_config(leaf_auth).authenticate(&connect.credentials())
+        crate::auth::Authenticator::from_config(leaf_auth)
+            .authenticate(&connect.credentials(), None)
     } else {
-        link.shared.auth().authenticate(&connect.credentials())
+        link.shared
+            .auth()
+            .authenticate(&connect.credentials(), None)
     };
     if let Err(e) = verdict {
         tracing::error!(

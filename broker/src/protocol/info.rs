@@ -40,6 +40,9 @@ pub struct ServerInfo {
     /// TLS is offered but not required (`allow_non_tls`).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub tls_available: bool,
+    /// What an nkey user signs in CONNECT (only when nkey users exist).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
 }
 
 impl ServerInfo {

@@ -85,13 +85,17 @@ async fn serve_transport(
     let _ = stream.set_nodelay(true);
     let id = shared.next_client_id();
     let config = shared.config();
-    let info = client_info(
+    let mut info = client_info(
         &shared,
         id,
         Some(addr.ip().to_string()),
         websocket.is_some(),
-    )
-    .to_line();
+    );
+    if shared.auth().uses_nonce() {
+        info.nonce = Some(crate::auth::authenticator::new_nonce());
+    }
+    let nonce = info.nonce.clone();
+    let info = info.to_line();
     let (stream, tls, info_sent, upgrade) = match (websocket, shared.client_tls()) {
         (Some((upgrade, tls)), _) => (stream, tls, false, Some(upgrade)),
         (None, Some(server_config)) => {
@@ -138,6 +142,7 @@ async fn serve_transport(
     tracing::debug!("{addr} - cid:{id} - Client connection created");
 
     let mut session = Session::new(shared.clone(), handle.clone());
+    session.nonce = nonce;
     let mut ws = upgrade.map(|up| {
         if !up.cookies.is_empty() {
             session.ws_cookies = Some(Box::new(up.cookies));

@@ -58,6 +58,8 @@ pub struct Session {
     /// Credentials from the WebSocket upgrade's cookies, used at CONNECT
     /// where the client gave none.
     pub ws_cookies: Option<Box<crate::websocket::Cookies>>,
+    /// The nonce this connection's INFO carried, for nkey signatures.
+    pub nonce: Option<String>,
 }
 
 /// Read batches whose receivers may wait for the next batch's flush.
@@ -127,6 +129,7 @@ impl Session {
             transforms,
             plugins_seen,
             ws_cookies: None,
+            nonce: None,
         }
     }
 

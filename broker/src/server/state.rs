@@ -393,6 +393,7 @@ impl Shared {
             tls_required: tls == ClientTls::Required,
             tls_verify: cfg.tls.as_ref().is_some_and(|t| t.verify),
             tls_available: tls == ClientTls::Offered,
+            nonce: None,
         }
     }
 }

@@ -105,8 +105,7 @@ authorization {
         UserConfig {
             user: "plain".into(),
             password: "pw".into(),
-            permissions: None,
-            account: None,
+            ..UserConfig::default()
         }
     );
     let default = c.auth.default_permissions.clone().unwrap_or_default();
@@ -150,7 +149,7 @@ fn allow_responses_is_recorded_as_unsupported() {
 }
 
 #[test]
-fn nkeys_callouts_and_connection_types_are_unsupported() {
+fn callouts_and_connection_types_are_unsupported() {
     let c = conf(
         "authorization {\n  users = [\n    { nkey: UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4 }\n    { user: b, password: c, allowed_connection_types: [\"WEBSOCKET\"] }\n  ]\n  auth_callout { issuer: x }\n}\n",
     );
@@ -161,12 +160,63 @@ fn nkeys_callouts_and_connection_types_are_unsupported() {
     assert_eq!(
         got,
         [
-            "nkey users@test.conf:3:authorization.users[0]",
             "allowed_connection_types@test.conf:4:authorization.users[1].allowed_connection_types",
             "auth_callout@test.conf:6:authorization.auth_callout",
         ]
     );
-    assert_eq!(c.auth.users.len(), 1, "only the password user is kept");
+    assert_eq!(c.auth.users.len(), 2, "the nkey user and the password user");
+    assert_eq!(
+        c.auth.users[0].nkey.as_deref(),
+        Some("UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4")
+    );
+}
+
+#[test]
+fn nkey_users_and_no_auth_user_get_nats_server_checks() {
+    let key = "UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4";
+    let c = conf(&format!(
+        "no_auth_user: {key}\nauthorization {{ users = [ {{ nkey: {key}, permissions: {{ publish: \"a\" }} }} ] }}\n"
+    ));
+    assert_eq!(c.no_auth_user.as_deref(), Some(key));
+    assert!(c.auth.users[0].permissions.is_some());
+    let err = conf_err("authorization {\n  users: [ {nkey: UABC} ]\n}\n");
+    assert_error(
+        &err,
+        "test.conf:2",
+        "authorization.users[0]",
+        "Not a valid public nkey for a user: \"UABC\"",
+    );
+    // A seed, or an account's key, is not a user's public key.
+    let account_key = nkeys::KeyPair::new_account().public_key();
+    let err = conf_err(&format!(
+        "authorization {{ users: [ {{nkey: {account_key}}} ] }}\n"
+    ));
+    assert!(err.to_string().contains("Not a valid public nkey"), "{err}");
+    let err = conf_err(&format!(
+        "authorization {{ users: [ {{nkey: {key}}}, {{nkey: {key}}} ] }}\n"
+    ));
+    assert!(
+        err.to_string()
+            .contains(&format!("Duplicate nkey \"{key}\" detected")),
+        "{err}"
+    );
+    let err =
+        conf_err("no_auth_user: ghost\nauthorization { users = [ { user: a, password: b } ] }\n");
+    assert_error(
+        &err,
+        "test.conf:1",
+        "no_auth_user",
+        "no_auth_user: \"ghost\" not present as user or nkey in authorization block or account configuration",
+    );
+    let err = conf_err("no_auth_user: ghost\n");
+    assert!(
+        err.to_string()
+            .contains("no_auth_user: \"ghost\" present, but users/nkeys are not defined"),
+        "{err}"
+    );
+    // An account's user counts.
+    let c = conf("no_auth_user: dev\naccounts { A { users = [ { user: dev, password: x } ] } }\n");
+    assert_eq!(c.no_auth_user.as_deref(), Some("dev"));
 }
 
 #[test]

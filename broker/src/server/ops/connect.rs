@@ -42,7 +42,8 @@ pub fn connect(session: &mut Session, json: &[u8]) -> OpResult {
     if auth.required() || authorizer.is_some() {
         let mut who = Authenticated::default();
         if auth.required() {
-            match off_the_workers(auth.is_expensive(), || auth.authenticate(&opts)) {
+            let nonce = session.nonce.as_deref();
+            match off_the_workers(auth.is_expensive(), || auth.authenticate(&opts, nonce)) {
                 Ok(w) => who = w,
                 Err(e) => {
                     tracing::error!(
