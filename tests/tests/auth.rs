@@ -383,3 +383,30 @@ authorization {
     })
     .await;
 }
+
+/// `allowed_connection_types`: a user limited to WebSocket (or to leaf
+/// links) is refused on the client port, one allowed STANDARD gets in;
+/// the names are case-insensitive.
+#[tokio::test]
+async fn allowed_connection_types_limit_where_a_user_connects() {
+    each_target(|kind| async move {
+        let broker = start_with_config(
+            kind,
+            r#"
+authorization {
+  users = [
+    { user: ws, password: p, allowed_connection_types: ["WEBSOCKET"] }
+    { user: leaf, password: p, allowed_connection_types: ["LEAFNODE"] }
+    { user: tcp, password: p, allowed_connection_types: ["standard", "websocket"] }
+  ]
+}
+"#,
+        )?;
+        let url = broker.url();
+        expect_refused(&url, user("ws", "p"), "WEBSOCKET only, over TCP").await?;
+        expect_refused(&url, user("leaf", "p"), "LEAFNODE only, over TCP").await?;
+        expect_works(&url, user("tcp", "p"), "STANDARD").await?;
+        Ok(())
+    })
+    .await;
+}

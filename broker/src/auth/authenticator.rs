@@ -27,10 +27,43 @@ pub enum AuthError {
     MissingSignature(String),
     #[error("signature of nkey {0:?} not valid for the nonce")]
     BadSignature(String),
+    #[error("user {user:?} may not connect as {via}")]
+    ConnectionTypeNotAllowed { user: String, via: &'static str },
+}
+
+/// How a connection reached the server, as `allowed_connection_types`
+/// names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionType {
+    Standard,
+    Websocket,
+    Leafnode,
+    LeafnodeWs,
+}
+
+impl ConnectionType {
+    pub fn name(self) -> &'static str {
+        match self {
+            ConnectionType::Standard => "STANDARD",
+            ConnectionType::Websocket => "WEBSOCKET",
+            ConnectionType::Leafnode => "LEAFNODE",
+            ConnectionType::LeafnodeWs => "LEAFNODE_WS",
+        }
+    }
+}
+
+/// What the connection brings to CONNECT besides its options.
+#[derive(Debug, Clone, Copy)]
+pub struct Presented<'a> {
+    /// The nonce its INFO carried, for an nkey's signature.
+    pub nonce: Option<&'a str>,
+    pub via: ConnectionType,
 }
 
 struct UserEntry {
     password: String,
+    /// `allowed_connection_types`; empty = any.
+    connection_types: Vec<String>,
     permissions: Option<Arc<CompiledPermissions>>,
     account: Option<String>,
 }
@@ -71,6 +104,7 @@ impl Authenticator {
                 user.clone(),
                 UserEntry {
                     password: cfg.password.clone().unwrap_or_default(),
+                    connection_types: Vec::new(),
                     permissions: default_perms.clone(),
                     account: None,
                 },
@@ -83,6 +117,7 @@ impl Authenticator {
             };
             let entry = UserEntry {
                 password: u.password.clone(),
+                connection_types: u.allowed_connection_types.clone(),
                 permissions,
                 account: u.account.clone(),
             };
@@ -113,6 +148,7 @@ impl Authenticator {
             for u in &acc.users {
                 let entry = UserEntry {
                     password: u.password.clone(),
+                    connection_types: u.allowed_connection_types.clone(),
                     permissions: u
                         .permissions
                         .as_ref()
@@ -139,13 +175,13 @@ impl Authenticator {
         !self.nkeys.is_empty()
     }
 
-    /// Check the credentials in CONNECT; `nonce` is the one this
-    /// connection's INFO carried. bcrypt hashes make this slow on purpose;
-    /// callers run it off the async workers.
+    /// Check the credentials in CONNECT against what the connection
+    /// `presented`. bcrypt hashes make this slow on purpose; callers run it
+    /// off the async workers.
     pub fn authenticate(
         &self,
         opts: &ConnectOptions,
-        nonce: Option<&str>,
+        presented: &Presented<'_>,
     ) -> Result<Authenticated, AuthError> {
         if !self.required() {
             return Ok(Authenticated::default());
@@ -169,6 +205,7 @@ impl Authenticator {
             if let Some(name) = &self.no_auth_user {
                 // The stand-in needs no password or signature.
                 if let Some(entry) = self.users.get(name).or_else(|| self.nkeys.get(name)) {
+                    entry.admits(name, presented.via)?;
                     return Ok(entry.identity(name));
                 }
             }
@@ -181,7 +218,8 @@ impl Authenticator {
                 .nkeys
                 .get(key)
                 .ok_or_else(|| AuthError::UnknownNkey(key.clone()))?;
-            verify_signature(key, opts.sig.as_deref(), nonce.unwrap_or(""))?;
+            entry.admits(key, presented.via)?;
+            verify_signature(key, opts.sig.as_deref(), presented.nonce.unwrap_or(""))?;
             return Ok(entry.identity(key));
         }
         let user = opts.user.as_deref().ok_or(AuthError::MissingCredentials)?;
@@ -189,6 +227,7 @@ impl Authenticator {
             .users
             .get(user)
             .ok_or_else(|| AuthError::UnknownUser(user.to_string()))?;
+        entry.admits(user, presented.via)?;
         let pass = opts.pass.as_deref().unwrap_or("");
         if secret_matches(&entry.password, pass) {
             Ok(entry.identity(user))
@@ -205,6 +244,19 @@ impl Authenticator {
 }
 
 impl UserEntry {
+    /// The user may connect this way (nats-server checks before the
+    /// password, so a refused type says nothing about the password).
+    fn admits(&self, name: &str, via: ConnectionType) -> Result<(), AuthError> {
+        if self.connection_types.is_empty() || self.connection_types.iter().any(|t| t == via.name())
+        {
+            return Ok(());
+        }
+        Err(AuthError::ConnectionTypeNotAllowed {
+            user: name.to_string(),
+            via: via.name(),
+        })
+    }
+
     fn identity(&self, name: &str) -> Authenticated {
         Authenticated {
             user: Some(name.to_string()),
@@ -263,7 +315,19 @@ mod tests {
 
     impl Authenticator {
         fn authenticate_plain(&self, opts: &ConnectOptions) -> Result<Authenticated, AuthError> {
-            self.authenticate(opts, None)
+            self.authenticate_with(opts, None)
+        }
+
+        fn authenticate_with(
+            &self,
+            opts: &ConnectOptions,
+            nonce: Option<&str>,
+        ) -> Result<Authenticated, AuthError> {
+            let presented = Presented {
+                nonce,
+                via: ConnectionType::Standard,
+            };
+            self.authenticate(opts, &presented)
         }
     }
 
@@ -355,18 +419,21 @@ mod tests {
         let url = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&sig);
         let std = base64::engine::general_purpose::STANDARD.encode(&sig);
         let who = auth
-            .authenticate(&signed(Some(url.clone())), Some(&nonce))
+            .authenticate_with(&signed(Some(url.clone())), Some(&nonce))
             .expect("a good signature");
         assert_eq!(who.user.as_deref(), Some(key.as_str()));
-        assert!(auth.authenticate(&signed(Some(std)), Some(&nonce)).is_ok());
+        assert!(auth
+            .authenticate_with(&signed(Some(std)), Some(&nonce))
+            .is_ok());
         let other = new_nonce();
         assert_eq!(
-            auth.authenticate(&signed(Some(url)), Some(&other))
+            auth.authenticate_with(&signed(Some(url)), Some(&other))
                 .unwrap_err(),
             AuthError::BadSignature(key.clone())
         );
         assert_eq!(
-            auth.authenticate(&signed(None), Some(&nonce)).unwrap_err(),
+            auth.authenticate_with(&signed(None), Some(&nonce))
+                .unwrap_err(),
             AuthError::MissingSignature(key.clone())
         );
         let stranger = ConnectOptions {
@@ -374,7 +441,7 @@ mod tests {
             ..connect(None, None, None)
         };
         assert!(matches!(
-            auth.authenticate(&stranger, Some(&nonce)),
+            auth.authenticate_with(&stranger, Some(&nonce)),
             Err(AuthError::UnknownNkey(_))
         ));
     }

@@ -154,8 +154,7 @@ fn user(cx: &mut Applier<'_>, f: &Field<'_>) -> Result<UserConfig, ConfigError> 
                 permissions(cx, &child).map(|p| user.permissions = Some(p))
             }
             "allowed_connection_types" | "connection_types" | "clients" => {
-                string_list(&child, "connection types")
-                    .map(|_| cx.unsupported("allowed_connection_types", &child))
+                connection_types(&child).map(|t| user.allowed_connection_types = t)
             }
             "proxy_required" => child.bool().map(|on| {
                 if on {
@@ -336,6 +335,35 @@ fn valid_subject(subject: &str) -> bool {
         after_full_wildcard = token == ">";
     }
     true
+}
+
+/// The connection types nats-server knows, as `allowed_connection_types`
+/// names them.
+const CONNECTION_TYPES: &[&str] = &[
+    "STANDARD",
+    "WEBSOCKET",
+    "LEAFNODE",
+    "LEAFNODE_WS",
+    "MQTT",
+    "MQTT_WS",
+    "IN_PROCESS",
+];
+
+/// `allowed_connection_types`, upper-cased, with nats-server's error for
+/// a name it does not know.
+fn connection_types(f: &Field<'_>) -> Result<Vec<String>, ConfigError> {
+    let names = string_list(f, "connection types")?;
+    names
+        .into_iter()
+        .map(|name| {
+            let upper = name.to_uppercase();
+            if CONNECTION_TYPES.contains(&upper.as_str()) {
+                Ok(upper)
+            } else {
+                Err(f.invalid(format!("unknown connection type {name:?}")))
+            }
+        })
+        .collect()
 }
 
 /// A user's public nkey: `U` and a valid encoding (nats-server's

@@ -34,6 +34,9 @@ pub struct UserConfig {
     /// `nkey`: the user's public key (`U...`); the client proves it holds
     /// the seed by signing INFO's nonce.
     pub nkey: Option<String>,
+    /// `allowed_connection_types` (upper case: `STANDARD`, `WEBSOCKET`,
+    /// `LEAFNODE`, ...); empty = any.
+    pub allowed_connection_types: Vec<String>,
     /// Allow/deny lists; enforced natively on every PUB/SUB.
     pub permissions: Option<Permissions>,
     /// The account the user belongs to (`None`: the global account `$G`).

@@ -16,6 +16,7 @@ use bytes::{Buf, BytesMut};
 use tokio::net::TcpStream;
 use tokio::time::sleep_until;
 
+use crate::auth::authenticator::{ConnectionType, Presented};
 use crate::config::LeafRemoteConfig;
 use crate::protocol::encode::{self, Delivery};
 use crate::protocol::{Limits, ProtocolError};
@@ -556,13 +557,20 @@ fn accept_connect(link: &mut Link, json: &[u8]) -> Result<(), CloseReason> {
     }
     let config = link.shared.config();
     let leaf_auth = &config.leafnodes.auth;
+    let presented = Presented {
+        // Leaf CONNECTs carry no nkey signature Tern checks yet.
+        nonce: None,
+        via: if link.handle.out.is_websocket() {
+            ConnectionType::LeafnodeWs
+        } else {
+            ConnectionType::Leafnode
+        },
+    };
+    let credentials = connect.credentials();
     let verdict = if leaf_auth.required() {
-        crate::auth::Authenticator::from_config(leaf_auth)
-            .authenticate(&connect.credentials(), None)
+        crate::auth::Authenticator::from_config(leaf_auth).authenticate(&credentials, &presented)
     } else {
-        link.shared
-            .auth()
-            .authenticate(&connect.credentials(), None)
+        link.shared.auth().authenticate(&credentials, &presented)
     };
     if let Err(e) = verdict {
         tracing::error!(

@@ -149,7 +149,7 @@ fn allow_responses_is_recorded_as_unsupported() {
 }
 
 #[test]
-fn callouts_and_connection_types_are_unsupported() {
+fn callouts_are_unsupported_and_connection_types_taken() {
     let c = conf(
         "authorization {\n  users = [\n    { nkey: UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4 }\n    { user: b, password: c, allowed_connection_types: [\"WEBSOCKET\"] }\n  ]\n  auth_callout { issuer: x }\n}\n",
     );
@@ -159,12 +159,16 @@ fn callouts_and_connection_types_are_unsupported() {
         .collect();
     assert_eq!(
         got,
-        [
-            "allowed_connection_types@test.conf:4:authorization.users[1].allowed_connection_types",
-            "auth_callout@test.conf:6:authorization.auth_callout",
-        ]
+        ["auth_callout@test.conf:6:authorization.auth_callout",]
     );
     assert_eq!(c.auth.users.len(), 2, "the nkey user and the password user");
+    assert_eq!(c.auth.users[1].allowed_connection_types, ["WEBSOCKET"]);
+    let err = conf_err("authorization { users = [ { user: a, password: b, allowed_connection_types: [\"standard\", \"CARRIER_PIGEON\"] } ] }\n");
+    assert!(
+        err.to_string()
+            .contains("unknown connection type \"CARRIER_PIGEON\""),
+        "{err}"
+    );
     assert_eq!(
         c.auth.users[0].nkey.as_deref(),
         Some("UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4")

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::auth::authenticator::Authenticated;
+use crate::auth::authenticator::{Authenticated, ConnectionType, Presented};
 use crate::auth::CompiledPermissions;
 use crate::plugin::{ConnectDetails, Verdict};
 use crate::protocol::ConnectOptions;
@@ -42,8 +42,15 @@ pub fn connect(session: &mut Session, json: &[u8]) -> OpResult {
     if auth.required() || authorizer.is_some() {
         let mut who = Authenticated::default();
         if auth.required() {
-            let nonce = session.nonce.as_deref();
-            match off_the_workers(auth.is_expensive(), || auth.authenticate(&opts, nonce)) {
+            let presented = Presented {
+                nonce: session.nonce.as_deref(),
+                via: if session.handle.out.is_websocket() {
+                    ConnectionType::Websocket
+                } else {
+                    ConnectionType::Standard
+                },
+            };
+            match off_the_workers(auth.is_expensive(), || auth.authenticate(&opts, &presented)) {
                 Ok(w) => who = w,
                 Err(e) => {
                     tracing::error!(
