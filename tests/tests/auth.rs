@@ -410,3 +410,50 @@ authorization {
     })
     .await;
 }
+
+/// `allow_responses`: a service that may publish nothing else answers the
+/// requests delivered to it, once each by default (`max: 2` allows two),
+/// and never an inbox nobody asked it about.
+#[test]
+fn allow_responses_lets_a_service_answer_only_its_requests() {
+    each_target_blocking(|kind| {
+        let b = start_with_config(
+            kind,
+            r#"
+authorization {
+  users = [
+    { user: svc, password: s, permissions: { subscribe: "svc.>", allow_responses: true } }
+    { user: svc2, password: s, permissions: { subscribe: "svc.>", allow_responses: { max: 2, expires: "1m" } } }
+    { user: app, password: a }
+  ]
+}
+"#,
+        )?;
+        let addr = b.addr();
+        for (who, answers) in [("svc", 1), ("svc2", 2)] {
+            let mut svc = connect_as(&addr, who, "s")?;
+            svc.send(b"SUB svc.echo 1\r\n")?;
+            sync(&mut svc)?;
+            let mut app = connect_as(&addr, "app", "a")?;
+            app.send(b"SUB _INBOX.r 9\r\nPUB svc.echo _INBOX.r 2\r\nhi\r\n")?;
+            sync(&mut app)?;
+            svc.read_until_suffix(b"hi\r\n", WAIT)?;
+            svc.send(b"PUB _INBOX.r 1\r\na\r\nPUB _INBOX.r 1\r\nb\r\nPUB _INBOX.r 1\r\nc\r\nPUB other 1\r\nx\r\nPUB _INBOX.never 1\r\ny\r\n")?;
+            let got = sync(&mut svc)?;
+            let denied =
+                |s: &str| format!("-ERR 'Permissions Violation for Publish to \"{s}\"'\r\n");
+            let want = format!(
+                "{}{}{}PONG\r\n",
+                denied("_INBOX.r").repeat(3 - answers),
+                denied("other"),
+                denied("_INBOX.never")
+            );
+            ensure!(got == want, "{who}: got {got:?}, want {want:?}");
+            let (got, _) = app.read_until_quiet(QUIET);
+            let got = String::from_utf8_lossy(&got);
+            let replies = got.matches("MSG _INBOX.r 9 1\r\n").count();
+            ensure!(replies == answers, "{who}: app got {got:?}");
+        }
+        Ok(())
+    })
+}

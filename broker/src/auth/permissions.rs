@@ -2,7 +2,7 @@
 
 use rustc_hash::FxHashMap;
 
-use crate::config::{Permissions, SubjectPermission};
+use crate::config::{Permissions, ResponsePermission, SubjectPermission};
 use crate::subject::subject_matches;
 
 #[derive(Debug)]
@@ -72,6 +72,8 @@ pub fn is_subset(inner: &[u8], outer: &[u8]) -> bool {
 pub struct CompiledPermissions {
     publish: Rule,
     subscribe: Rule,
+    /// `allow_responses`: replies to delivered requests may be published.
+    pub responses: Option<ResponsePermission>,
 }
 
 impl CompiledPermissions {
@@ -79,6 +81,7 @@ impl CompiledPermissions {
         CompiledPermissions {
             publish: Rule::new(&p.publish),
             subscribe: Rule::new(&p.subscribe),
+            responses: p.responses,
         }
     }
 
@@ -145,7 +148,7 @@ mod tests {
                 allow: Some(list(sub_allow)),
                 deny: list(sub_deny),
             },
-            allow_responses: false,
+            responses: None,
         })
     }
 

@@ -16,7 +16,8 @@ use std::time::Duration;
 use super::apply::{Applier, Field};
 use super::error::ConfigError;
 use super::model::{
-    AuthConfig, Config, Permissions, SubjectPermission, UserConfig, GLOBAL_ACCOUNT,
+    AuthConfig, Config, Permissions, ResponsePermission, SubjectPermission, UserConfig,
+    GLOBAL_ACCOUNT,
 };
 use super::units;
 use super::value::{Kind, Value};
@@ -198,12 +199,9 @@ pub(super) fn permissions(cx: &mut Applier<'_>, f: &Field<'_>) -> Result<Permiss
             "sub" | "subscribe" | "export" => {
                 subject_permission(&child, true).map(|s| p.subscribe = s)
             }
-            "publish_allow_responses" | "allow_responses" => allow_responses(&child).map(|on| {
-                if on {
-                    p.allow_responses = true;
-                    cx.unsupported("allow_responses", &child);
-                }
-            }),
+            "publish_allow_responses" | "allow_responses" => {
+                allow_responses(&child).map(|r| p.responses = r)
+            }
             _ if entry.used_as_variable => Ok(()),
             _ => Err(child.unknown()),
         };
@@ -213,7 +211,7 @@ pub(super) fn permissions(cx: &mut Applier<'_>, f: &Field<'_>) -> Result<Permiss
     }
     // With responses allowed, nats-server turns the implicit "publish
     // anything" into "publish only replies".
-    if p.allow_responses && p.publish.allow.is_none() {
+    if p.responses.is_some() && p.publish.allow.is_none() {
         p.publish.allow = Some(Vec::new());
     }
     Ok(p)
@@ -276,26 +274,44 @@ fn string_list(f: &Field<'_>, what: &'static str) -> Result<Vec<String>, ConfigE
 }
 
 /// `true`/`false`, or a map of `max` messages and `expires` duration.
-fn allow_responses(f: &Field<'_>) -> Result<bool, ConfigError> {
+/// `allow_responses`: a boolean or `{ max, expires }`; 0 keeps the
+/// default, a negative value means no limit (as nats-server reads them).
+fn allow_responses(f: &Field<'_>) -> Result<Option<ResponsePermission>, ConfigError> {
+    let mut r = ResponsePermission::default();
     let table = match &f.value.kind {
-        Kind::Bool(on) => return Ok(*on),
+        Kind::Bool(on) => return Ok(on.then_some(r)),
         Kind::Table(table) => table,
-        _ => return Err(f.wrong_type("a boolean or a map with max and expires")),
+        _ => {
+            return Err(f.invalid("error parsing response permissions, expected a boolean or a map"))
+        }
     };
     for entry in &table.entries {
         let child = f.child(entry);
         match entry.key.to_lowercase().as_str() {
-            "max" | "max_msgs" | "max_messages" | "max_responses" => {
-                child.int()?;
-            }
+            "max" | "max_msgs" | "max_messages" | "max_responses" => match child.int()? {
+                0 => {}
+                n if n < 0 => r.max = None,
+                n => r.max = Some(u32::try_from(n).unwrap_or(u32::MAX)),
+            },
             "expires" | "expiration" | "ttl" => {
-                child.go_duration()?;
+                if !matches!(child.value.kind, Kind::String(_)) {
+                    return Err(child.invalid("error parsing expires, not a duration string"));
+                }
+                match child.go_duration()? {
+                    0 => {}
+                    n if n < 0 => r.expires = None,
+                    n => r.expires = Some(Duration::from_nanos(n as u64)),
+                }
             }
             _ if entry.used_as_variable => {}
-            _ => return Err(child.unknown()),
+            _ => {
+                return Err(
+                    child.invalid(format!("Unknown field {:?} parsing permissions", entry.key))
+                )
+            }
         }
     }
-    Ok(true)
+    Ok(Some(r))
 }
 
 /// nats-server's subject check for permissions: non-empty tokens, no

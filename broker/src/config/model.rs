@@ -62,8 +62,28 @@ impl UserConfig {
 pub struct Permissions {
     pub publish: SubjectPermission,
     pub subscribe: SubjectPermission,
-    /// `allow_responses` is not supported yet and is reported as such.
-    pub allow_responses: bool,
+    /// `allow_responses`: the user may publish to the reply subjects of
+    /// the requests delivered to it.
+    pub responses: Option<ResponsePermission>,
+}
+
+/// `allow_responses: true` or `{ max, expires }`, with nats-server's
+/// defaults (one response, within two minutes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResponsePermission {
+    /// Responses per request; `None` = any number (a negative `max`).
+    pub max: Option<u32>,
+    /// How long after the request; `None` = no limit (negative `expires`).
+    pub expires: Option<Duration>,
+}
+
+impl Default for ResponsePermission {
+    fn default() -> Self {
+        ResponsePermission {
+            max: Some(1),
+            expires: Some(Duration::from_secs(120)),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -100,7 +100,7 @@ impl AuthorizerPlugin {
         Ok(Verdict::Allow(Some(Permissions {
             publish: convert(p.publish)?,
             subscribe: convert(p.subscribe)?,
-            allow_responses: false,
+            responses: None,
         })))
     }
 }

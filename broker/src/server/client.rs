@@ -88,6 +88,8 @@ pub struct ClientHandle {
     /// the delivery path for the common case of none.
     permissions: RwLock<Option<Arc<CompiledPermissions>>>,
     has_sub_deny: AtomicBool,
+    /// Replies this client may send under `allow_responses`.
+    pub replies: super::reply_permits::ReplyPermits,
     /// When the connection was accepted (wall clock, for monitoring).
     pub start: SystemTime,
     started: Instant,
@@ -164,6 +166,7 @@ impl ClientHandle {
             subs: Mutex::new(FxHashMap::default()),
             permissions: RwLock::new(None),
             has_sub_deny: AtomicBool::new(false),
+            replies: Default::default(),
             start: SystemTime::now(),
             started: Instant::now(),
             last_activity: AtomicU64::new(0),
@@ -251,7 +254,27 @@ impl ClientHandle {
             perms.as_ref().is_some_and(|p| p.has_sub_deny()),
             Ordering::Relaxed,
         );
+        self.replies
+            .set_policy(perms.as_ref().and_then(|p| p.responses));
         *self.permissions.write() = perms;
+    }
+
+    /// A request with `reply` was delivered: under `allow_responses`, and
+    /// when its publish permissions do not already allow the reply, the
+    /// client may now answer it.
+    #[inline]
+    pub fn note_request(&self, reply: &[u8]) {
+        if !self.replies.enabled() {
+            return;
+        }
+        let covered = self
+            .permissions
+            .read()
+            .as_ref()
+            .is_none_or(|p| p.can_publish(reply));
+        if !covered {
+            self.replies.grant(reply);
+        }
     }
 
     /// Would a subscribe-deny rule block delivering `subject` to this client?

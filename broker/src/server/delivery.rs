@@ -302,6 +302,9 @@ fn deliver_to(
                 write_msg(buf, msg, &sub.sid, headers)
             });
             pending.note(client, pushed);
+            if let (Some(reply), false) = (msg.reply, pushed == Pushed::Rejected) {
+                client.note_request(reply);
+            }
             pushed != Pushed::Rejected
         }
         Receiver::Internal(inbox) => inbox.deliver(msg),

@@ -25,6 +25,7 @@ pub mod lifecycle;
 pub mod listener;
 pub mod ops;
 pub mod outbound;
+pub mod reply_permits;
 pub mod session;
 pub mod signals;
 pub mod stall;

@@ -82,7 +82,7 @@ authorization {
         Some(Permissions {
             publish: allow(&[">"]),
             subscribe: allow(&[">"]),
-            allow_responses: false
+            responses: None
         })
     );
     let svc = users[1].permissions.clone().unwrap_or_default();
@@ -127,24 +127,59 @@ fn subscribe_permissions_may_name_a_queue() {
 }
 
 #[test]
-fn allow_responses_is_recorded_as_unsupported() {
-    let c = conf("authorization { users = [ { user: a, permissions: { allow_responses: { max: 1, expires: \"1m\" } } } ] }\n");
-    let perms = c.auth.users[0].permissions.clone().unwrap_or_default();
-    assert!(perms.allow_responses);
+fn allow_responses_takes_nats_server_forms_and_defaults() {
+    use crate::config::ResponsePermission;
+    use std::time::Duration;
+    let perms = |text: &str| {
+        conf(&format!(
+            "authorization {{ users = [ {{ user: a, permissions: {{ {text} }} }} ] }}\n"
+        ))
+        .auth
+        .users[0]
+            .permissions
+            .clone()
+            .unwrap_or_default()
+    };
+    let p = perms("allow_responses: { max: 3, expires: \"1m\" }");
     assert_eq!(
-        perms.publish.allow,
+        p.responses,
+        Some(ResponsePermission {
+            max: Some(3),
+            expires: Some(Duration::from_secs(60))
+        })
+    );
+    assert_eq!(
+        p.publish.allow,
         Some(Vec::new()),
         "publishing is limited to replies"
     );
-    assert_eq!(unsupported(&c)[0].0, "allow_responses");
     assert_eq!(
-        unsupported(&c)[0].2,
-        "authorization.users[0].permissions.allow_responses"
+        perms("allow_responses: true").responses,
+        Some(ResponsePermission::default())
     );
+    let p = perms("allow_responses: { max: -1, expires: \"-1s\" }");
+    assert_eq!(
+        p.responses,
+        Some(ResponsePermission {
+            max: None,
+            expires: None
+        })
+    );
+    let p = perms("publish: \"x\", allow_responses: { max: 0 }");
+    assert_eq!(p.responses, Some(ResponsePermission::default()));
+    assert_eq!(p.publish.allow, Some(vec!["x".to_string()]));
+    assert!(perms("allow_responses: false").responses.is_none());
+    let err = conf_err("authorization { users = [ { user: a, permissions: { allow_responses: { expires: 5 } } } ] }\n");
     assert!(
-        conf("authorization { permissions: { allow_responses: false } }\n")
-            .unsupported
-            .is_empty()
+        err.to_string()
+            .contains("error parsing expires, not a duration string"),
+        "{err}"
+    );
+    let err = conf_err("authorization { users = [ { user: a, permissions: { allow_responses: { maxx: 5 } } } ] }\n");
+    assert!(
+        err.to_string()
+            .contains("Unknown field \"maxx\" parsing permissions"),
+        "{err}"
     );
 }
 
