@@ -52,9 +52,9 @@ pub fn publish(
         );
     }
     if let Some(perms) = &session.permissions {
-        if !session.publish_cache.can_publish(perms, subject)
-            && !(perms.responses.is_some() && session.handle.replies.spend(subject))
-        {
+        let allowed = session.publish_cache.can_publish(perms, subject)
+            || (perms.responses.is_some() && session.handle.replies.spend(subject));
+        if !allowed {
             let text = format!(
                 "Permissions Violation for Publish to \"{}\"",
                 String::from_utf8_lossy(subject)
