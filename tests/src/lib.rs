@@ -9,6 +9,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -535,7 +536,44 @@ pub fn http_request(port: u16, raw: &str) -> Result<HttpResponse> {
     let mut bytes = Vec::new();
     std::io::Read::read_to_end(&mut stream, &mut bytes)
         .with_context(|| format!("read the response from port {port}"))?;
-    let text = String::from_utf8_lossy(&bytes).into_owned();
+    parse_response(&bytes)
+}
+
+/// `GET path` over HTTPS on `127.0.0.1:port`, trusting the roots in `ca`
+/// (a PEM file) and verifying the server as `127.0.0.1`.
+pub fn https_get(port: u16, path: &str, ca: &Path) -> Result<HttpResponse> {
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pki_types::CertificateDer::pem_file_iter(ca)? {
+        roots.add(cert?)?;
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let name = rustls_pki_types::ServerName::try_from("127.0.0.1")?;
+    let conn = rustls::ClientConnection::new(Arc::new(config), name)?;
+    let sock = TcpStream::connect(("127.0.0.1", port))
+        .with_context(|| format!("connect to monitoring port {port}"))?;
+    sock.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut tls = rustls::StreamOwned::new(conn, sock);
+    tls.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").as_bytes(),
+    )?;
+    let mut bytes = Vec::new();
+    match std::io::Read::read_to_end(&mut tls, &mut bytes) {
+        Ok(_) => {}
+        // A server that closes without close_notify still sent it all.
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !bytes.is_empty() => {}
+        Err(e) => return Err(e).with_context(|| format!("read the response from port {port}")),
+    }
+    parse_response(&bytes)
+}
+
+fn parse_response(bytes: &[u8]) -> Result<HttpResponse> {
+    let text = String::from_utf8_lossy(bytes).into_owned();
     let (head, body) = text
         .split_once("\r\n\r\n")
         .with_context(|| format!("no header end in {text:?}"))?;

@@ -10,7 +10,7 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 use async_nats::ConnectOptions;
 use common::{check_config, connect_with, each_target, flush, subscribe, WAIT};
 use futures::StreamExt;
@@ -495,5 +495,105 @@ fn nats_ws_in_node_over_wss() {
     }
     if let [a, b] = &outputs[..] {
         assert_eq!(a, b, "Tern and nats-server differ");
+    }
+}
+
+/// HTTPS monitoring (`https_port`, `-ms`, `https: host:port`) with the
+/// client port's certificate: `/varz` over TLS says which port serves it,
+/// plain HTTP gets nothing, and the two ways it cannot start.
+#[tokio::test]
+async fn https_monitoring_serves_the_endpoints_over_tls() {
+    each_target(|kind| async move {
+        let (_dir, pki) = pki();
+        for how in ["https_port", "https", "-ms"] {
+            let port = tern_tests::free_port();
+            let (config, args) = match how {
+                "https_port" => (
+                    format!("{}https_port: {port}\n", tls_block(&pki, "")),
+                    vec![],
+                ),
+                "https" => (
+                    format!("{}https: \"127.0.0.1:{port}\"\n", tls_block(&pki, "")),
+                    vec![],
+                ),
+                _ => (
+                    tls_block(&pki, ""),
+                    vec!["-ms".to_string(), port.to_string()],
+                ),
+            };
+            let broker = Broker::start_with(
+                kind,
+                BrokerOptions {
+                    config: Some(config.clone()),
+                    args,
+                    no_wait: true,
+                    ..Default::default()
+                },
+            )?;
+            let deadline = Instant::now() + Duration::from_secs(10);
+            let varz = loop {
+                match tern_tests::https_get(port, "/varz", &pki.ca) {
+                    Ok(r) => break r,
+                    Err(e) if Instant::now() > deadline => {
+                        bail!("{how}: no https /varz: {e:#}\n{}", broker.stderr())
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                }
+            };
+            ensure!(varz.status == 200, "{how}: {}", varz.status);
+            let v: serde_json::Value = serde_json::from_str(&varz.body)?;
+            ensure!(
+                v["https_port"] == port && v["http_port"] == 0,
+                "{how}: https_port {} http_port {}",
+                v["https_port"],
+                v["http_port"]
+            );
+            let health = tern_tests::https_get(port, "/healthz", &pki.ca)?;
+            ensure!(health.status == 200, "{how}: /healthz {}", health.status);
+            let plain = tern_tests::http_get(port, "/varz")?;
+            ensure!(
+                plain.status == 400 && plain.body.contains("HTTP request to an HTTPS server"),
+                "{how}: plain HTTP on the https port: {} {}",
+                plain.status,
+                plain.body
+            );
+        }
+        let refused = |config: String, want: &'static str| {
+            let (ok, out) = start_outcome(kind, &config)?;
+            ensure!(!ok && out.contains(want), "{config}: {out}");
+            anyhow::Ok(())
+        };
+        refused(
+            format!("https_port: {}\n", tern_tests::free_port()),
+            "TLS cert and key required for HTTPS",
+        )?;
+        refused(
+            format!(
+                "{}http_port: {}\nhttps_port: {}\n",
+                tls_block(&pki, ""),
+                tern_tests::free_port(),
+                tern_tests::free_port()
+            ),
+            "can't specify both HTTP",
+        )?;
+        Ok(())
+    })
+    .await;
+}
+
+/// Start `kind` with `config` and wait for it to exit; whether it kept
+/// running (true) and what it logged.
+fn start_outcome(kind: Kind, config: &str) -> Result<(bool, String)> {
+    let mut broker = Broker::start_with(
+        kind,
+        BrokerOptions {
+            config: Some(config.to_string()),
+            no_wait: true,
+            ..Default::default()
+        },
+    )?;
+    match broker.wait_exit(Duration::from_secs(10)) {
+        Ok(_) => Ok((false, format!("{}{}", broker.stderr(), broker.stdout()))),
+        Err(_) => Ok((true, broker.stderr())),
     }
 }

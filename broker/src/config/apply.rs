@@ -397,6 +397,16 @@ impl Applier<'_> {
             "http_port" | "monitor_port" => {
                 self.config.http_port = monitor_port(f.int()?).map_err(|e| f.invalid(e))?
             }
+            "https" => {
+                let (host, port) = listen(f)?;
+                if let Some(host) = host {
+                    self.config.http_host = non_empty(&host);
+                }
+                self.config.https_port = monitor_port(port).map_err(|e| f.invalid(e))?;
+            }
+            "https_port" => {
+                self.config.https_port = monitor_port(f.int()?).map_err(|e| f.invalid(e))?
+            }
             "no_system_account" | "no_system" | "no_sys_acc" => {
                 self.config.no_system_account = f.bool()?
             }

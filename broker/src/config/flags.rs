@@ -54,6 +54,8 @@ enum Target {
     Token,
     /// `-m/--http_port`: HTTP monitoring.
     HttpPort,
+    /// `-ms/--https_port`: HTTPS monitoring.
+    HttpsPort,
     PortsFileDir,
     /// `-sl/--signal cmd[=pid]`: signal a running server and exit.
     Signal,
@@ -125,11 +127,7 @@ const FLAGS: &[Spec] = &[
     spec(&["js", "jetstream"], Kind::Bool, Target::JetStream),
     spec(&["sd", "store_dir"], Kind::String, Target::StoreDir),
     spec(&["m", "http_port"], Kind::Int, Target::HttpPort),
-    spec(
-        &["ms", "https_port"],
-        Kind::Int,
-        Target::Unsupported("https monitoring"),
-    ),
+    spec(&["ms", "https_port"], Kind::Int, Target::HttpsPort),
     spec(&["sl", "signal"], Kind::String, Target::Signal),
     spec(&["ports_file_dir"], Kind::String, Target::PortsFileDir),
     spec(&["s", "syslog"], Kind::Bool, Target::Unsupported("syslog")),
@@ -391,6 +389,9 @@ impl CommandLine {
                 }
                 (Target::HttpPort, FlagValue::Int(p)) => {
                     config.http_port = monitor_port(*p).map_err(|e| bad(g, e))?
+                }
+                (Target::HttpsPort, FlagValue::Int(p)) => {
+                    config.https_port = monitor_port(*p).map_err(|e| bad(g, e))?
                 }
                 (Target::LogFile, FlagValue::String(s)) => {
                     config.log.file = non_empty(s).map(PathBuf::from)

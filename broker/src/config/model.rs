@@ -545,6 +545,9 @@ pub struct Config {
     /// HTTP monitoring port (`-m`, `http_port`, `monitor_port`, `http`):
     /// `None` = off (nats-server's 0), `Some(0)` = any free port (its -1).
     pub http_port: Option<u16>,
+    /// HTTPS monitoring port (`-ms`, `https_port`, `https`): the monitor
+    /// served over TLS with the client port's certificate.
+    pub https_port: Option<u16>,
     /// Monitoring listen host (`http: "host:port"`); `None` = the client
     /// listen host, as in nats-server.
     pub http_host: Option<String>,
@@ -653,6 +656,7 @@ impl Default for Config {
             pid_file: None,
             ports_file_dir: None,
             http_port: None,
+            https_port: None,
             http_host: None,
             http_base_path: String::new(),
             no_system_account: false,

@@ -3,7 +3,7 @@
 //! (`https_port: 0` or `syslog: false` leave the feature
 //! off and so are no obstacle to starting).
 
-use super::apply::{listen, Field};
+use super::apply::Field;
 use super::error::ConfigError;
 use super::value::Kind;
 
@@ -20,8 +20,6 @@ pub(super) enum Gate {
     IfNonEmpty,
     /// Anything but `false`.
     UnlessFalse,
-    /// A port number or `host:port` other than port 0.
-    IfListening,
 }
 
 /// Every top-level key of nats-server that Tern does not implement, with the
@@ -32,9 +30,6 @@ const UNSUPPORTED: &[(&[&str], &str, Gate)] = &[
     (&["gateway"], "gateway", Gate::Always),
     (&["mqtt"], "mqtt", Gate::Always),
     (&["ocsp", "ocsp_cache"], "ocsp", Gate::UnlessFalse),
-    // HTTPS monitoring needs TLS; plain HTTP monitoring is supported.
-    (&["https"], "https monitoring", Gate::IfListening),
-    (&["https_port"], "https monitoring", Gate::IfNonZero),
     (
         &[
             "operator",
@@ -100,7 +95,6 @@ impl Gate {
             Gate::IfNonZero => f.int()? != 0,
             Gate::IfNonEmpty => !f.string()?.is_empty(),
             Gate::UnlessFalse => !matches!(f.value.kind, Kind::Bool(false)),
-            Gate::IfListening => listen(f)?.1 != 0,
         })
     }
 }

@@ -13,6 +13,10 @@ pub enum MonitorError {
         #[source]
         source: io::Error,
     },
+    #[error("can't specify both HTTP ({http}) and HTTPs ({https}) ports")]
+    BothPorts { http: u16, https: u16 },
+    #[error("TLS cert and key required for HTTPS")]
+    HttpsWithoutTls,
 }
 
 /// Why a request gets an error response instead of its document.

@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use parking_lot::Mutex;
 use serde::Serialize;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 
@@ -86,10 +86,12 @@ pub async fn accept_loop(
                         Ok(permit) => {
                             let (shared, state) = (shared.clone(), state.clone());
                             tokio::spawn(async move {
-                                serve(stream, addr, &shared, &state).await;
+                                serve_transport(stream, addr, &shared, &state).await;
                                 drop(permit);
                             });
                         }
+                        // Over TLS a plain 503 would be noise: just close.
+                        Err(_) if shared.config().https_port.is_some() => {}
                         Err(_) => {
                             tokio::spawn(refuse(stream));
                         }
@@ -119,8 +121,51 @@ async fn refuse(mut stream: TcpStream) {
         .await;
 }
 
+/// Serve one connection, through TLS on an HTTPS monitor (the handshake
+/// bounded by the `tls {}` block's timeout).
+async fn serve_transport(
+    stream: TcpStream,
+    addr: SocketAddr,
+    shared: &Shared,
+    state: &MonitorState,
+) {
+    let config = shared.config();
+    let tls = match (config.https_port, shared.monitor_tls()) {
+        (Some(_), Some(tls)) => tls,
+        _ => return serve(stream, addr, shared, state).await,
+    };
+    let timeout = config
+        .tls
+        .as_ref()
+        .map_or(crate::config::DEFAULT_TLS_TIMEOUT, |t| {
+            t.handshake_timeout()
+        });
+    if crate::tls::starts_with_tls(&stream, timeout).await == Some(false) {
+        // What Go's HTTPS server answers a plain request with.
+        // Take the request in first: closing on unread bytes would reset
+        // the connection before the answer is read.
+        let mut stream = stream;
+        let mut buf = Vec::with_capacity(1024);
+        let _ = tokio::time::timeout(timeout, read_request(&mut stream, &mut buf)).await;
+        let _ = stream
+            .write_all(b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n")
+            .await;
+        let _ = stream.shutdown().await;
+        return;
+    }
+    match crate::tls::handshake(stream, tls, timeout).await {
+        Ok(stream) => serve(stream, addr, shared, state).await,
+        Err(e) => tracing::debug!("{addr} - monitoring: {e}"),
+    }
+}
+
 /// Serve requests on one connection until it closes, errs or idles out.
-async fn serve(mut stream: TcpStream, addr: SocketAddr, shared: &Shared, state: &MonitorState) {
+async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    addr: SocketAddr,
+    shared: &Shared,
+    state: &MonitorState,
+) {
     let mut buf = Vec::new();
     let mut first = true;
     loop {
@@ -135,12 +180,18 @@ async fn serve(mut stream: TcpStream, addr: SocketAddr, shared: &Shared, state: 
                 let _ = stream
                     .write_all(&response.encode(false, false, SystemTime::now()))
                     .await;
+                let _ = stream.flush().await;
                 return;
             }
         };
         let response = route(shared, state, &request);
         let wire = response.encode(request.is_head(), request.keep_alive, SystemTime::now());
-        if stream.write_all(&wire).await.is_err() || !request.keep_alive {
+        // Through TLS the response may still sit in the session's records.
+        let sent = async {
+            stream.write_all(&wire).await?;
+            stream.flush().await
+        };
+        if sent.await.is_err() || !request.keep_alive {
             return;
         }
     }

@@ -4,8 +4,10 @@
 //! Prometheus `/metrics`, and the `$SYS.REQ.SERVER...` requests that ask
 //! for the same documents over NATS. HTTP is enabled by `-m PORT` /
 //! `http_port` / `http:`; the system requests are answered when the system
-//! account is configured (its users are the only ones who can ask). With
-//! neither, none of this runs and nothing is allocated.
+//! account is configured (its users are the only ones who can ask).
+//! `-ms PORT` / `https_port` / `https:` serve the same over TLS with the
+//! client port's `tls {}` certificate. With neither, none of this runs and
+//! nothing is allocated.
 //!
 //! The HTTP server is a small one written here on tokio (GET/HEAD, request
 //! line and headers, query strings, keep-alive, bounded connections and
@@ -71,9 +73,15 @@ impl Monitor {
         state: &Arc<MonitorState>,
     ) -> Result<Option<Monitor>, MonitorError> {
         let config = shared.config();
-        let Some(port) = config.http_port else {
-            return Ok(None);
+        let (port, secure) = match (config.http_port, config.https_port) {
+            (None, None) => return Ok(None),
+            (Some(http), Some(https)) => return Err(MonitorError::BothPorts { http, https }),
+            (Some(port), None) => (port, false),
+            (None, Some(port)) => (port, true),
         };
+        if secure && shared.monitor_tls().is_none() {
+            return Err(MonitorError::HttpsWithoutTls);
+        }
         let host = config.monitor_host().to_string();
         let addr = join_host_port(&host, port);
         let listener = TcpListener::bind(&addr)
@@ -87,7 +95,8 @@ impl Monitor {
             .map_err(|source| MonitorError::Bind { addr, source })?;
         shared.set_monitor_addr(bound);
         tracing::info!(
-            "Starting http monitor on {}",
+            "Starting {} monitor on {}",
+            if secure { "https" } else { "http" },
             join_host_port(&host, bound.port())
         );
         let task = serve_on_own_thread(listener, bound, shared, state.clone())?;

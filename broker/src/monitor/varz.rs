@@ -208,9 +208,15 @@ pub fn varz(shared: &Shared, state: &MonitorState) -> Varz {
         ping_interval: duration_nanos(cfg.ping_interval),
         ping_max: cfg.ping_max,
         http_host: cfg.monitor_host().to_string(),
-        http_port: monitor.map_or(0, |a| a.port()),
+        http_port: match cfg.https_port {
+            None => monitor.map_or(0, |a| a.port()),
+            Some(_) => 0,
+        },
         http_base_path: cfg.http_base_path.clone(),
-        https_port: 0,
+        https_port: match cfg.https_port {
+            Some(_) => monitor.map_or(0, |a| a.port()),
+            None => 0,
+        },
         auth_timeout: cfg.auth.timeout.map_or(2.0, |d| d.as_secs_f64()),
         max_control_line: cfg.max_control_line,
         max_payload: cfg.max_payload,

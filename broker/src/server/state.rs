@@ -109,6 +109,9 @@ pub struct ListenerTls {
     pub client: Option<Arc<rustls::ServerConfig>>,
     pub websocket: Option<Arc<rustls::ServerConfig>>,
     pub leaf: Option<Arc<rustls::ServerConfig>>,
+    /// HTTPS monitoring: the client port's certificate, no client
+    /// certificates asked for (as nats-server serves it).
+    pub monitor: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl ListenerTls {
@@ -121,6 +124,15 @@ impl ListenerTls {
             client: build(config.tls.as_ref())?,
             websocket: build(config.websocket.as_ref().and_then(|w| w.tls.as_ref()))?,
             leaf: build(config.leafnodes.tls.as_ref())?,
+            monitor: match (&config.tls, config.https_port) {
+                (Some(tc), Some(_)) => {
+                    Some(crate::tls::server_config(&crate::config::TlsConfig {
+                        verify: false,
+                        ..tc.clone()
+                    })?)
+                }
+                _ => None,
+            },
         })
     }
 }
@@ -135,7 +147,7 @@ impl Shared {
         let auth = Authenticator::for_server(&config);
         let accounts = Accounts::from_config(&config);
         let (run_state, _) = watch::channel(RunState::Running);
-        let max_closed = if config.http_port.is_some() {
+        let max_closed = if config.http_port.is_some() || config.https_port.is_some() {
             config.max_closed_clients
         } else {
             0
@@ -235,6 +247,11 @@ impl Shared {
     /// The leafnode port's TLS configuration, if it has `tls`.
     pub fn leaf_tls(&self) -> Option<Arc<rustls::ServerConfig>> {
         self.tls.read().leaf.clone()
+    }
+
+    /// The HTTPS monitor's TLS configuration, when it serves `https_port`.
+    pub fn monitor_tls(&self) -> Option<Arc<rustls::ServerConfig>> {
+        self.tls.read().monitor.clone()
     }
 
     pub fn set_tls(&self, tls: ListenerTls) {

@@ -224,7 +224,8 @@ fn monitoring_ports_file_and_signal_flags() {
     assert_eq!(applied("--http_port=0").unwrap().http_port, None);
     assert!(applied("-m 70000").is_err());
     let ms = applied("-ms 8443").unwrap();
-    assert_eq!(ms.unsupported[0].feature, "https monitoring");
+    assert_eq!((ms.https_port, ms.http_port), (Some(8443), None));
+    assert!(ms.unsupported.is_empty());
 }
 
 #[test]

@@ -496,9 +496,10 @@ fn monitoring_keys() {
     assert!(c.unsupported.is_empty());
     let err = conf_err("http_port: 70000\n");
     assert_error(&err, "test.conf:1", "http_port", "out of range");
-    let c = conf("https: 8443\n");
-    assert_eq!(c.unsupported.len(), 1);
-    assert_eq!(c.unsupported[0].feature, "https monitoring");
+    let c = conf("https: \"127.0.0.2:8443\"\n");
+    assert!(c.unsupported.is_empty());
+    assert_eq!((c.https_port, c.monitor_host()), (Some(8443), "127.0.0.2"));
+    assert_eq!(conf("https_port: -1\n").https_port, Some(0));
 }
 
 #[test]
