@@ -110,3 +110,17 @@ pub fn make(dir: &Path) -> Result<TestPki> {
         other_server_key,
     })
 }
+
+/// A fresh set made in a temp dir, which lives as long as the returned
+/// handle (panics if it cannot be made: nothing in a TLS test can run
+/// without it).
+pub fn in_temp_dir() -> (tempfile::TempDir, TestPki) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let pki = make(dir.path()).expect("test certificates");
+    (dir, pki)
+}
+
+/// A path as configs spell it.
+pub fn text(path: &Path) -> String {
+    path.display().to_string()
+}

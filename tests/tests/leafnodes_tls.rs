@@ -14,18 +14,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, ensure, Context, Result};
 use common::leaf::{await_path, each_pair};
 use common::{connect, expect_no_msg, flush, next_msg, subscribe};
-use tern_tests::certs::{make, TestPki};
+use tern_tests::certs::{in_temp_dir as pki, text as p, TestPki};
 use tern_tests::{free_port, Broker, BrokerOptions, Kind};
-
-fn pki() -> (tempfile::TempDir, TestPki) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let pki = make(dir.path()).expect("test certificates");
-    (dir, pki)
-}
-
-fn p(path: &Path) -> String {
-    path.display().to_string()
-}
 
 /// The hub's certificate block, with `extra` keys.
 fn server_tls(pki: &TestPki, extra: &str) -> String {
@@ -41,6 +31,15 @@ fn hub(kind: Kind, leaf_port: u16, tls: &str) -> Result<Broker> {
         kind,
         &format!("leafnodes {{\n  listen: \"127.0.0.1:{leaf_port}\"\n  {tls}\n}}\n"),
         &[],
+    )
+}
+
+/// A remote on `tls://` to the leafnode `port`, trusting `ca`, with
+/// `extra` keys in its `tls {}`.
+fn tls_remote(port: u16, ca: &Path, extra: &str) -> String {
+    format!(
+        "url: \"tls://127.0.0.1:{port}\", tls {{ ca_file: \"{}\"{extra} }}",
+        p(ca)
     )
 }
 
@@ -134,10 +133,7 @@ async fn links_over_tls_with_the_hub_ca_trusted() {
         let (_dir, pki) = pki();
         let port = free_port();
         let hub = hub(hub_kind, port, &server_tls(&pki, ""))?;
-        let remote = format!(
-            "url: \"tls://127.0.0.1:{port}\", tls {{ ca_file: \"{}\" }}",
-            p(&pki.ca)
-        );
+        let remote = tls_remote(port, &pki.ca, "");
         let leaf = leaf(leaf_kind, &remote, &[])?;
         both_ways(&hub, &leaf).await?;
         // The hub's INFO on the leafnode port says TLS is required.
@@ -159,19 +155,16 @@ async fn mutual_tls_admits_only_a_leaf_with_a_known_certificate() {
         let port = free_port();
         let verify = format!(", ca_file: \"{}\", verify: true", p(&pki.ca));
         let hub = hub(hub_kind, port, &server_tls(&pki, &verify))?;
-        let with_cert = format!(
-            "url: \"tls://127.0.0.1:{port}\", tls {{ ca_file: \"{}\", cert_file: \"{}\", key_file: \"{}\" }}",
-            p(&pki.ca),
+        let client_cert = format!(
+            ", cert_file: \"{}\", key_file: \"{}\"",
             p(&pki.client_cert),
             p(&pki.client_key)
         );
+        let with_cert = tls_remote(port, &pki.ca, &client_cert);
         let good = leaf(leaf_kind, &with_cert, &[])?;
         both_ways(&hub, &good).await?;
         drop(good);
-        let without = format!(
-            "url: \"tls://127.0.0.1:{port}\", tls {{ ca_file: \"{}\" }}",
-            p(&pki.ca)
-        );
+        let without = tls_remote(port, &pki.ca, "");
         let refused = leaf(leaf_kind, &without, &[])?;
         wait_log(&hub, "leafnode handshake error")?;
         not_linked(&hub, &refused).await
@@ -185,10 +178,7 @@ async fn the_handshake_first_on_both_sides() {
         let (_dir, pki) = pki();
         let port = free_port();
         let hub = hub(hub_kind, port, &server_tls(&pki, ", handshake_first: true"))?;
-        let remote = format!(
-            "url: \"tls://127.0.0.1:{port}\", tls {{ ca_file: \"{}\", handshake_first: true }}",
-            p(&pki.ca)
-        );
+        let remote = tls_remote(port, &pki.ca, ", handshake_first: true");
         let leaf = leaf(leaf_kind, &remote, &[])?;
         both_ways(&hub, &leaf).await
     })
@@ -216,10 +206,7 @@ async fn a_hub_certificate_from_an_unknown_ca_is_refused() {
         let (_dir, pki) = pki();
         let port = free_port();
         let hub = hub(hub_kind, port, &server_tls(&pki, ""))?;
-        let remote = format!(
-            "url: \"tls://127.0.0.1:{port}\", tls {{ ca_file: \"{}\" }}",
-            p(&pki.other_ca)
-        );
+        let remote = tls_remote(port, &pki.other_ca, "");
         let leaf = leaf(leaf_kind, &remote, &[])?;
         // Go: "x509: certificate signed by unknown authority"; rustls:
         // "invalid peer certificate: UnknownIssuer".

@@ -7,25 +7,14 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
 use async_nats::ConnectOptions;
 use common::{check_config, connect_with, each_target, flush, subscribe, WAIT};
 use futures::StreamExt;
-use tern_tests::certs::{make, TestPki};
+use tern_tests::certs::{in_temp_dir as pki, text as p, TestPki};
 use tern_tests::{Broker, BrokerOptions, Kind, RawClient};
-
-fn pki() -> (tempfile::TempDir, TestPki) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let pki = make(dir.path()).expect("test certificates");
-    (dir, pki)
-}
-
-fn p(path: &Path) -> String {
-    path.display().to_string()
-}
 
 fn tls_block(pki: &TestPki, extra: &str) -> String {
     format!(
